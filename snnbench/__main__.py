@@ -1,0 +1,7 @@
+"""`python -m snnbench` is the `snnbench` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

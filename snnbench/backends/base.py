@@ -1,0 +1,130 @@
+"""The backend adapter contract.
+
+A backend translates a resolved scenario into one simulator. The runner calls, each phase
+timed and measured in a fresh child process:
+
+    load()                         import the simulator                       phase "import"
+    compile(resolved)              JIT / code generation, where there is any  phase "compile"
+    build(resolved, mode, network) create cells, sources, connections         phase "build"
+    run()                          simulate resolved.simtime                  phase "sim"
+    collect() -> SimulationOutput  spikes and v as arrays                     phase "collect"
+
+`available()` and `supports()` say, before anything runs, whether the backend can run a
+scenario and why not. Every change the backend makes to the model on its way to the simulator
+(dt rounded, delays put on a grid, a model substituted) is recorded with `translate()` and lands
+in the run record; a backend never changes the model silently.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..output import SimulationOutput
+from ..scenario.model import FixedInDegree, FixedProbability, FixedTotalNumber, OneToOne, AllToAll, FromList
+from ..scenario.realise import Network
+from ..scenario.resolve import ResolvedScenario
+
+CONNECTIVITY_MODES = ("native", "exact")
+ALL_CONNECTORS = (FixedProbability, FixedInDegree, FixedTotalNumber, OneToOne, AllToAll, FromList)
+
+
+class BackendUnavailable(RuntimeError):
+    """The backend's package is missing or cannot run here; the message says why."""
+
+
+class Backend(ABC):
+    name: ClassVar[str]
+    title: ClassVar[str]
+    distribution: ClassVar[str]  # the PyPI distribution whose version is reported
+    module: ClassVar[str]  # the module whose presence makes the backend available
+    install_hint: ClassVar[str] = "run the README's install command (bash install.sh)"
+    where: ClassVar[str] = "CPU"
+    cell_types: ClassVar[tuple[str, ...]] = ("IF_cond_exp", "IF_curr_exp")
+    source_types: ClassVar[tuple[str, ...]] = ("SpikeSourcePoisson", "SpikeSourceArray")
+    connectors: ClassVar[tuple[type, ...]] = ALL_CONNECTORS
+    connectivity_modes: ClassVar[tuple[str, ...]] = CONNECTIVITY_MODES
+    max_threads: ClassVar[int | None] = None  # None: any
+
+    def __init__(self, threads: int = 1, options: dict[str, Any] | None = None):
+        self.threads = threads
+        self.options = dict(options or {})
+        self.translations: list[dict[str, Any]] = []
+        self.info: dict[str, Any] = {}  # backend facts for the record (cache state, devices, ...)
+
+    # ------------------------------------------------------------------ availability
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        """(True, version) or (False, the reason, with what would make it available)."""
+        if importlib.util.find_spec(cls.module) is None:
+            return False, f"Python package {cls.distribution!r} is not installed; {cls.install_hint}"
+        return True, f"{cls.distribution} {cls.version()}"
+
+    @classmethod
+    def version(cls) -> str:
+        try:
+            return importlib.metadata.version(cls.distribution)
+        except importlib.metadata.PackageNotFoundError:
+            return "unknown"
+
+    def supports(self, resolved: ResolvedScenario, mode: str) -> list[str]:
+        """Everything in `resolved` this backend cannot express; empty when it can run it."""
+        problems = []
+        if mode not in self.connectivity_modes:
+            problems.append(f"connectivity mode {mode!r} is not supported (supported: {', '.join(self.connectivity_modes)})")
+        if self.max_threads is not None and self.threads > self.max_threads:
+            problems.append(f"at most {self.max_threads} thread(s) supported, {self.threads} asked for")
+        for name, pop in resolved.populations.items():
+            allowed = self.source_types if pop.is_source else self.cell_types
+            if pop.cell_type not in allowed:
+                problems.append(f"population {name}: cell type {pop.cell_type} is not supported")
+        for proj in resolved.projections:
+            if not isinstance(proj.connector, self.connectors):
+                problems.append(f"projection {proj.label}: connector {proj.connector.type} is not supported")
+        return problems
+
+    # ------------------------------------------------------------------ the phases
+
+    def load(self) -> None:
+        """Import the simulator (timed as the 'import' phase)."""
+
+    def compile(self, resolved: ResolvedScenario) -> None:
+        """Compile or generate code ahead of the build, where the backend has such a step."""
+
+    @abstractmethod
+    def build(self, resolved: ResolvedScenario, mode: str, network: Network | None) -> None:
+        """Create the network. `network` holds the realised arrays in exact mode, else None."""
+
+    @abstractmethod
+    def run(self) -> None:
+        """Simulate resolved.simtime."""
+
+    @abstractmethod
+    def collect(self) -> SimulationOutput:
+        """Spikes and v of what the scenario records."""
+
+    def close(self) -> None:
+        """Release simulator resources."""
+
+    # ------------------------------------------------------------------ helpers
+
+    def translate(self, what: str, detail: str, **data: Any) -> None:
+        """Record one change made to the model on its way to the simulator."""
+        self.translations.append({"what": what, "detail": detail, **data})
+
+    def delay_steps(self, delays: np.ndarray, dt: float, label: str) -> np.ndarray:
+        """Delays put on the dt grid (at least one step), recording the rounding if any."""
+        steps = np.maximum(1, np.rint(delays / dt)).astype(np.int64)
+        off = np.abs(steps * dt - delays) > 1e-6 * max(dt, 1.0)
+        if off.any():
+            self.translate(
+                "delay",
+                f"{label}: {int(off.sum())} of {delays.size} delays put on the {dt} ms grid",
+                max_change_ms=float(np.abs(steps * dt - delays).max()),
+            )
+        return steps

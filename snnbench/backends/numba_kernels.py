@@ -1,0 +1,151 @@
+"""The numba simulator's compiled core: a clock-driven step loop for LIF cells with exponential
+synapses, conductance- or current-based, following NEST's update order.
+
+Per step k (time k*dt -> (k+1)*dt), for each cell i (in parallel):
+
+IF_curr_exp (NEST iaf_psc_exp, exact integration after Rotter & Diesmann 1999):
+    v <- v_rest + (v - v_rest) P22 + P21e I_e + P21i I_i + P20 i_offset   (unless refractory)
+    I <- I exp(-dt/tau_syn) + arrivals;  spike if v >= v_thresh
+IF_cond_exp (NEST iaf_cond_exp order; NEST integrates with an adaptive RK45 instead):
+    the synaptic conductances decay exactly; over the step the membrane sees their step average
+    g_avg = g tau_syn/dt (1 - exp(-dt/tau_syn)), and v is integrated exactly for that constant
+    conductance (exponential Euler):  v <- v_inf + (v - v_inf) exp(-dt g_tot / cm).
+    then: refractory -> v = v_reset; else spike if v >= v_thresh;  g <- g exp(-dt/tau) + arrivals
+
+A spike at the end of step k (time (k+1)*dt) with a delay of d steps is added to the ring buffer
+slot (k + d) mod L, read at the end of step k + d: it arrives at (k+1+d)*dt, as in NEST. Source
+spikes at time m*dt are emitted in step m-1, as NEST's spike_generator does.
+
+Connectivity is CSR over the global presynaptic index (cells first, then sources).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+# Columns of the per-group parameter table `prm` (one row per population: cells of a group
+# share their parameters, so the inner loop works on scalars).
+V_REST, V_RESET, V_THRESH, I_OFF, CM = 0, 1, 2, 3, 4
+P22, P21E, P21I, P20 = 5, 6, 7, 8  # IF_curr_exp propagators
+G_L, E_E, E_I, AVG_E, AVG_I = 9, 10, 11, 12, 13  # IF_cond_exp
+DEC_E, DEC_I = 14, 15  # synaptic decay over one step
+N_PRM = 16
+
+CURR, COND = 0, 1
+
+
+def group_parameters(cm, tau_m, tau_syn_e, tau_syn_i, v_rest, v_reset, v_thresh, i_offset, e_rev_e, e_rev_i, dt):
+    """One row of `prm` for a group of identical cells."""
+    row = np.zeros(N_PRM)
+    p22 = math.exp(-dt / tau_m)
+    row[P22] = p22
+    row[P20] = tau_m / cm * (1.0 - p22)
+    for col, tau_s in ((P21E, tau_syn_e), (P21I, tau_syn_i)):
+        p11 = math.exp(-dt / tau_s)
+        if abs(tau_m - tau_s) < 1e-9 * tau_m:
+            row[col] = dt / cm * p22  # the limit of the general form when tau_m == tau_syn
+        else:
+            row[col] = tau_s * tau_m / (cm * (tau_m - tau_s)) * (p22 - p11)
+    row[G_L], row[CM] = cm / tau_m, cm
+    row[AVG_E] = tau_syn_e / dt * (1.0 - math.exp(-dt / tau_syn_e))
+    row[AVG_I] = tau_syn_i / dt * (1.0 - math.exp(-dt / tau_syn_i))
+    row[DEC_E], row[DEC_I] = math.exp(-dt / tau_syn_e), math.exp(-dt / tau_syn_i)
+    row[V_REST], row[V_RESET], row[V_THRESH], row[I_OFF] = v_rest, v_reset, v_thresh, i_offset
+    row[E_E], row[E_I] = e_rev_e, e_rev_i
+    return row
+
+
+@njit(cache=True, nogil=True)
+def _deliver(g, k_slot, indptr, targets, receptor, weights, dsteps, ring):
+    ring_len = ring.shape[0]
+    for e in range(indptr[g], indptr[g + 1]):
+        t = k_slot + dsteps[e]
+        if t >= ring_len:  # cheaper than a modulo per synapse (dsteps < ring_len)
+            t -= ring_len
+        ring[t, receptor[e], targets[e]] += weights[e]
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def advance(k0, k1, dt, grp, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr,
+            indptr, targets, weights, dsteps, receptor, ring,
+            src_ptr, src_ids, spiked, spk_ids, spk_steps, n_spk, rec_ids, v_rec):
+    """Advance from step k0 to k1; return the step reached (< k1 when the spike buffer needs room).
+
+    Cell i belongs to group grp[i] (its population), of kind grp_kind[g] (CURR or COND), with
+    parameters prm[g]. ring[slot, receptor, cell] holds the input arriving at the end of step
+    `slot` (mod its length).
+    """
+    n = v.shape[0]
+    ring_len = ring.shape[0]
+    cap = spk_ids.shape[0]
+    for k in range(k0, k1):
+        slot = k % ring_len
+        for i in prange(v.shape[0]):
+            g = grp[i]
+            p = prm[g]
+            vi = v[i]
+            fired = False
+            if grp_kind[g] == 0:  # IF_curr_exp: NEST iaf_psc_exp's order
+                if refr[i] == 0:
+                    vr = p[V_REST]
+                    vi = vr + (vi - vr) * p[P22] + p[P21E] * syn_e[i] + p[P21I] * syn_i[i] + p[P20] * p[I_OFF]
+                else:
+                    refr[i] -= 1
+                if vi >= p[V_THRESH]:
+                    refr[i] = grp_refr[g]
+                    vi = p[V_RESET]
+                    fired = True
+            else:  # IF_cond_exp: NEST iaf_cond_exp's order
+                ge = syn_e[i] * p[AVG_E]
+                gi = syn_i[i] * p[AVG_I]
+                gl = p[G_L]
+                gt = gl + ge + gi
+                vinf = (gl * p[V_REST] + p[I_OFF] + ge * p[E_E] + gi * p[E_I]) / gt
+                vi = vinf + (vi - vinf) * math.exp(-dt * gt / p[CM])
+                if refr[i] > 0:
+                    refr[i] -= 1
+                    vi = p[V_RESET]
+                elif vi >= p[V_THRESH]:
+                    refr[i] = grp_refr[g]
+                    vi = p[V_RESET]
+                    fired = True
+            syn_e[i] = syn_e[i] * p[DEC_E] + ring[slot, 0, i]
+            syn_i[i] = syn_i[i] * p[DEC_I] + ring[slot, 1, i]
+            ring[slot, 0, i] = 0.0
+            ring[slot, 1, i] = 0.0
+            v[i] = vi
+            spiked[i] = fired
+        for r in range(rec_ids.shape[0]):
+            v_rec[k, r] = v[rec_ids[r]]
+        m = n_spk[0]
+        for i in range(n):
+            if spiked[i]:
+                spk_ids[m] = i
+                spk_steps[m] = k + 1
+                m += 1
+                _deliver(i, slot, indptr, targets, receptor, weights, dsteps, ring)
+        for s in range(src_ptr[k], src_ptr[k + 1]):
+            _deliver(src_ids[s], slot, indptr, targets, receptor, weights, dsteps, ring)
+        n_spk[0] = m
+        if m + n > cap:
+            return k + 1
+    return k1
+
+
+def warm_up() -> dict:
+    """Compile the kernels (or load them from numba's cache) on a tiny network; report the cache state."""
+    prm = np.stack([group_parameters(1.0, 20.0, 5.0, 5.0, -65.0, -65.0, -50.0, 0.0, 0.0, -70.0, 0.1)] * 2)
+    i64 = lambda *shape: np.zeros(shape, dtype=np.int64)  # noqa: E731
+    advance(
+        0, 1, 0.1, np.array([0, 1], dtype=np.int64), np.array([CURR, COND], dtype=np.int8), prm, i64(2),
+        np.zeros(2), np.zeros(2), np.zeros(2), i64(2),
+        i64(3), np.zeros(0, dtype=np.int32), np.zeros(0), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int8),
+        np.zeros((2, 2, 2)), i64(2), i64(0), np.zeros(2, dtype=np.bool_), i64(8), i64(8), i64(1), i64(0), np.zeros((1, 0)),
+    )
+    hits = sum(sum(f.stats.cache_hits.values()) for f in (advance, _deliver))
+    misses = sum(sum(f.stats.cache_misses.values()) for f in (advance, _deliver))
+    return {"compile_cache": "warm" if hits and not misses else "cold", "numba_cache_hits": int(hits),
+            "numba_cache_misses": int(misses)}

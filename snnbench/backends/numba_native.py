@@ -1,0 +1,162 @@
+"""numba: snnbench's own simulator, the embedded default (needs nothing beyond the package).
+
+Clock-driven, dt steps, exact exponential integration (see `numba_kernels`), CSR connectivity,
+axonal delays through a ring buffer, threads via numba's parallel loops over cells. It has no
+connector or random generator of its own: both connectivity modes use the harness's
+realisation from the seed, so its build phase includes drawing the network.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..output import PopulationOutput, SimulationOutput, spikes_from_steps
+from ..scenario.realise import Network, realise
+from ..scenario.resolve import ResolvedScenario
+from .base import Backend
+
+# Initial room in the spike buffer, in spikes per cell per second; it doubles when full.
+_INITIAL_RATE_HZ = 40.0
+
+
+class NumbaBackend(Backend):
+    name = "numba"
+    title = "snnbench's numba simulator"
+    distribution = "numba"
+    module = "numba"
+    where = "CPU (threads)"
+
+    def load(self) -> None:
+        import numba
+
+        from . import numba_kernels
+
+        numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
+        self.info["threads_used"] = numba.get_num_threads()
+        self.info["threading_layer"] = numba.config.THREADING_LAYER
+        self.kernels = numba_kernels
+
+    def compile(self, resolved: ResolvedScenario) -> None:
+        self.info.update(self.kernels.warm_up())
+
+    def build(self, resolved: ResolvedScenario, mode: str, network: Network | None) -> None:
+        K = self.kernels
+        if network is None:
+            self.translate("connectivity", "numba has no connector of its own: native mode draws the network with the harness's exact realisation")
+            network = realise(resolved)
+        self.resolved, self.network = resolved, network
+        dt = resolved.dt
+        cells = [network.populations[name] for name in resolved.cells]
+        sources = [network.populations[name] for name in resolved.sources]
+        n = sum(p.size for p in cells)
+        n_total = n + sum(p.size for p in sources)
+
+        # One group per population of cells (cells are numbered population by population).
+        rows, kinds, refr_steps = [], [], []
+        for p in cells:
+            q = resolved.populations[p.name].spec.parameters
+            rows.append(K.group_parameters(
+                q.cm, q.tau_m, q.tau_syn_E, q.tau_syn_I, q.v_rest, q.v_reset, q.v_thresh, q.i_offset,
+                getattr(q, "e_rev_E", 0.0), getattr(q, "e_rev_I", 0.0), dt))
+            kinds.append(K.COND if p.cell_type == "IF_cond_exp" else K.CURR)
+            steps = int(round(q.tau_refrac / dt))
+            if abs(steps * dt - q.tau_refrac) > 1e-9:
+                self.translate("tau_refrac", f"{p.name}: {q.tau_refrac} ms rounded to {steps * dt:g} ms (the dt grid, as NEST does)")
+            refr_steps.append(steps)
+        self.grp = np.repeat(np.arange(len(cells), dtype=np.int64), [p.size for p in cells])
+        self.grp_kind = np.array(kinds, dtype=np.int8)
+        self.prm = np.stack(rows) if rows else np.zeros((0, K.N_PRM))
+        self.grp_refr = np.array(refr_steps, dtype=np.int64)
+        self.v = np.concatenate([p.v_init for p in cells]).astype(np.float64)
+        self.syn_e, self.syn_i = np.zeros(n), np.zeros(n)
+        self.refr = np.zeros(n, dtype=np.int64)
+
+        # Connectivity: CSR over the global presynaptic index.
+        pre_g, post_g, w, d, rec = [], [], [], [], []
+        synapses = {}
+        for proj in network.projections:
+            pre_off = network.populations[proj.pre].offset
+            post_off = network.populations[proj.post].offset
+            pre_g.append(proj.pre_idx + pre_off)
+            post_g.append((proj.post_idx + post_off).astype(np.int32))
+            w.append(proj.weight)
+            d.append(self.delay_steps(proj.delay, dt, proj.label).astype(np.int32))
+            rec.append(np.full(proj.size, 0 if proj.receptor == "excitatory" else 1, dtype=np.int8))
+            synapses[proj.label] = proj.size
+        self.synapses = synapses
+        if pre_g:
+            pre = np.concatenate(pre_g)
+            order = np.argsort(pre, kind="stable")
+            self.targets = np.concatenate(post_g)[order]
+            self.weights = np.concatenate(w)[order].astype(np.float64)
+            self.dsteps = np.concatenate(d)[order]
+            self.receptor = np.concatenate(rec)[order]
+            self.indptr = np.concatenate(([0], np.cumsum(np.bincount(pre, minlength=n_total)))).astype(np.int64)
+        else:
+            self.targets, self.weights = np.zeros(0, np.int32), np.zeros(0)
+            self.dsteps, self.receptor = np.zeros(0, np.int32), np.zeros(0, np.int8)
+            self.indptr = np.zeros(n_total + 1, dtype=np.int64)
+        ring_len = int(self.dsteps.max()) + 1 if self.dsteps.size else 2
+        self.ring = np.zeros((ring_len, 2, n))  # [slot, receptor (0 exc, 1 inh), cell]
+
+        # Source spikes as events per emission step: a spike at m*dt is emitted in step m-1.
+        n_steps = resolved.n_steps
+        ids, steps = [], []
+        for p in sources:
+            for j, s in enumerate(p.spike_steps):
+                ids.append(np.full(s.size, p.offset + j, dtype=np.int64))
+                steps.append(s - 1)
+        ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+        steps = np.concatenate(steps) if steps else np.zeros(0, np.int64)
+        order = np.argsort(steps, kind="stable")
+        self.src_ids = ids[order]
+        self.src_ptr = np.concatenate(([0], np.cumsum(np.bincount(steps, minlength=n_steps)[:n_steps]))).astype(np.int64)
+
+        # Recording: v of the first k cells of each population, at the end of every step.
+        rec_ids = [np.arange(min(resolved.populations[p.name].n_record_v, p.size)) + p.offset for p in cells]
+        self.rec_ids = np.concatenate(rec_ids).astype(np.int64) if rec_ids else np.zeros(0, np.int64)
+        self.v_rec = np.zeros((n_steps, self.rec_ids.size))
+        self.spiked = np.zeros(n, dtype=np.bool_)
+        capacity = int(n * resolved.simtime / 1000.0 * _INITIAL_RATE_HZ) + 2 * n + 1024
+        self.spk_ids = np.zeros(capacity, dtype=np.int64)
+        self.spk_steps = np.zeros(capacity, dtype=np.int64)
+        self.n_spk = np.zeros(1, dtype=np.int64)
+        self.n_cells = n
+
+    def run(self) -> None:
+        K, n_steps = self.kernels, self.resolved.n_steps
+        k = 0
+        while k < n_steps:
+            k = K.advance(
+                k, n_steps, self.resolved.dt, self.grp, self.grp_kind, self.prm, self.grp_refr,
+                self.v, self.syn_e, self.syn_i, self.refr,
+                self.indptr, self.targets, self.weights, self.dsteps, self.receptor, self.ring,
+                self.src_ptr, self.src_ids, self.spiked, self.spk_ids, self.spk_steps, self.n_spk, self.rec_ids, self.v_rec,
+            )
+            if k < n_steps:  # the spike buffer is nearly full: double it and go on
+                self.spk_ids = np.concatenate((self.spk_ids, np.zeros_like(self.spk_ids)))
+                self.spk_steps = np.concatenate((self.spk_steps, np.zeros_like(self.spk_steps)))
+
+    def collect(self) -> SimulationOutput:
+        resolved, network, dt = self.resolved, self.network, self.resolved.dt
+        m = int(self.n_spk[0])
+        ids, times = self.spk_ids[:m], self.spk_steps[:m] * dt
+        v_times = np.arange(1, resolved.n_steps + 1) * dt
+        out = {}
+        col = 0
+        for name, pop in resolved.populations.items():
+            arrays = network.populations[name]
+            recorded = np.arange(pop.n_record_spikes, dtype=np.int64)
+            if pop.is_source:
+                index, t = spikes_from_steps(arrays.spike_steps, recorded, dt)
+                out[name] = PopulationOutput(name, pop.size, pop.cell_type, recorded, index, t)
+                continue
+            local = ids - arrays.offset
+            mask = (local >= 0) & (local < pop.n_record_spikes)
+            k = pop.n_record_v
+            out[name] = PopulationOutput(
+                name, pop.size, pop.cell_type, recorded, local[mask], times[mask],
+                v_index=np.arange(k, dtype=np.int64), v_times=v_times, v=self.v_rec[:, col:col + k].copy(),
+            )
+            col += k
+        return SimulationOutput(simtime=resolved.simtime, dt=dt, populations=out, synapses=dict(self.synapses))

@@ -1,0 +1,246 @@
+"""Isolated, measured runs: each in a fresh Python process, watched for time and memory.
+
+NEST's kernel, Brian2's device, numba's threads, CUDA contexts and the allocator all carry
+state from one run to the next, so every measured run happens in a new child process
+(`snnbench.worker`). The parent validates the scenario first (bad input fails here, before
+anything runs), then starts the child in its own session, and waits:
+
+- past `timeout` seconds the whole process group is killed: a failed run, kind "timeout";
+- above `memory_limit_bytes` of resident memory (the child and its children) likewise: "oom";
+- a child that dies on a signal (SIGKILL from the kernel's OOM killer, SIGSEGV, ...) or exits
+  without writing its result: "crash" or "oom", with the phase it was in and its log's tail.
+
+Every outcome, ok or failed, is appended to the store as one record; records already written
+are untouched whatever happens to this run.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import psutil
+
+import snnbench
+
+from .backends import backend_class
+from .provenance import provenance
+from .scenario import Overrides, find_scenario, load_scenario, resolve
+from .store import ResultStore
+
+SCHEMA_VERSION = 1
+DEFAULT_TIMEOUT_S = 3600.0
+_LOG_TAIL_CHARS = 3000
+
+
+def default_memory_limit() -> int:
+    """90 % of physical memory: the run is stopped and recorded before the machine starts swapping."""
+    return int(0.9 * psutil.virtual_memory().total)
+
+
+@dataclass
+class RunSpec:
+    """One measured run: what to run, where, and how it is written."""
+
+    scenario: str
+    backend: str = "numba"
+    overrides: Overrides = field(default_factory=Overrides)
+    threads: int = 1
+    connectivity: str = "native"
+    format: str = "pickle"
+    options: dict[str, Any] = field(default_factory=dict)
+    timeout: float = DEFAULT_TIMEOUT_S
+    memory_limit_bytes: int | None = None
+
+
+def new_run_id() -> str:
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    return f"{now}-{secrets.token_hex(3)}"
+
+
+def child_env(threads: int) -> dict[str, str]:
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env[var] = str(threads)
+    # The child must import this same snnbench, even when it runs from a source tree.
+    package_root = str(Path(snnbench.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([package_root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def _tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    try:
+        for p in [proc] + proc.children(recursive=True):
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
+    except psutil.Error:
+        pass
+    return total
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _watch(proc: subprocess.Popen, timeout: float, memory_limit: int | None, poll: float = 0.25) -> dict[str, Any]:
+    start = time.monotonic()
+    handle = psutil.Process(proc.pid)
+    peak = 0
+    while True:
+        try:
+            rc = proc.wait(timeout=poll)
+            return {"how": "exited", "returncode": rc, "tree_peak_rss_bytes": peak}
+        except subprocess.TimeoutExpired:
+            pass
+        rss = _tree_rss(handle)
+        peak = max(peak, rss)
+        if time.monotonic() - start > timeout:
+            _kill_group(proc)
+            return {"how": "timeout", "returncode": proc.returncode, "tree_peak_rss_bytes": peak}
+        if memory_limit is not None and rss > memory_limit:
+            _kill_group(proc)
+            return {"how": "memory", "returncode": proc.returncode, "rss": rss, "tree_peak_rss_bytes": peak}
+
+
+def _tail(path: Path) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return text[-_LOG_TAIL_CHARS:]
+
+
+def _signal_name(rc: int) -> str:
+    try:
+        return signal.Signals(-rc).name
+    except ValueError:
+        return f"signal {-rc}"
+
+
+def _failure_from_outcome(outcome: dict[str, Any], progress: dict[str, Any], spec: RunSpec, log: Path) -> dict[str, Any]:
+    phase = progress.get("phase")
+    where = f" in phase {phase!r}" if phase else ""
+    how, rc = outcome["how"], outcome.get("returncode")
+    if how == "timeout":
+        kind, message = "timeout", f"no result after the {spec.timeout:g} s timeout; killed{where}"
+    elif how == "memory":
+        kind = "oom"
+        message = f"resident memory {outcome['rss'] / 2**30:.2f} GiB exceeded the limit of {spec.memory_limit_bytes / 2**30:.2f} GiB; killed{where}"
+    elif rc is not None and rc < 0:
+        name = _signal_name(rc)
+        if name == "SIGKILL":
+            kind, message = "oom", f"killed by SIGKILL{where} (most likely the kernel's out-of-memory killer)"
+        else:
+            kind, message = "crash", f"the backend process died on {name}{where}"
+    else:
+        kind, message = "crash", f"the backend process exited with status {rc}{where} without a result"
+    return {"kind": kind, "message": message, "phase": phase, "log_tail": _tail(log)}
+
+
+def run_isolated(spec: RunSpec, store: ResultStore, repeat: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run `spec` in a fresh child process and append its record to `store`; return the record."""
+    scenario_file = find_scenario(spec.scenario)
+    scenario = load_scenario(scenario_file)
+    resolved = resolve(scenario, spec.overrides)  # a ScenarioError here: bad input, nothing is run
+    cls = backend_class(spec.backend)
+    if spec.memory_limit_bytes is None:
+        spec.memory_limit_bytes = default_memory_limit()
+    run_id = new_run_id()
+    record: dict[str, Any] = {
+        "schema": SCHEMA_VERSION,
+        "kind": "run",
+        "run_id": run_id,
+        "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "scenario": scenario.id,
+        "scenario_title": scenario.scenario.title,
+        "scenario_file": str(scenario_file),
+        "scenario_hash": resolved.hash,
+        "overrides": spec.overrides.as_dict(),
+        "backend": spec.backend,
+        "backend_version": cls.version(),
+        "connectivity": spec.connectivity,
+        "threads": spec.threads,
+        "format": spec.format,
+        "options": spec.options,
+        "timeout_s": spec.timeout,
+    }
+    if repeat:
+        record["repeat"] = repeat
+    store.logs_dir.mkdir(parents=True, exist_ok=True)
+    log = store.logs_dir / f"{run_id}.log"
+    with tempfile.TemporaryDirectory(prefix=f"snnbench-{run_id}-") as work:
+        work_dir = Path(work)
+        payload = {
+            "run_id": run_id,
+            "scenario_file": str(Path(scenario_file).resolve()),
+            "overrides": asdict(spec.overrides),
+            "backend": spec.backend,
+            "threads": spec.threads,
+            "connectivity": spec.connectivity,
+            "format": spec.format,
+            "options": spec.options,
+            "data_stem": str((store.data_dir / run_id).resolve()),
+        }
+        spec_path, result_path, progress_path = (work_dir / n for n in ("spec.json", "result.json", "progress.json"))
+        spec_path.write_text(json.dumps(payload))
+        with open(log, "wb") as log_fh:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "snnbench.worker", str(spec_path), str(result_path), str(progress_path)],
+                cwd=work_dir, env=child_env(spec.threads), stdin=subprocess.DEVNULL,
+                stdout=log_fh, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+            outcome = _watch(proc, spec.timeout, spec.memory_limit_bytes)
+        progress = json.loads(progress_path.read_text()) if progress_path.exists() else {}
+        if outcome["how"] == "exited" and result_path.exists():
+            record.update(json.loads(result_path.read_text()))
+        else:
+            record.update({
+                "status": "failed",
+                "failure": _failure_from_outcome(outcome, progress, spec, log),
+                "phases": progress.get("phases", {}),
+                "provenance": provenance(spec.backend),
+            })
+    record["process_tree_peak_rss_bytes"] = outcome.get("tree_peak_rss_bytes")
+    if record["status"] == "failed" and record.get("failure") and "log_tail" not in record["failure"]:
+        record["failure"]["log_tail"] = _tail(log)
+    if record["status"] == "ok":
+        sim = record["phases"].get("sim", {}).get("wall_s")
+        record["realtime_factor"] = sim / (resolved.simtime / 1000.0) if sim is not None else None
+        if log.exists() and log.stat().st_size == 0:
+            log.unlink()
+    record["log"] = str(log) if log.exists() else None
+    record["peak_rss_bytes"] = max((p.get("peak_rss_bytes", 0) + p.get("children_peak_rss_bytes", 0) for p in record["phases"].values()), default=0)
+    record["machine_id"] = record["provenance"]["machine"]["machine_id"]
+    store.append_run(record)
+    return record
+
+
+def run_repeated(spec: RunSpec, store: ResultStore, repeats: int,
+                 before_each: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+    """`repeats` isolated runs of the same spec (same seed: the spread is the machine's)."""
+    group = secrets.token_hex(4)
+    records = []
+    for i in range(repeats):
+        if before_each:
+            before_each(i, repeats)
+        repeat = {"group": group, "index": i, "of": repeats} if repeats > 1 else None
+        records.append(run_isolated(spec, store, repeat=repeat))
+    return records

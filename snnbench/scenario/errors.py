@@ -1,0 +1,75 @@
+"""Readable scenario errors: the file, the key path, and what was expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import ValidationError
+
+# Parts of pydantic's error locations that name a union branch rather than a key.
+_BRANCH_WORDS = {"float", "int", "str", "bool", "none", "list", "dict", "tuple", "nullable"}
+_BRANCH_TAGS = {
+    "IF_cond_exp", "IF_curr_exp", "SpikeSourcePoisson", "SpikeSourceArray",
+    "uniform", "normal", "normal_clipped",
+    "fixed_probability", "fixed_in_degree", "fixed_total_number", "one_to_one", "all_to_all", "from_list",
+}
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used; `problems` lists (key path, message)."""
+
+    def __init__(self, file: str | Path, problems: list[tuple[str, str]]):
+        self.file = str(file)
+        self.problems = problems
+        super().__init__("\n".join(f"{self.file}: {path}: {msg}" if path else f"{self.file}: {msg}" for path, msg in problems))
+
+
+def _is_branch(part: object) -> bool:
+    return isinstance(part, str) and ("[" in part or part in _BRANCH_WORDS or part in _BRANCH_TAGS)
+
+
+def format_path(loc: tuple) -> str:
+    path = ""
+    for part in loc:
+        if _is_branch(part):
+            continue
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def _message(err: dict) -> str:
+    kind, ctx, msg = err["type"], err.get("ctx") or {}, err["msg"]
+    if kind == "union_tag_invalid":
+        return f"unknown {ctx.get('discriminator', 'type').strip(chr(39))} {ctx.get('tag')!r}; expected one of: {ctx.get('expected_tags')}"
+    if kind == "union_tag_not_found":
+        return f"missing key {ctx.get('discriminator', '').strip(chr(39))!r} (which kind of table this is)"
+    if kind == "missing":
+        return "missing required key"
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    msg = msg.replace("Input should be", "expected")
+    if kind not in ("scenario", "unknown_key", "value_error") and "input" in err:
+        value = err["input"]
+        if not isinstance(value, (dict, list)):
+            msg += f", got {value!r}"
+    return msg
+
+
+def from_validation_error(file: str | Path, exc: ValidationError) -> ScenarioError:
+    problems: dict[str, str] = {}
+    for err in exc.errors():
+        ctx = err.get("ctx") or {}
+        path = format_path(err["loc"])
+        if err["type"] == "scenario":
+            local = ctx.get("path", "")
+            path = f"{path}.{local}" if path and local else (local or path)
+        elif err["type"] == "unknown_key":
+            path = f"{path}.{ctx['key']}" if path else str(ctx["key"])
+        message = _message(err)
+        # A value that fails every branch of a union yields one error per branch: keep the
+        # first, which is the most specific (a unit or value error before a type mismatch).
+        problems.setdefault(path, message)
+    return ScenarioError(file, list(problems.items()))

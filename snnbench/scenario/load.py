@@ -1,0 +1,86 @@
+"""Finding, reading and hashing scenario files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from .errors import ScenarioError, from_validation_error
+from .model import Scenario
+
+PACKAGE_SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def scenario_dirs() -> list[Path]:
+    """Where scenario names are looked up: $SNNBENCH_SCENARIOS, ./scenarios, the project's scenarios/."""
+    dirs = []
+    if os.environ.get("SNNBENCH_SCENARIOS"):
+        dirs += [Path(p) for p in os.environ["SNNBENCH_SCENARIOS"].split(os.pathsep) if p]
+    dirs += [Path.cwd() / "scenarios", PACKAGE_SCENARIOS]
+    seen, unique = set(), []
+    for d in dirs:
+        key = d.resolve()
+        if key not in seen and d.is_dir():
+            seen.add(key)
+            unique.append(d)
+    return unique
+
+
+def find_scenario(name: str | Path) -> Path:
+    """A path to an existing file, or a scenario id looked up in `scenario_dirs()`."""
+    path = Path(name)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise ScenarioError(path, [("", "no such scenario file")])
+        return path
+    for d in scenario_dirs():
+        candidate = d / f"{name}.toml"
+        if candidate.is_file():
+            return candidate
+    known = ", ".join(sorted(p.stem for d in scenario_dirs() for p in d.glob("*.toml"))) or "none"
+    raise ScenarioError(name, [("", f"no scenario named {str(name)!r}; known scenarios: {known}")])
+
+
+def parse_scenario(text: str, file: str | Path = "<string>", scenario_id: str | None = None) -> Scenario:
+    """Validate TOML text into a Scenario; every problem is raised as a ScenarioError."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(file, [("", f"not valid TOML: {exc}")]) from None
+    if "id" in data:
+        raise ScenarioError(file, [("id", "the scenario id is the file name; remove this key")])
+    data["id"] = scenario_id or Path(str(file)).stem
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(file, exc) from None
+
+
+def load_scenario(name: str | Path) -> Scenario:
+    path = find_scenario(name)
+    return parse_scenario(path.read_text(encoding="utf-8"), file=path, scenario_id=path.stem)
+
+
+def list_scenarios() -> list[tuple[str, Path, Scenario | ScenarioError]]:
+    """Every scenario file found, with its parsed model or the error that stops it."""
+    found: dict[str, tuple[str, Path, Scenario | ScenarioError]] = {}
+    for d in scenario_dirs():
+        for path in sorted(d.glob("*.toml")):
+            if path.stem in found:
+                continue
+            try:
+                found[path.stem] = (path.stem, path, load_scenario(path))
+            except ScenarioError as exc:
+                found[path.stem] = (path.stem, path, exc)
+    return sorted(found.values(), key=lambda item: item[0])
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """Hash of the validated content (units converted, defaults filled): comments and layout do not count."""
+    canonical = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]

@@ -1,0 +1,578 @@
+"""The scenario model: a network written once, in PyNN's standard cell types and units.
+
+A scenario file (TOML) is validated into these immutable pydantic models. Structure, types,
+units and unknown keys are checked field by field; cross-references (projection endpoints,
+weight units and signs, connector sizes) are checked by `Scenario._check_semantics`. Every
+problem is reported with its key path (see `snnbench.scenario.errors`).
+
+Units (PyNN): ms, mV, nA, uS, nF, Hz. A number is taken in that unit; a string such as
+"200 pF" is converted, and a string with the wrong dimension is an error.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import partial
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from .units import UnitError, to_standard
+
+# ----------------------------------------------------------------------------- base
+
+
+class Strict(BaseModel):
+    """Immutable model that rejects unknown keys and says which keys it expected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            allowed = set(cls.model_fields)
+            for key in data:
+                if key not in allowed:
+                    raise PydanticCustomError(
+                        "unknown_key",
+                        "unknown key {key!r}; expected one of: {allowed}",
+                        {"key": key, "allowed": ", ".join(sorted(allowed))},
+                    )
+        return data
+
+
+def _semantic_error(path: str, message: str) -> PydanticCustomError:
+    """An error found by a cross-field check, located by its key path."""
+    return PydanticCustomError("scenario", "{message}", {"path": path, "message": message})
+
+
+# --------------------------------------------------------------------- unit-typed values
+
+
+def _convert(value: Any, kind: str) -> Any:
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        try:
+            return to_standard(value, kind)
+        except UnitError as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
+def _convert_distribution(value: Any, kind: str) -> Any:
+    """Convert a number, a unit string, or the numeric keys of a distribution table."""
+    if isinstance(value, dict):
+        converted = dict(value)
+        for key in ("low", "high", "mu", "sigma"):
+            if key in converted:
+                try:
+                    converted[key] = to_standard(converted[key], kind)
+                except UnitError as exc:
+                    raise ValueError(f"{key}: {exc}") from None
+        return converted
+    return _convert(value, kind)
+
+
+def _unit(kind: str) -> BeforeValidator:
+    return BeforeValidator(partial(_convert, kind=kind))
+
+
+Time = Annotated[float, _unit("time")]
+Voltage = Annotated[float, _unit("voltage")]
+Current = Annotated[float, _unit("current")]
+Capacitance = Annotated[float, _unit("capacitance")]
+Rate = Annotated[float, _unit("rate")]
+PositiveTime = Annotated[float, _unit("time"), Field(gt=0)]
+NonNegativeTime = Annotated[float, _unit("time"), Field(ge=0)]
+
+
+# --------------------------------------------------------------------------- distributions
+
+
+class Uniform(Strict):
+    """Uniform on [low, high) (PyNN RandomDistribution('uniform', low=, high=))."""
+
+    distribution: Literal["uniform"]
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if not self.low < self.high:
+            raise ValueError(f"uniform needs low < high, got low={self.low}, high={self.high}")
+        return self
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return self.low, self.high
+
+    @property
+    def mean(self) -> float:
+        return 0.5 * (self.low + self.high)
+
+
+class Normal(Strict):
+    """Normal(mu, sigma) (PyNN RandomDistribution('normal', mu=, sigma=))."""
+
+    distribution: Literal["normal"]
+    mu: float
+    sigma: Annotated[float, Field(ge=0)]
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return (-math.inf, math.inf) if self.sigma > 0 else (self.mu, self.mu)
+
+    @property
+    def mean(self) -> float:
+        return self.mu
+
+
+class NormalClipped(Strict):
+    """Normal(mu, sigma) redrawn until inside [low, high] (PyNN 'normal_clipped')."""
+
+    distribution: Literal["normal_clipped"]
+    mu: float
+    sigma: Annotated[float, Field(ge=0)]
+    low: float = -math.inf
+    high: float = math.inf
+
+    @model_validator(mode="after")
+    def _reachable(self) -> NormalClipped:
+        if not self.low < self.high:
+            raise ValueError(f"normal_clipped needs low < high, got low={self.low}, high={self.high}")
+        if self.sigma == 0 and not self.low <= self.mu <= self.high:
+            raise ValueError("normal_clipped with sigma 0 needs low <= mu <= high")
+        # Redrawing from a window more than 6 sigma away from mu would never end.
+        if self.sigma > 0:
+            gap = max(self.low - self.mu, self.mu - self.high, 0.0)
+            if gap > 6 * self.sigma:
+                raise ValueError("normal_clipped window [low, high] is more than 6 sigma from mu")
+        return self
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return self.low, self.high
+
+    @property
+    def mean(self) -> float:
+        # The mean of the truncated normal; used only for sign checks and summaries.
+        from scipy.stats import truncnorm
+
+        if self.sigma == 0:
+            return self.mu
+        a, b = (self.low - self.mu) / self.sigma, (self.high - self.mu) / self.sigma
+        return float(truncnorm.mean(a, b, loc=self.mu, scale=self.sigma))
+
+
+Distribution = Annotated[Union[Uniform, Normal, NormalClipped], Field(discriminator="distribution")]
+
+
+def _value(kind: str) -> Any:
+    """A constant or a distribution of values of one physical kind."""
+    return Annotated[Union[float, Distribution], BeforeValidator(partial(_convert_distribution, kind=kind))]
+
+
+VoltageValue = _value("voltage")
+TimeValue = _value("time")
+
+
+# ------------------------------------------------------------------------ cell parameters
+
+
+class IFCurrExpParameters(Strict):
+    """PyNN IF_curr_exp (defaults are PyNN's)."""
+
+    cm: Annotated[float, _unit("capacitance"), Field(gt=0)] = 1.0
+    tau_m: PositiveTime = 20.0
+    tau_refrac: NonNegativeTime = 0.1
+    tau_syn_E: PositiveTime = 5.0
+    tau_syn_I: PositiveTime = 5.0
+    v_rest: Voltage = -65.0
+    v_reset: Voltage = -65.0
+    v_thresh: Voltage = -50.0
+    i_offset: Current = 0.0
+
+    @model_validator(mode="after")
+    def _reset_below_threshold(self):
+        if not self.v_reset < self.v_thresh:
+            raise _semantic_error(
+                "v_reset", f"v_reset ({self.v_reset} mV) must be below v_thresh ({self.v_thresh} mV)"
+            )
+        return self
+
+
+class IFCondExpParameters(IFCurrExpParameters):
+    """PyNN IF_cond_exp (defaults are PyNN's)."""
+
+    e_rev_E: Voltage = 0.0
+    e_rev_I: Voltage = -70.0
+
+
+class PoissonParameters(Strict):
+    """PyNN SpikeSourcePoisson: rate (Hz) from `start` for `duration` ms."""
+
+    rate: Annotated[float, _unit("rate"), Field(ge=0)] = 1.0
+    start: NonNegativeTime = 0.0
+    duration: PositiveTime = math.inf
+
+
+class ArrayParameters(Strict):
+    """PyNN SpikeSourceArray: one list of times for every source, or one list per source."""
+
+    spike_times: Union[list[Time], list[list[Time]]] = Field(default_factory=list)
+
+
+class Record(Strict):
+    """What is recorded: spikes of all cells (true), none (false) or the first n; v of the first k."""
+
+    spikes: Union[bool, NonNegativeInt] = True
+    v: NonNegativeInt = 0
+
+
+class InitialValues(Strict):
+    """Initial membrane potential; unset means v_rest."""
+
+    v: Union[VoltageValue, None] = None
+
+
+class _Population(Strict):
+    size: PositiveInt
+    scales: bool = True  # whether N_pop scaling applies to this population
+    record: Record = Record()
+
+    @property
+    def is_source(self) -> bool:
+        return self.cell_type.startswith("SpikeSource")  # type: ignore[attr-defined]
+
+
+class IFCondExpPopulation(_Population):
+    cell_type: Literal["IF_cond_exp"]
+    parameters: IFCondExpParameters = IFCondExpParameters()
+    initial_values: InitialValues = InitialValues()
+
+
+class IFCurrExpPopulation(_Population):
+    cell_type: Literal["IF_curr_exp"]
+    parameters: IFCurrExpParameters = IFCurrExpParameters()
+    initial_values: InitialValues = InitialValues()
+
+
+class PoissonSourcePopulation(_Population):
+    cell_type: Literal["SpikeSourcePoisson"]
+    scales: bool = False
+    parameters: PoissonParameters = PoissonParameters()
+
+
+class ArraySourcePopulation(_Population):
+    cell_type: Literal["SpikeSourceArray"]
+    scales: bool = False
+    parameters: ArrayParameters = ArrayParameters()
+
+
+Population = Annotated[
+    Union[IFCondExpPopulation, IFCurrExpPopulation, PoissonSourcePopulation, ArraySourcePopulation],
+    Field(discriminator="cell_type"),
+]
+CELL_TYPES = ("IF_cond_exp", "IF_curr_exp")
+SOURCE_TYPES = ("SpikeSourcePoisson", "SpikeSourceArray")
+
+
+# ------------------------------------------------------------------------------ connectors
+
+
+class FixedProbability(Strict):
+    """Each pair connected with probability p (PyNN FixedProbabilityConnector)."""
+
+    type: Literal["fixed_probability"]
+    p: Annotated[float, Field(ge=0, le=1)]
+    allow_self_connections: bool = True
+
+
+class FixedInDegree(Strict):
+    """Every post cell gets n pre cells (PyNN FixedNumberPreConnector)."""
+
+    type: Literal["fixed_in_degree"]
+    n: NonNegativeInt
+    allow_self_connections: bool = True
+    with_replacement: bool = False
+
+
+class FixedTotalNumber(Strict):
+    """n connections drawn uniformly over all pairs (PyNN FixedTotalNumberConnector)."""
+
+    type: Literal["fixed_total_number"]
+    n: NonNegativeInt
+    allow_self_connections: bool = True
+    with_replacement: bool = True
+
+
+class OneToOne(Strict):
+    type: Literal["one_to_one"]
+
+
+class AllToAll(Strict):
+    type: Literal["all_to_all"]
+    allow_self_connections: bool = True
+
+
+class FromList(Strict):
+    """Explicit connections [pre, post] or [pre, post, weight, delay] (PyNN FromListConnector)."""
+
+    type: Literal["from_list"]
+    connections: Union[list[tuple[NonNegativeInt, NonNegativeInt]], list[tuple[NonNegativeInt, NonNegativeInt, float, float]]]
+
+
+Connector = Annotated[
+    Union[FixedProbability, FixedInDegree, FixedTotalNumber, OneToOne, AllToAll, FromList],
+    Field(discriminator="type"),
+]
+
+# Weights are in uS onto IF_cond_exp and in nA onto IF_curr_exp: the unit depends on the
+# target, so a weight written with a unit is converted in Scenario._check_semantics.
+_Num = Union[float, str]
+
+
+class _RawUniform(Uniform):
+    low: _Num  # type: ignore[assignment]
+    high: _Num  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        return self
+
+
+class _RawNormal(Normal):
+    mu: _Num  # type: ignore[assignment]
+    sigma: _Num  # type: ignore[assignment]
+
+
+class _RawNormalClipped(NormalClipped):
+    mu: _Num  # type: ignore[assignment]
+    sigma: _Num  # type: ignore[assignment]
+    low: _Num = -math.inf  # type: ignore[assignment]
+    high: _Num = math.inf  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _reachable(self):
+        return self
+
+
+RawWeight = Union[
+    float,
+    str,
+    Annotated[Union[_RawUniform, _RawNormal, _RawNormalClipped], Field(discriminator="distribution")],
+]
+Weight = Union[float, Distribution]
+
+
+class Projection(Strict):
+    """Connections from `pre` to `post` onto one receptor, with static weights and delays."""
+
+    name: Union[str, None] = None
+    pre: str
+    post: str
+    receptor: Literal["excitatory", "inhibitory"]
+    connector: Connector
+    weight: RawWeight
+    delay: TimeValue
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.pre}->{self.post}"
+
+
+# ------------------------------------------------------------------------------- scenario
+
+
+class Meta(Strict):
+    title: str
+    source: Annotated[str, Field(min_length=1)]  # the publication or code the file follows
+    description: str = ""
+
+
+class RunSettings(Strict):
+    dt: PositiveTime = 0.1
+    simtime: PositiveTime = 1000.0
+    seed: NonNegativeInt = 1
+    transient: NonNegativeTime = 0.0  # dropped by the statistics
+
+
+class Scaling(Strict):
+    """How connectivity follows N_pop.
+
+    hold = "probability": connection probabilities are kept (in-degrees grow with N_pop);
+    hold = "in_degree": in-degrees are kept (probabilities shrink as N_pop grows).
+    weights = "inverse_sqrt_in_degree": weights scale as 1/sqrt(K_scale) (Potjans-Diesmann rule).
+    """
+
+    hold: Literal["probability", "in_degree"] = "probability"
+    weights: Literal["constant", "inverse_sqrt_in_degree"] = "constant"
+
+
+class Expected(Strict):
+    """Published activity for this scenario, for tests and reports (rates are [low, high] Hz)."""
+
+    rate_hz: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    source: str = ""
+
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Scenario(Strict):
+    """A validated scenario. `id` is set from the file name by the loader."""
+
+    id: str = ""
+    scenario: Meta
+    run: RunSettings = RunSettings()
+    scaling: Scaling = Scaling()
+    populations: dict[str, Population]
+    projections: list[Projection] = Field(default_factory=list)
+    expected: Union[Expected, None] = None
+
+    @model_validator(mode="after")
+    def _check_semantics(self) -> Scenario:
+        pops = self.populations
+        if not any(not p.is_source for p in pops.values()):
+            raise _semantic_error("populations", "needs at least one population of neurons (IF_cond_exp or IF_curr_exp)")
+        for name, pop in pops.items():
+            path = f"populations.{name}"
+            if not _NAME.match(name):
+                raise _semantic_error(path, "population names must be identifiers (letters, digits, _)")
+            self._check_record(path, pop)
+            if isinstance(pop, ArraySourcePopulation):
+                self._check_spike_times(path, pop)
+        converted, labels = [], set()
+        for i, proj in enumerate(self.projections):
+            path = f"projections[{i}]"
+            for end in ("pre", "post"):
+                if getattr(proj, end) not in pops:
+                    raise _semantic_error(
+                        f"{path}.{end}",
+                        f"unknown population {getattr(proj, end)!r}; expected one of: {', '.join(pops)}",
+                    )
+            post = pops[proj.post]
+            if post.is_source:
+                raise _semantic_error(f"{path}.post", f"{proj.post!r} is a spike source and cannot receive connections")
+            if proj.label in labels:
+                raise _semantic_error(f"{path}.name", f"duplicate projection name {proj.label!r}")
+            labels.add(proj.label)
+            self._check_connector(path, proj, pops[proj.pre], post)
+            weight = _convert_weight(f"{path}.weight", proj.weight, post.cell_type)
+            _check_weight_sign(f"{path}.weight", weight, post.cell_type, proj.receptor)
+            _check_delay(f"{path}.delay", proj.delay)
+            converted.append(proj.model_copy(update={"weight": weight}))
+        if self.run.transient >= self.run.simtime:
+            raise _semantic_error("run.transient", "the transient must be shorter than simtime")
+        if self.expected:
+            for name in self.expected.rate_hz:
+                if name not in pops:
+                    raise _semantic_error(f"expected.rate_hz.{name}", "unknown population")
+        return self.model_copy(update={"projections": converted})
+
+    @staticmethod
+    def _check_record(path: str, pop) -> None:
+        rec = pop.record
+        if not isinstance(rec.spikes, bool) and rec.spikes > pop.size:
+            raise _semantic_error(f"{path}.record.spikes", f"cannot record {rec.spikes} of {pop.size} cells")
+        if rec.v > pop.size:
+            raise _semantic_error(f"{path}.record.v", f"cannot record v of {rec.v} of {pop.size} cells")
+        if pop.is_source and rec.v:
+            raise _semantic_error(f"{path}.record.v", "spike sources have no membrane potential")
+
+    @staticmethod
+    def _check_spike_times(path: str, pop: ArraySourcePopulation) -> None:
+        times = pop.parameters.spike_times
+        nested = bool(times) and isinstance(times[0], list)
+        if nested and len(times) != pop.size:
+            raise _semantic_error(
+                f"{path}.parameters.spike_times",
+                f"expected one list of times per source ({pop.size}), got {len(times)}",
+            )
+        flat = [t for ts in times for t in ts] if nested else times
+        if any(t <= 0 for t in flat):
+            raise _semantic_error(f"{path}.parameters.spike_times", "spike times must be > 0 ms")
+
+    @staticmethod
+    def _check_connector(path: str, proj: Projection, pre, post) -> None:
+        conn, cpath = proj.connector, f"{path}.connector"
+        same = proj.pre == proj.post
+        if isinstance(conn, OneToOne) and pre.size != post.size:
+            raise _semantic_error(cpath, f"one_to_one needs equal sizes, got {pre.size} and {post.size}")
+        if isinstance(conn, FixedInDegree) and not conn.with_replacement:
+            available = pre.size - (1 if same and not conn.allow_self_connections else 0)
+            if conn.n > available:
+                raise _semantic_error(
+                    f"{cpath}.n", f"in-degree {conn.n} without replacement exceeds the {available} available pre cells"
+                )
+        if isinstance(conn, FromList):
+            for k, row in enumerate(conn.connections):
+                if row[0] >= pre.size or row[1] >= post.size:
+                    raise _semantic_error(
+                        f"{cpath}.connections[{k}]", f"index out of range for sizes {pre.size} x {post.size}"
+                    )
+                if len(row) == 4 and row[3] <= 0:
+                    raise _semantic_error(f"{cpath}.connections[{k}]", "delays must be > 0 ms")
+
+    # ---------------------------------------------------------------- convenience
+
+    @property
+    def cell_populations(self) -> dict[str, Any]:
+        return {n: p for n, p in self.populations.items() if not p.is_source}
+
+    @property
+    def source_populations(self) -> dict[str, Any]:
+        return {n: p for n, p in self.populations.items() if p.is_source}
+
+
+def _weight_kind(cell_type: str) -> str:
+    return "conductance" if cell_type == "IF_cond_exp" else "current"
+
+
+def _convert_weight(path: str, raw: Any, cell_type: str) -> Weight:
+    kind = _weight_kind(cell_type)
+    try:
+        if isinstance(raw, BaseModel):
+            fields = raw.model_dump()
+            for key in ("low", "high", "mu", "sigma"):
+                if key in fields:
+                    fields[key] = to_standard(fields[key], kind)
+            return {"uniform": Uniform, "normal": Normal, "normal_clipped": NormalClipped}[fields["distribution"]](
+                **fields
+            )
+        return to_standard(raw, kind)
+    except UnitError as exc:
+        raise _semantic_error(path, f"onto {cell_type}: {exc}") from None
+    except ValidationError as exc:  # a distribution that is invalid once converted
+        detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors())
+        raise _semantic_error(path, detail) from None
+
+
+def _check_weight_sign(path: str, weight: Weight, cell_type: str, receptor: str) -> None:
+    """PyNN's convention: conductances are >= 0; currents are >= 0 (excitatory) or <= 0 (inhibitory)."""
+    low, high = (weight, weight) if isinstance(weight, float) else weight.bounds
+    mean = weight if isinstance(weight, float) else weight.mean
+    if cell_type == "IF_cond_exp":
+        if low < 0:
+            raise _semantic_error(path, "conductance weights (uS) must be >= 0; use normal_clipped with low = 0")
+    elif receptor == "excitatory" and (mean < 0 or low < 0 and high <= 0):
+        raise _semantic_error(path, "excitatory current weights onto IF_curr_exp must be >= 0 nA")
+    elif receptor == "inhibitory" and (mean > 0 or high > 0 and low >= 0):
+        raise _semantic_error(path, "inhibitory current weights onto IF_curr_exp must be <= 0 nA (PyNN's sign convention)")
+
+
+def _check_delay(path: str, delay: Any) -> None:
+    low = delay if isinstance(delay, float) else delay.bounds[0]
+    if low <= 0:
+        raise _semantic_error(path, "delays must be > 0 ms; use normal_clipped with low >= dt")

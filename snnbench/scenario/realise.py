@@ -1,0 +1,284 @@
+"""Exact connectivity: the scenario realised as arrays from its seed, with numpy alone.
+
+Every random item (the edges of a projection, its weights, its delays, initial potentials, a
+source's spike times) draws from its own stream, seeded by (seed, item name), so that the
+arrays do not depend on the order of the file or on which backend asks. In `exact` mode every
+backend receives these same arrays; this is what cross-backend validation relies on.
+
+Spike times of sources are put on the dt grid (rounded up), at most one spike per dt per source,
+and are > 0 (NEST rejects a spike at t <= 0).
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .model import (
+    AllToAll,
+    ArraySourcePopulation,
+    FixedInDegree,
+    FixedProbability,
+    FixedTotalNumber,
+    FromList,
+    Normal,
+    NormalClipped,
+    OneToOne,
+    PoissonSourcePopulation,
+    Uniform,
+)
+from .resolve import ResolvedPopulation, ResolvedProjection, ResolvedScenario
+
+# Rows of random keys drawn at once for in-degree sampling without replacement (memory bound).
+_KEY_BLOCK = 1 << 22
+
+
+def rng_for(seed: int, *keys: str) -> np.random.Generator:
+    """An independent random stream for one named item."""
+    entropy = [int(seed)] + [zlib.crc32(k.encode()) for k in keys]
+    return np.random.default_rng(np.random.SeedSequence(entropy))
+
+
+def sample(value, rng: np.random.Generator, n: int) -> np.ndarray:
+    """n values of a constant or a distribution (float64)."""
+    if isinstance(value, (int, float)):
+        return np.full(n, float(value))
+    if isinstance(value, Uniform):
+        return rng.uniform(value.low, value.high, n)
+    if isinstance(value, Normal):
+        return rng.normal(value.mu, value.sigma, n)
+    if isinstance(value, NormalClipped):
+        out = rng.normal(value.mu, value.sigma, n)
+        bad = (out < value.low) | (out > value.high)
+        while bad.any():  # redraw, as PyNN's normal_clipped and NEST's redraw do
+            out[bad] = rng.normal(value.mu, value.sigma, int(bad.sum()))
+            bad = (out < value.low) | (out > value.high)
+        return out
+    raise TypeError(f"cannot sample {value!r}")
+
+
+@dataclass
+class PopulationArrays:
+    name: str
+    cell_type: str
+    size: int
+    offset: int  # first index of this population in the network's global numbering
+    v_init: np.ndarray | None = None  # mV, cells only
+    spike_steps: list[np.ndarray] | None = None  # sources only: spike times in steps (t = step * dt)
+
+    def spike_times(self, dt: float) -> list[np.ndarray]:
+        return [steps * dt for steps in (self.spike_steps or [])]
+
+
+@dataclass
+class ProjectionArrays:
+    label: str
+    pre: str
+    post: str
+    receptor: str
+    pre_idx: np.ndarray  # int64, local to the pre population
+    post_idx: np.ndarray  # int64, local to the post population
+    weight: np.ndarray  # uS (onto IF_cond_exp) or nA (onto IF_curr_exp), signed as in PyNN
+    delay: np.ndarray  # ms, not yet put on any grid
+
+    @property
+    def size(self) -> int:
+        return int(self.pre_idx.size)
+
+
+@dataclass
+class Network:
+    resolved: ResolvedScenario
+    populations: dict[str, PopulationArrays]
+    projections: list[ProjectionArrays] = field(default_factory=list)
+
+    @property
+    def n_synapses(self) -> int:
+        return sum(p.size for p in self.projections)
+
+    @property
+    def n_cells(self) -> int:
+        return sum(p.size for p in self.populations.values() if p.v_init is not None)
+
+
+def realise(resolved: ResolvedScenario) -> Network:
+    """All random items of `resolved`, deterministically from its seed."""
+    seed = resolved.seed
+    pops: dict[str, PopulationArrays] = {}
+    offset = 0
+    # Cells first, then sources: the global numbering used by the numba simulator.
+    ordered = list(resolved.cells.values()) + list(resolved.sources.values())
+    for pop in ordered:
+        arrays = PopulationArrays(name=pop.name, cell_type=pop.cell_type, size=pop.size, offset=offset)
+        if pop.is_source:
+            arrays.spike_steps = realise_spike_steps(pop, resolved, rng_for(seed, "spikes", pop.name))
+        else:
+            v = pop.spec.initial_values.v
+            v = pop.spec.parameters.v_rest if v is None else v
+            arrays.v_init = sample(v, rng_for(seed, "v_init", pop.name), pop.size)
+        pops[pop.name] = arrays
+        offset += pop.size
+    projections = [realise_projection(proj, resolved) for proj in resolved.projections]
+    return Network(resolved=resolved, populations=pops, projections=projections)
+
+
+def realise_projection(proj: ResolvedProjection, resolved: ResolvedScenario) -> ProjectionArrays:
+    seed = resolved.seed
+    n_pre = resolved.populations[proj.pre].size
+    n_post = resolved.populations[proj.post].size
+    same = proj.pre == proj.post
+    pre, post = connect(proj.connector, n_pre, n_post, same, rng_for(seed, "edges", proj.label))
+    n = pre.size
+    if isinstance(proj.connector, FromList) and proj.connector.connections and len(proj.connector.connections[0]) == 4:
+        rows = np.asarray(proj.connector.connections, dtype=float)
+        weight, delay = rows[:, 2].copy(), rows[:, 3].copy()
+    else:
+        weight = sample(proj.weight, rng_for(seed, "weights", proj.label), n)
+        delay = sample(proj.delay, rng_for(seed, "delays", proj.label), n)
+    return ProjectionArrays(
+        label=proj.label, pre=proj.pre, post=proj.post, receptor=proj.receptor,
+        pre_idx=pre, post_idx=post, weight=weight, delay=delay,
+    )
+
+
+# ----------------------------------------------------------------------------- connectors
+
+
+def connect(conn, n_pre: int, n_post: int, same: bool, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(pre, post) index arrays (int64) for one connector."""
+    no_self = same and not getattr(conn, "allow_self_connections", True)
+    if isinstance(conn, FixedProbability):
+        flat = _bernoulli_positions(rng, n_pre * n_post, conn.p)
+        pre, post = np.divmod(flat, n_post)
+        if no_self:
+            keep = pre != post
+            pre, post = pre[keep], post[keep]
+        return pre, post
+    if isinstance(conn, FixedInDegree):
+        return _fixed_in_degree(rng, n_pre, n_post, conn.n, conn.with_replacement, no_self)
+    if isinstance(conn, FixedTotalNumber):
+        return _fixed_total_number(rng, n_pre, n_post, conn.n, conn.with_replacement, no_self)
+    if isinstance(conn, OneToOne):
+        idx = np.arange(n_pre, dtype=np.int64)
+        return idx, idx.copy()
+    if isinstance(conn, AllToAll):
+        pre, post = np.divmod(np.arange(n_pre * n_post, dtype=np.int64), n_post)
+        if no_self:
+            keep = pre != post
+            pre, post = pre[keep], post[keep]
+        return pre, post
+    if isinstance(conn, FromList):
+        rows = np.asarray([c[:2] for c in conn.connections], dtype=np.int64).reshape(-1, 2)
+        return rows[:, 0].copy(), rows[:, 1].copy()
+    raise TypeError(f"no realisation for connector {conn!r}")
+
+
+def _bernoulli_positions(rng: np.random.Generator, total: int, p: float) -> np.ndarray:
+    """Positions of successes in `total` Bernoulli(p) trials, by geometric skips (O(p * total))."""
+    if p <= 0 or total == 0:
+        return np.empty(0, dtype=np.int64)
+    if p >= 1:
+        return np.arange(total, dtype=np.int64)
+    chunks, last = [], -1
+    while True:
+        remaining = total - last - 1
+        m = int(p * remaining + 6 * math.sqrt(p * remaining) + 64)
+        positions = last + np.cumsum(rng.geometric(p, size=m))
+        inside = positions[positions < total]
+        chunks.append(inside)
+        if inside.size < m:
+            break
+        last = int(inside[-1])
+    return np.concatenate(chunks).astype(np.int64, copy=False)
+
+
+def _fixed_in_degree(rng, n_pre, n_post, k, with_replacement, no_self):
+    post = np.repeat(np.arange(n_post, dtype=np.int64), k)
+    if k == 0 or n_post == 0:
+        return np.empty(0, dtype=np.int64), post
+    if with_replacement:
+        pre = rng.integers(0, n_pre, size=(n_post, k))
+        if no_self:
+            rows = np.arange(n_post)[:, None]
+            bad = pre == rows
+            while bad.any():
+                pre[bad] = rng.integers(0, n_pre, size=int(bad.sum()))
+                bad = pre == rows
+        return pre.reshape(-1).astype(np.int64), post
+    # Without replacement: the k smallest of n_pre random keys per row.
+    pre = np.empty((n_post, k), dtype=np.int64)
+    block = max(1, _KEY_BLOCK // max(1, n_pre))
+    for start in range(0, n_post, block):
+        stop = min(n_post, start + block)
+        keys = rng.random((stop - start, n_pre))
+        if no_self:
+            rows = np.arange(start, stop)
+            inside = rows < n_pre
+            keys[np.nonzero(inside)[0], rows[inside]] = 2.0  # never among the k smallest
+        pre[start:stop] = np.argpartition(keys, k - 1, axis=1)[:, :k] if k < n_pre else np.argsort(keys, axis=1)[:, :k]
+    return pre.reshape(-1), post
+
+
+def _fixed_total_number(rng, n_pre, n_post, n, with_replacement, no_self):
+    if n == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    if with_replacement:
+        pre = rng.integers(0, n_pre, size=n)
+        post = rng.integers(0, n_post, size=n)
+        if no_self:
+            bad = pre == post
+            while bad.any():
+                pre[bad] = rng.integers(0, n_pre, size=int(bad.sum()))
+                post[bad] = rng.integers(0, n_post, size=int(bad.sum()))
+                bad = pre == post
+        return pre.astype(np.int64), post.astype(np.int64)
+    total = n_pre * n_post
+    flat = rng.choice(total, size=min(n, total), replace=False)
+    pre, post = np.divmod(flat.astype(np.int64), n_post)
+    if no_self:
+        keep = pre != post
+        pre, post = pre[keep], post[keep]
+    return pre, post
+
+
+# -------------------------------------------------------------------------------- sources
+
+
+def realise_spike_steps(pop: ResolvedPopulation, resolved: ResolvedScenario, rng) -> list[np.ndarray]:
+    """Spike times (in steps of dt, >= 1, unique, sorted) for each source of `pop`."""
+    dt, n_steps = resolved.dt, resolved.n_steps
+    spec = pop.spec
+    if isinstance(spec, PoissonSourcePopulation):
+        prm = spec.parameters
+        start = prm.start
+        stop = min(resolved.simtime, prm.start + prm.duration)
+        length = max(0.0, stop - start)
+        counts = rng.poisson(prm.rate * length / 1000.0, size=pop.size)
+        owner = np.repeat(np.arange(pop.size), counts)
+        times = start + rng.uniform(0.0, length, size=owner.size)
+        return _on_grid(owner, times, pop.size, dt, n_steps)
+    if isinstance(spec, ArraySourcePopulation):
+        given = spec.parameters.spike_times
+        if given and isinstance(given[0], list):
+            per_source = [np.asarray(t, dtype=float) for t in given]
+        else:
+            per_source = [np.asarray(given, dtype=float)] * pop.size
+        owner = np.repeat(np.arange(pop.size), [t.size for t in per_source])
+        times = np.concatenate(per_source) if per_source else np.empty(0)
+        return _on_grid(owner, times, pop.size, dt, n_steps)
+    raise TypeError(f"{pop.name} is not a spike source")
+
+
+def _on_grid(owner: np.ndarray, times: np.ndarray, size: int, dt: float, n_steps: int) -> list[np.ndarray]:
+    # A spike inside step (k-1)*dt < t <= k*dt is stamped k*dt (the end of its step), as NEST's
+    # spike_generator and Brian2's SpikeGeneratorGroup both expect times on the grid.
+    steps = np.maximum(1, np.ceil(times / dt - 1e-9)).astype(np.int64)
+    keep = steps <= n_steps
+    owner, steps = owner[keep], steps[keep]
+    key = np.unique(owner.astype(np.int64) * (n_steps + 2) + steps)
+    owner, steps = np.divmod(key, n_steps + 2)
+    bounds = np.searchsorted(owner, np.arange(size + 1))
+    return [steps[bounds[i]:bounds[i + 1]] for i in range(size)]

@@ -1,0 +1,292 @@
+"""Overrides (N_pop, simtime, seed, dt) and the scaling rule: a scenario made concrete for one run.
+
+`N_pop` is the total number of neurons in the populations that scale (by default every
+population of neurons; spike sources keep their size unless they say `scales = true`). Each
+scaled population gets round(size * N_pop / base N_pop) cells. How connectivity follows is the
+scenario's `[scaling] hold`: "probability" keeps p (in-degrees grow with N_pop), "in_degree"
+keeps K (probabilities shrink).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .errors import ScenarioError
+from .load import scenario_hash
+from .model import (
+    AllToAll,
+    FixedInDegree,
+    FixedProbability,
+    FixedTotalNumber,
+    FromList,
+    Normal,
+    NormalClipped,
+    OneToOne,
+    Projection,
+    Scenario,
+    Uniform,
+)
+
+_STEP_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What a run changes of a scenario. None means: as the scenario says."""
+
+    N_pop: int | None = None
+    scale: float | None = None
+    simtime: float | None = None
+    seed: int | None = None
+    dt: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class ResolvedPopulation:
+    name: str
+    spec: Any  # the population model (IFCondExpPopulation, ...)
+    size: int
+    base_size: int
+
+    @property
+    def cell_type(self) -> str:
+        return self.spec.cell_type
+
+    @property
+    def is_source(self) -> bool:
+        return self.spec.is_source
+
+    @property
+    def n_record_spikes(self) -> int:
+        rec = self.spec.record.spikes
+        if isinstance(rec, bool):
+            return self.size if rec else 0
+        return min(rec, self.size)
+
+    @property
+    def n_record_v(self) -> int:
+        return min(self.spec.record.v, self.size)
+
+
+@dataclass(frozen=True)
+class ResolvedProjection:
+    """A projection with its connector scaled to the run's population sizes."""
+
+    spec: Projection
+    connector: Any  # a connector model with p / n adjusted
+    weight: Any  # float or distribution, after weight scaling
+    delay: Any
+
+    @property
+    def label(self) -> str:
+        return self.spec.label
+
+    @property
+    def pre(self) -> str:
+        return self.spec.pre
+
+    @property
+    def post(self) -> str:
+        return self.spec.post
+
+    @property
+    def receptor(self) -> str:
+        return self.spec.receptor
+
+
+@dataclass(frozen=True)
+class ResolvedScenario:
+    scenario: Scenario
+    overrides: Overrides
+    dt: float
+    simtime: float
+    seed: int
+    scale: float
+    populations: dict[str, ResolvedPopulation]
+    projections: list[ResolvedProjection]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.scenario.id
+
+    @property
+    def hash(self) -> str:
+        return scenario_hash(self.scenario)
+
+    @property
+    def n_steps(self) -> int:
+        return int(round(self.simtime / self.dt))
+
+    @property
+    def N_pop(self) -> int:
+        return sum(p.size for p in self.populations.values() if not p.is_source)
+
+    @property
+    def cells(self) -> dict[str, ResolvedPopulation]:
+        return {n: p for n, p in self.populations.items() if not p.is_source}
+
+    @property
+    def sources(self) -> dict[str, ResolvedPopulation]:
+        return {n: p for n, p in self.populations.items() if p.is_source}
+
+    def expected_synapses(self) -> float:
+        """Expected number of synapses (exact for all but fixed_probability)."""
+        total = 0.0
+        for proj in self.projections:
+            n_pre, n_post = self.populations[proj.pre].size, self.populations[proj.post].size
+            total += expected_connections(proj.connector, n_pre, n_post, proj.pre == proj.post)
+        return total
+
+
+def expected_connections(conn: Any, n_pre: int, n_post: int, same: bool) -> float:
+    pairs = n_pre * n_post
+    if same and not getattr(conn, "allow_self_connections", True):
+        pairs -= min(n_pre, n_post)
+    if isinstance(conn, FixedProbability):
+        return conn.p * pairs
+    if isinstance(conn, FixedInDegree):
+        return conn.n * n_post
+    if isinstance(conn, FixedTotalNumber):
+        return conn.n
+    if isinstance(conn, OneToOne):
+        return n_pre
+    if isinstance(conn, AllToAll):
+        return pairs
+    if isinstance(conn, FromList):
+        return len(conn.connections)
+    raise TypeError(conn)
+
+
+def _base_n_pop(scenario: Scenario) -> int:
+    return sum(p.size for p in scenario.populations.values() if p.scales and not p.is_source) or sum(
+        p.size for p in scenario.populations.values() if p.scales
+    )
+
+
+def _scale_weight(weight: Any, factor: float) -> Any:
+    if factor == 1.0:
+        return weight
+    if isinstance(weight, float):
+        return weight * factor
+    if isinstance(weight, Uniform):
+        lo, hi = sorted((weight.low * factor, weight.high * factor))
+        return weight.model_copy(update={"low": lo, "high": hi})
+    if isinstance(weight, Normal):
+        return weight.model_copy(update={"mu": weight.mu * factor, "sigma": weight.sigma * abs(factor)})
+    if isinstance(weight, NormalClipped):
+        lo, hi = sorted((weight.low * factor, weight.high * factor))
+        return weight.model_copy(
+            update={"mu": weight.mu * factor, "sigma": weight.sigma * abs(factor), "low": lo, "high": hi}
+        )
+    raise TypeError(weight)
+
+
+def resolve(scenario: Scenario, overrides: Overrides | None = None) -> ResolvedScenario:
+    """Apply overrides and the scaling rule; raise ScenarioError for an impossible combination."""
+    ov = overrides or Overrides()
+    file = f"{scenario.id} (with {ov.as_dict() or 'no overrides'})"
+    problems: list[tuple[str, str]] = []
+
+    dt = ov.dt if ov.dt is not None else scenario.run.dt
+    simtime = ov.simtime if ov.simtime is not None else scenario.run.simtime
+    seed = ov.seed if ov.seed is not None else scenario.run.seed
+    if dt <= 0:
+        problems.append(("dt", "expected dt > 0 ms"))
+    if simtime <= 0:
+        problems.append(("simtime", "expected simtime > 0 ms"))
+    if seed < 0:
+        problems.append(("seed", "expected a seed >= 0"))
+    if problems:
+        raise ScenarioError(file, problems)
+    steps = simtime / dt
+    if abs(steps - round(steps)) > _STEP_TOLERANCE * max(1.0, steps):
+        raise ScenarioError(file, [("simtime", f"simtime {simtime} ms is not a multiple of dt {dt} ms")])
+
+    base = _base_n_pop(scenario)
+    if ov.N_pop is not None and ov.scale is not None:
+        raise ScenarioError(file, [("N_pop", "give N_pop or scale, not both")])
+    if ov.N_pop is not None:
+        if ov.N_pop <= 0:
+            raise ScenarioError(file, [("N_pop", "expected N_pop > 0")])
+        scale = ov.N_pop / base
+    else:
+        scale = ov.scale if ov.scale is not None else 1.0
+        if scale <= 0:
+            raise ScenarioError(file, [("scale", "expected scale > 0")])
+
+    pops = {}
+    for name, spec in scenario.populations.items():
+        size = max(1, int(round(spec.size * scale))) if spec.scales else spec.size
+        pops[name] = ResolvedPopulation(name=name, spec=spec, size=size, base_size=spec.size)
+
+    projections = []
+    for i, proj in enumerate(scenario.projections):
+        path = f"projections[{i}] ({proj.label})"
+        pre, post = pops[proj.pre], pops[proj.post]
+        try:
+            conn, k_scale = _scale_connector(proj, pre, post, scenario.scaling.hold)
+        except ValueError as exc:
+            problems.append((path, str(exc)))
+            continue
+        factor = 1.0 / math.sqrt(k_scale) if scenario.scaling.weights == "inverse_sqrt_in_degree" and k_scale > 0 else 1.0
+        low_delay = proj.delay if isinstance(proj.delay, float) else proj.delay.bounds[0]
+        if low_delay < dt - 1e-9:
+            problems.append((f"{path}.delay", f"delays must be >= dt ({dt} ms), got {low_delay} ms"))
+        projections.append(
+            ResolvedProjection(spec=proj, connector=conn, weight=_scale_weight(proj.weight, factor), delay=proj.delay)
+        )
+    for name, pop in pops.items():
+        rec = pop.spec.record
+        if not pop.is_source and rec.v > pop.size:
+            problems.append((f"populations.{name}.record.v", f"records v of {rec.v} cells but has only {pop.size}"))
+    if problems:
+        raise ScenarioError(file, problems)
+    return ResolvedScenario(
+        scenario=scenario, overrides=ov, dt=dt, simtime=simtime, seed=seed, scale=scale,
+        populations=pops, projections=projections,
+    )
+
+
+def _scale_connector(proj: Projection, pre: ResolvedPopulation, post: ResolvedPopulation, hold: str):
+    """Return the connector for the scaled sizes and the in-degree scale factor K_new / K_base."""
+    conn = proj.connector
+    r_pre = pre.size / pre.base_size
+    r_post = post.size / post.base_size
+    if isinstance(conn, FixedProbability):
+        if hold == "probability" or r_pre == 1.0:
+            return conn, r_pre
+        p = conn.p / r_pre
+        if p > 1:
+            raise ValueError(f"holding the in-degree at this N_pop needs p = {p:.3g} > 1")
+        return conn.model_copy(update={"p": p}), 1.0
+    if isinstance(conn, FixedInDegree):
+        if hold == "in_degree" or r_pre == 1.0:
+            n = conn.n
+        else:
+            n = int(round(conn.n * r_pre))
+        same_pop = proj.pre == proj.post
+        available = pre.size - (1 if same_pop and not conn.allow_self_connections else 0)
+        if not conn.with_replacement and n > available:
+            raise ValueError(f"in-degree {n} without replacement exceeds the {available} available pre cells")
+        return conn.model_copy(update={"n": n}), (n / conn.n if conn.n else 1.0)
+    if isinstance(conn, FixedTotalNumber):
+        n = conn.n * (r_pre * r_post if hold == "probability" else r_post)
+        n = int(round(n))
+        return conn.model_copy(update={"n": n}), (r_pre if hold == "probability" else 1.0)
+    if isinstance(conn, OneToOne):
+        if pre.size != post.size:
+            raise ValueError(f"one_to_one needs equal sizes after scaling, got {pre.size} and {post.size}")
+        return conn, 1.0
+    if isinstance(conn, AllToAll):
+        return conn, r_pre
+    if isinstance(conn, FromList):
+        if r_pre != 1.0 or r_post != 1.0:
+            raise ValueError("an explicit connection list cannot be scaled; run this scenario at its own size")
+        return conn, 1.0
+    raise TypeError(conn)

@@ -1,0 +1,43 @@
+"""The figures of a run that go into its record: sizes, counts, rates, synaptic events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .output import SimulationOutput
+from .scenario.resolve import ResolvedScenario
+
+
+def summarise(output: SimulationOutput, resolved: ResolvedScenario) -> dict[str, Any]:
+    transient = resolved.scenario.run.transient
+    simtime = resolved.simtime
+    pops: dict[str, Any] = {}
+    for name, pop in output.populations.items():
+        pops[name] = {
+            "size": pop.size,
+            "cell_type": pop.cell_type,
+            "recorded": int(pop.recorded.size),
+            "spikes": pop.n_spikes,
+            "rate_hz": pop.rate_hz(0.0, simtime),
+            "rate_hz_after_transient": pop.rate_hz(transient, simtime) if transient < simtime else None,
+        }
+    # Synaptic events: each spike of a presynaptic population reaches its mean out-degree of
+    # targets per projection (spike counts of partly recorded populations are scaled up).
+    events = 0.0
+    for proj in resolved.projections:
+        pre = output.populations[proj.pre]
+        n_syn = output.synapses.get(proj.label, 0)
+        if pre.recorded.size:
+            events += pre.n_spikes * (pre.size / pre.recorded.size) * n_syn / pre.size
+    return {
+        "neurons": resolved.N_pop,
+        "sources": sum(p.size for p in resolved.sources.values()),
+        "synapses": output.n_synapses,
+        "synapses_per_projection": dict(output.synapses),
+        "populations": pops,
+        "synaptic_events": events,
+        "resolved": {
+            "N_pop": resolved.N_pop, "scale": resolved.scale, "simtime": simtime, "dt": resolved.dt,
+            "seed": resolved.seed, "transient": transient,
+        },
+    }
