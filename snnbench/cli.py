@@ -3,6 +3,7 @@
     snnbench list                      scenarios, and backends with availability (or why not)
     snnbench show SCENARIO             the scenario resolved with any overrides
     snnbench run SCENARIO              measured, isolated run(s); numba by default
+    snnbench table                     medians [min-max] of stored runs
 
 Exit status: 0 success, 1 a run failed (recorded), 2 bad input (nothing run).
 """
@@ -16,7 +17,7 @@ import sys
 from typing import Any, Callable
 
 from . import __version__
-from .backends import BACKENDS, backend_class
+from .backends import backend_class, backend_names
 from .io import FORMATS
 from .scenario import Overrides, ScenarioError, list_scenarios, load_scenario, resolve
 from .store import ResultStore, dumps
@@ -87,7 +88,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         if show_all:
             print()
         print("Backends")
-        for name in BACKENDS:
+        for name in backend_names():
             cls = backend_class(name)
             ok, why = cls.available()
             state = "available" if ok else "unavailable"
@@ -223,6 +224,74 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK if all(r["status"] == "ok" for r in records) else EXIT_FAILED
 
 
+# ------------------------------------------------------------------------------ table
+
+
+def _seconds(value: float) -> str:
+    return "0" if value < 5e-4 else f"{value:.3g}"
+
+
+def _cell(values: list[float], scale: float = 1.0, fmt: str | None = None) -> str:
+    """Median [min-max]; seconds by default (below 0.5 ms shown as 0: a phase with nothing to do)."""
+    values = [v * scale for v in values if v is not None]
+    if not values:
+        return "-"
+    show = fmt.format if fmt else _seconds
+    med = statistics.median(values)
+    if len(values) == 1:
+        return show(med)
+    return f"{show(med)} [{show(min(values))}-{show(max(values))}]"
+
+
+def results_table(records: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Medians [min-max] per (scenario, N_pop, simtime, backend, threads, connectivity, format)."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in records:
+        if r.get("status") != "ok":
+            continue
+        key = (r["scenario"], r["resolved"]["N_pop"], r["resolved"]["simtime"], r["backend"], r["threads"],
+               r["connectivity"], r["data"]["format"])
+        groups.setdefault(key, []).append(r)
+    header = ["scenario", "N", "T (ms)", "backend", "threads", "runs", "compile (s)", "build (s)", "sim (s)",
+              "write (s)", "peak RSS (MiB)", "E rate (Hz)", "I rate (Hz)"]
+    rows = []
+    for key, rs in sorted(groups.items(), key=lambda kv: tuple(str(k) for k in kv[0])):
+        scenario, n, simtime, backend, threads, _, fmt = key
+        def phase(name):
+            return [r["phases"].get(name, {}).get("wall_s") for r in rs]
+        def rate(pop):
+            return [r["populations"].get(pop, {}).get("rate_hz") for r in rs]
+        rows.append([
+            scenario, str(n), f"{simtime:g}", f"{backend} {rs[0]['backend_version']}", str(threads), str(len(rs)),
+            _cell(phase("compile")), _cell(phase("build")), _cell(phase("sim")), _cell(phase("write")) + f" {fmt}",
+            _cell([r["peak_rss_bytes"] for r in rs], 1 / 2**20, "{:.0f}"), _cell(rate("E"), fmt="{:.1f}"),
+            _cell(rate("I"), fmt="{:.1f}"),
+        ])
+    return header, rows
+
+
+@command("table")
+def cmd_table(args: argparse.Namespace) -> int:
+    records = ResultStore(args.results).runs()
+    if args.scenario:
+        records = [r for r in records if r["scenario"] == args.scenario]
+    header, rows = results_table(records)
+    if not rows:
+        _err(f"no successful runs in {ResultStore(args.results).runs_file}")
+        return EXIT_FAILED
+    if args.markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "|".join("---" for _ in header) + "|")
+        for row in rows:
+            print("| " + " | ".join(row) + " |")
+    else:
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+        print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+        for row in rows:
+            print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+    return EXIT_OK
+
+
 # ------------------------------------------------------------------------------ parser
 
 
@@ -242,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="measured runs, each in a fresh process")
     p.add_argument("scenario", help="scenario id (from scenarios/) or a path to a .toml file")
-    p.add_argument("--backend", "-b", default="numba", choices=list(BACKENDS), help="backend (default: numba)")
+    p.add_argument("--backend", "-b", default="numba", choices=backend_names(), help="backend (default: numba)")
     _add_override_options(p)
     p.add_argument("--threads", type=int, default=1, help="threads for the backend (default 1)")
     p.add_argument("--connectivity", choices=("native", "exact"), default="native",
@@ -253,6 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds before a run is killed and recorded as failed")
     p.add_argument("--memory-limit", type=float, metavar="GiB", help="resident memory limit per run (default 90%% of RAM)")
     p.add_argument("--json", action="store_true", help="print the run record(s) as JSON instead of the summary")
+    p = sub.add_parser("table", help="medians [min-max] of the stored runs, per scenario, backend and threads")
+    p.add_argument("--results", default="results", help="results directory (default ./results)")
+    p.add_argument("--scenario", help="only this scenario")
+    p.add_argument("--markdown", action="store_true", help="a Markdown table (as in the README)")
     return parser
 
 

@@ -104,13 +104,11 @@ class PhaseMeter:
         self.use_hwm = hwm_reset_supported()
         self.sample_children = sample_children
         self.interval = interval
-        self.current: str | None = None
 
     @contextmanager
     def phase(self, name: str) -> Iterator[dict[str, Any]]:
         """Measure the body as phase `name`; the yielded dict takes extra figures for the record."""
         extra: dict[str, Any] = {}
-        self.current = name
         sampler = None
         if not self.use_hwm or self.sample_children:
             sampler = _Sampler(not self.use_hwm, self.sample_children, self.interval)
@@ -134,7 +132,6 @@ class PhaseMeter:
                 wall_s=wall, cpu_s=cpu, peak_rss_bytes=int(peak or 0),
                 children_peak_rss_bytes=int(sampler.children_peak) if sampler is not None else 0, extra=extra,
             )
-            self.current = None
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
         return {name: result.as_dict() for name, result in self.phases.items()}

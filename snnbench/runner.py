@@ -244,3 +244,30 @@ def run_repeated(spec: RunSpec, store: ResultStore, repeats: int,
         repeat = {"group": group, "index": i, "of": repeats} if repeats > 1 else None
         records.append(run_isolated(spec, store, repeat=repeat))
     return records
+
+
+def run_in_process(resolved, backend: str, threads: int = 1, connectivity: str = "native", network=None):
+    """Run `resolved` on `backend` in this process, unmeasured; return its SimulationOutput.
+
+    For tests and analysis that need the arrays, not the figures. Measured runs always go
+    through `run_isolated`.
+    """
+    from .scenario import realise
+
+    instance = backend_class(backend)(threads=threads)
+    problems = instance.supports(resolved, connectivity)
+    if problems:
+        raise RuntimeError(f"{backend} cannot run {resolved.id}: {'; '.join(problems)}")
+    instance.load()
+    if not instance.compile_after_build:
+        instance.compile(resolved)
+    if connectivity == "exact" and network is None:
+        network = realise(resolved)
+    try:
+        instance.build(resolved, connectivity, network if connectivity == "exact" else None)
+        if instance.compile_after_build:
+            instance.compile(resolved)
+        instance.run()
+        return instance.collect()
+    finally:
+        instance.close()

@@ -37,7 +37,10 @@ def execute(spec: dict[str, Any], progress: Path | None = None) -> dict[str, Any
     cls = backend_class(spec["backend"])
     meter = PhaseMeter(sample_children=getattr(cls, "uses_child_processes", False))
 
+    entered: list[str] = []  # the phase a failure happened in is the last one entered
+
     def enter(phase: str) -> Any:
+        entered.append(phase)
         if progress is not None:
             _write_atomic(progress, {"phase": phase, "phases": meter.as_dict()})
         return meter.phase(phase)
@@ -57,14 +60,18 @@ def execute(spec: dict[str, Any], progress: Path | None = None) -> dict[str, Any
         with enter("import"):
             backend.load()
             snnio.prepare(spec["format"])
-        with enter("compile"):
-            backend.compile(resolved)
+        if not cls.compile_after_build:
+            with enter("compile"):
+                backend.compile(resolved)
         network = None
         if spec["connectivity"] == "exact":
             with enter("realise"):
                 network = realise(resolved)
         with enter("build"):
             backend.build(resolved, spec["connectivity"], network)
+        if cls.compile_after_build:
+            with enter("compile"):
+                backend.compile(resolved)
         with enter("sim"):
             backend.run()
         with enter("collect"):
@@ -74,16 +81,19 @@ def execute(spec: dict[str, Any], progress: Path | None = None) -> dict[str, Any
             "scenario_hash": resolved.hash, "seed": resolved.seed, "connectivity": spec["connectivity"],
         }
         with enter("write") as extra:
-            files = snnio.write(output, spec["format"], spec["data_stem"], annotations)
+            files = backend.write_native(spec["format"], spec["data_stem"], annotations)
+            extra["writer"] = "snnbench" if files is None else backend.name
+            if files is None:
+                files = snnio.write(output, spec["format"], spec["data_stem"], annotations)
             extra["bytes_written"] = sum(Path(f).stat().st_size for f in files)
         record.update(summarise(output, resolved))
         record["data"] = {"format": spec["format"], "files": files}
         record["status"] = "ok"
     except MemoryError:
-        record["failure"] = {"kind": "oom", "message": "MemoryError: the backend ran out of memory", "phase": meter.current,
+        record["failure"] = {"kind": "oom", "message": "MemoryError: the backend ran out of memory", "phase": entered[-1] if entered else None,
                              "traceback": traceback.format_exc(limit=20)}
     except Exception as exc:  # noqa: BLE001 - every failure becomes a record
-        record["failure"] = {"kind": "exception", "message": f"{type(exc).__name__}: {exc}", "phase": meter.current,
+        record["failure"] = {"kind": "exception", "message": f"{type(exc).__name__}: {exc}", "phase": entered[-1] if entered else None,
                              "traceback": traceback.format_exc(limit=30)}
     finally:
         record["phases"] = meter.as_dict()

@@ -8,6 +8,12 @@ timed and measured in a fresh child process:
     build(resolved, mode, network) create cells, sources, connections         phase "build"
     run()                          simulate resolved.simtime                  phase "sim"
     collect() -> SimulationOutput  spikes and v as arrays                     phase "collect"
+    write_native(fmt, stem, ...)   the simulator's own writer, if it has one  phase "write"
+
+A backend whose code generation needs the built network (Brian2, GeNN) sets
+`compile_after_build = True`: its compile phase then runs between build and sim. A backend
+that writes some formats through its own API (PyNN's `write_data`) returns the files from
+`write_native`; otherwise (None) snnbench's writers write the collected arrays.
 
 `available()` and `supports()` say, before anything runs, whether the backend can run a
 scenario and why not. Every change the backend makes to the model on its way to the simulator
@@ -49,6 +55,8 @@ class Backend(ABC):
     connectors: ClassVar[tuple[type, ...]] = ALL_CONNECTORS
     connectivity_modes: ClassVar[tuple[str, ...]] = CONNECTIVITY_MODES
     max_threads: ClassVar[int | None] = None  # None: any
+    compile_after_build: ClassVar[bool] = False  # code generation needs the built network
+    uses_child_processes: ClassVar[bool] = False  # the simulation runs in a process of its own
 
     def __init__(self, threads: int = 1, options: dict[str, Any] | None = None):
         self.threads = threads
@@ -107,6 +115,10 @@ class Backend(ABC):
     @abstractmethod
     def collect(self) -> SimulationOutput:
         """Spikes and v of what the scenario records."""
+
+    def write_native(self, fmt: str, stem: str, annotations: dict[str, Any]) -> list[str] | None:
+        """Write `fmt` with the simulator's own writer; None: snnbench's writers are used."""
+        return None
 
     def close(self) -> None:
         """Release simulator resources."""

@@ -213,6 +213,11 @@ class NestBackend(Backend):
 
     def collect(self) -> SimulationOutput:
         resolved, dt = self.resolved, self.resolved.dt
+        simtime = resolved.simtime
+        if self.meters:
+            # NEST hands a multimeter its last min_delay of samples only on the next update:
+            # advance by min_delay to flush them, and keep nothing after simtime.
+            self.nest.Simulate(self.nest.GetKernelStatus("min_delay"))
         out = {}
         for name, pop in resolved.populations.items():
             nodes = self.nodes[name]
@@ -222,6 +227,8 @@ class NestBackend(Backend):
                 ev = self.recorders[name].get("events")
                 index = np.asarray(ev["senders"], dtype=np.int64) - first
                 times = np.asarray(ev["times"], dtype=float)
+                keep = times <= simtime + 1e-9
+                index, times = index[keep], times[keep]
             elif pop.is_source:
                 index, times = spikes_from_steps(self.source_steps[name], recorded, dt)
             else:
@@ -232,6 +239,8 @@ class NestBackend(Backend):
                 senders = np.asarray(ev["senders"], dtype=np.int64) - first
                 t = np.asarray(ev["times"], dtype=float)
                 vm = np.asarray(ev["V_m"], dtype=float)
+                keep = t <= simtime + 1e-9
+                senders, t, vm = senders[keep], t[keep], vm[keep]
                 order = np.lexsort((t, senders))
                 k = pop.n_record_v
                 po.v_index = np.arange(k, dtype=np.int64)

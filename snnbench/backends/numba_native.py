@@ -63,7 +63,8 @@ class NumbaBackend(Backend):
             if abs(steps * dt - q.tau_refrac) > 1e-9:
                 self.translate("tau_refrac", f"{p.name}: {q.tau_refrac} ms rounded to {steps * dt:g} ms (the dt grid, as NEST does)")
             refr_steps.append(steps)
-        self.grp = np.repeat(np.arange(len(cells), dtype=np.int64), [p.size for p in cells])
+        self.grp_lo = np.array([p.offset for p in cells], dtype=np.int64)
+        self.grp_hi = np.array([p.offset + p.size for p in cells], dtype=np.int64)
         self.grp_kind = np.array(kinds, dtype=np.int8)
         self.prm = np.stack(rows) if rows else np.zeros((0, K.N_PRM))
         self.grp_refr = np.array(refr_steps, dtype=np.int64)
@@ -128,7 +129,7 @@ class NumbaBackend(Backend):
         k = 0
         while k < n_steps:
             k = K.advance(
-                k, n_steps, self.resolved.dt, self.grp, self.grp_kind, self.prm, self.grp_refr,
+                k, n_steps, self.resolved.dt, self.grp_lo, self.grp_hi, self.grp_kind, self.prm, self.grp_refr,
                 self.v, self.syn_e, self.syn_i, self.refr,
                 self.indptr, self.targets, self.weights, self.dsteps, self.receptor, self.ring,
                 self.src_ptr, self.src_ids, self.spiked, self.spk_ids, self.spk_steps, self.n_spk, self.rec_ids, self.v_rec,

@@ -50,11 +50,12 @@ def _message(err: dict) -> str:
         return "missing required key"
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
+    for bound in ("greater than", "less than"):
+        msg = msg.replace(f"Input should be {bound}", f"expected a value {bound}")
     msg = msg.replace("Input should be", "expected")
     if kind not in ("scenario", "unknown_key", "value_error") and "input" in err:
         value = err["input"]
-        if not isinstance(value, (dict, list)):
-            msg += f", got {value!r}"
+        msg += ", got a table" if isinstance(value, dict) else ", got a list" if isinstance(value, list) else f", got {value!r}"
     return msg
 
 
@@ -68,6 +69,9 @@ def from_validation_error(file: str | Path, exc: ValidationError) -> ScenarioErr
             path = f"{path}.{local}" if path and local else (local or path)
         elif err["type"] == "unknown_key":
             path = f"{path}.{ctx['key']}" if path else str(ctx["key"])
+        elif err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            tag = str(ctx.get("discriminator", "")).strip("'")
+            path = f"{path}.{tag}" if path else tag
         message = _message(err)
         # A value that fails every branch of a union yields one error per branch: keep the
         # first, which is the most specific (a unit or value error before a type mismatch).

@@ -81,6 +81,11 @@ def list_scenarios() -> list[tuple[str, Path, Scenario | ScenarioError]]:
 
 
 def scenario_hash(scenario: Scenario) -> str:
-    """Hash of the validated content (units converted, defaults filled): comments and layout do not count."""
-    canonical = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """Hash of the validated content (units converted, defaults filled).
+
+    Comments, layout and the file's name do not count: the same network under two names hashes
+    the same (the scenario id is recorded beside the hash).
+    """
+    content = scenario.model_dump(mode="json", exclude={"id"})
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]

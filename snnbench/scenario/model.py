@@ -47,7 +47,7 @@ class Strict(BaseModel):
                 if key not in allowed:
                     raise PydanticCustomError(
                         "unknown_key",
-                        "unknown key {key!r}; expected one of: {allowed}",
+                        "unknown key '{key}'; expected one of: {allowed}",
                         {"key": key, "allowed": ", ".join(sorted(allowed))},
                     )
         return data

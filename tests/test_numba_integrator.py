@@ -1,0 +1,97 @@
+"""The numba simulator against closed-form solutions of a single neuron."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from snnbench.runner import run_in_process
+from snnbench.scenario import resolve
+
+CELL = """
+[scenario]
+title = "single neuron"
+source = "tests: analytic solution of the LIF membrane"
+[run]
+dt = 0.1
+simtime = {simtime}
+[populations.N]
+cell_type = "{cell_type}"
+size = 1
+record = {{ spikes = true, v = 1 }}
+parameters = {{ cm = 0.25, tau_m = 10.0, tau_refrac = 2.0, v_rest = -65.0, v_reset = -70.0, v_thresh = -55.0, i_offset = {i_offset}, tau_syn_E = 2.0, tau_syn_I = 5.0 }}
+initial_values = {{ v = -65.0 }}
+"""
+
+
+@pytest.mark.parametrize("cell_type", ["IF_curr_exp", "IF_cond_exp"])
+def test_constant_current_matches_the_analytic_solution(scenario_text, cell_type):
+    i_offset, tau, cm, v_rest, theta, reset, t_ref = 1.2, 10.0, 0.25, -65.0, -55.0, -70.0, 2.0
+    r = resolve(scenario_text(CELL.format(cell_type=cell_type, simtime=100.0, i_offset=i_offset)))
+    out = run_in_process(r, "numba").populations["N"]
+    R = tau / cm  # MOhm
+    v_inf = v_rest + R * i_offset
+    t_first = -tau * math.log(1 - (theta - v_rest) / (v_inf - v_rest))
+    spikes = out.spike_time
+    # The first spike is stamped at the end of the step in which v crosses threshold.
+    assert spikes[0] == pytest.approx(math.ceil(t_first / 0.1) * 0.1)
+    assert abs(spikes[0] - t_first) <= 0.1
+    # Before it, v follows v_inf + (v_rest - v_inf) exp(-t / tau) at every sample.
+    t = out.v_times
+    before = t < spikes[0] - 1e-9
+    analytic = v_inf + (v_rest - v_inf) * np.exp(-t[before] / tau)
+    np.testing.assert_allclose(out.v[before, 0], analytic, atol=1e-9)
+    # Then: clamped at v_reset for tau_refrac, and the next interval starts from v_reset.
+    t_next = -tau * math.log((v_inf - theta) / (v_inf - reset))
+    isi = np.diff(spikes)
+    assert np.all(np.abs(isi - (t_ref + t_next)) <= 0.1 + 1e-9)
+    refractory = (t > spikes[0] + 1e-9) & (t <= spikes[0] + t_ref + 1e-9)
+    assert np.all(out.v[refractory, 0] == reset)
+
+
+def test_postsynaptic_potential_matches_the_analytic_solution(scenario_text):
+    s = scenario_text(CELL.format(cell_type="IF_curr_exp", simtime=60.0, i_offset=0.0) + """
+[populations.src]
+cell_type = "SpikeSourceArray"
+size = 1
+parameters = { spike_times = [5.0] }
+[[projections]]
+pre = "src"
+post = "N"
+receptor = "excitatory"
+connector = { type = "one_to_one" }
+weight = 0.5
+delay = 1.5
+""")
+    out = run_in_process(resolve(s), "numba").populations["N"]
+    w, tau_m, tau_s, cm, t0 = 0.5, 10.0, 2.0, 0.25, 5.0 + 1.5
+    t = out.v_times
+    after = t > t0
+    u = t[after] - t0
+    psp = w * tau_s * tau_m / (cm * (tau_m - tau_s)) * (np.exp(-u / tau_m) - np.exp(-u / tau_s))
+    np.testing.assert_allclose(out.v[after, 0] + 65.0, psp, atol=1e-9)
+    np.testing.assert_allclose(out.v[~after, 0], -65.0, atol=1e-12)  # nothing before the arrival
+    assert out.n_spikes == 0 and psp.max() > 1.0  # a visible PSP (mV) that stays below threshold
+
+
+def test_conductance_input_pulls_towards_the_reversal_potential(scenario_text):
+    """A strong inhibitory conductance drives v towards e_rev_I and never past it."""
+    s = scenario_text(CELL.format(cell_type="IF_cond_exp", simtime=40.0, i_offset=0.0).replace(
+        "tau_syn_I = 5.0 }", "tau_syn_I = 5.0, e_rev_I = -80.0 }") + """
+[populations.src]
+cell_type = "SpikeSourceArray"
+size = 1
+parameters = { spike_times = [1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8, 1.9] }
+[[projections]]
+pre = "src"
+post = "N"
+receptor = "inhibitory"
+connector = { type = "one_to_one" }
+weight = 1.0
+delay = 0.1
+""")
+    out = run_in_process(resolve(s), "numba").populations["N"]
+    assert out.v.min() < -78.0
+    assert out.v.min() >= -80.0
