@@ -3,9 +3,11 @@
     snnbench list                      scenarios, and backends with availability (or why not)
     snnbench show SCENARIO             the scenario resolved with any overrides
     snnbench run SCENARIO              measured, isolated run(s); numba by default
+    snnbench validate SCENARIO -b X    X against a reference backend (statistical or exact tier)
     snnbench table                     medians [min-max] of stored runs
 
-Exit status: 0 success, 1 a run failed (recorded), 2 bad input (nothing run).
+Exit status: 0 success (validate: PASS), 1 a run failed or validation FAILED (recorded),
+2 bad input or the validation could not run.
 """
 
 from __future__ import annotations
@@ -224,6 +226,73 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK if all(r["status"] == "ok" for r in records) else EXIT_FAILED
 
 
+# ------------------------------------------------------------------------------ validate
+
+
+def _num(x: float | None, fmt: str = "{:.3f}") -> str:
+    return "-" if x is None else fmt.format(x)
+
+
+def print_validation(record: dict[str, Any]) -> None:
+    verdict = record["verdict"]
+    print(f"\nValidation of {record['candidate']} {record['candidate_version']} against {record['reference']} "
+          f"{record['reference_version']} on {record['scenario']} (N = {record['N_pop']}, {record['simtime']:g} ms)")
+    if record["tier"] == "exact":
+        ex = record["exact"]
+        print(f"Exact tier (identical inputs, exact connectivity): spike times within dt = {ex['dt']:g} ms, v RMS < 0.05 mV")
+        print(f"  {'population':12s} {'cell':>5s} {'spikes X':>9s} {'spikes Y':>9s} {'max shift (ms)':>15s} {'v RMS (mV)':>11s}  verdict")
+        for c in ex["cells"]:
+            print(f"  {c['population']:12s} {c['index']:>5d} {c['spikes_x']:>9d} {c['spikes_y']:>9d} "
+                  f"{_num(c['max_shift_ms'], '{:.3g}'):>15s} {_num(c['v_rms_mv'], '{:.2e}'):>11s}  {'PASS' if c['passed'] else 'FAIL'}")
+    else:
+        st = record["statistical"]
+        print(f"Statistical tier: {st['candidate_seeds']} candidate seeds (X) vs {st['reference_seeds']} reference seeds (Y), "
+              f"{record['connectivity']} connectivity, after the {record['transient']:g} ms transient")
+        print("  pass if mean D_XY <= mean D_YY + 2 sd D_YY (KS distances; KL divergence reported, not used)")
+        print(f"  {'population':10s} {'statistic':12s} {'D_XY':>7s} {'D_YY mean+-sd':>15s} {'limit':>7s} {'KL(X||Y)':>9s} {'KL(Y||Y)':>9s}  verdict")
+        for c in st["statistics"]:
+            tag = "PASS" if c["passed"] else "FAIL"
+            print(f"  {c['population']:10s} {c['statistic']:12s} {c['d_xy_mean']:7.3f} {c['d_yy_mean']:7.3f}+-{c['d_yy_sd']:5.3f} "
+                  f"{c['limit']:7.3f} {_num(c['kl_xy'], '{:.4f}'):>9s} {_num(c['kl_yy'], '{:.4f}'):>9s}  {tag}"
+                  + (f"  ({c['note']})" if c["note"] else ""))
+        for note in st.get("notes", []):
+            print(f"  note: {note}")
+        print("  mean rate per population: |X - Y| <= max(2 sd across Y seeds, 5 %)")
+        for r in st["rates"]:
+            print(f"  {r['population']:10s} X {r['mean_x']:.2f} Hz  Y {r['mean_y']:.2f} +- {r['sd_y']:.2f} Hz  "
+                  f"|diff| {r['difference']:.2f} <= {r['tolerance']:.2f} Hz  {'PASS' if r['passed'] else 'FAIL'}")
+        div = record.get("first_divergence_ms")
+        if div is None:
+            print("Rasters of one exact-connectivity pair: identical for the whole run (information only)")
+        else:
+            print(f"Rasters of one exact-connectivity pair first diverge at {div:g} ms (information only: the network is chaotic)")
+    print(f"Verdict: {verdict}")
+
+
+@command("validate")
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .validate import ValidationError, validate
+
+    seeds, ref_seeds = (5, 5) if args.quick else (args.seeds, args.reference_seeds)
+    options = json.loads(args.options) if args.options else None
+    try:
+        record = validate(
+            args.scenario, args.backend, args.reference, seeds=seeds, reference_seeds=ref_seeds,
+            overrides=Overrides(N_pop=args.N_pop, scale=args.scale, simtime=args.simtime, dt=args.dt),
+            threads=args.threads, connectivity=args.connectivity, store=ResultStore(args.results),
+            reuse=not args.fresh, options=options, timeout=args.timeout,
+            progress=(lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr, flush=True)),
+        )
+    except ValidationError as exc:
+        _err(f"validation could not run: {exc}")
+        return EXIT_BAD_INPUT
+    if args.json:
+        print(dumps(record))
+    else:
+        print_validation(record)
+    return EXIT_OK if record["passed"] else EXIT_FAILED
+
+
 # ------------------------------------------------------------------------------ table
 
 
@@ -322,6 +391,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds before a run is killed and recorded as failed")
     p.add_argument("--memory-limit", type=float, metavar="GiB", help="resident memory limit per run (default 90%% of RAM)")
     p.add_argument("--json", action="store_true", help="print the run record(s) as JSON instead of the summary")
+    p = sub.add_parser("validate", help="does a backend reproduce a reference backend? (SCENARIOS.md section 4)")
+    p.add_argument("scenario", help="scenario id or path")
+    p.add_argument("--backend", "-b", required=True, choices=backend_names(), help="candidate backend (X)")
+    p.add_argument("--reference", default="nest", choices=backend_names(), help="reference backend (Y), default nest")
+    p.add_argument("--seeds", type=int, default=5, help="candidate seeds (default 5)")
+    p.add_argument("--reference-seeds", type=int, default=10, help="reference seeds (default 10)")
+    p.add_argument("--quick", action="store_true", help="5 reference and 5 candidate seeds")
+    g = p.add_argument_group("overrides")
+    g.add_argument("--N-pop", dest="N_pop", type=int, metavar="N")
+    g.add_argument("--scale", type=float)
+    g.add_argument("--simtime", type=float, metavar="MS")
+    g.add_argument("--dt", type=float, metavar="MS")
+    p.add_argument("--threads", type=int, help="threads per run (default: the machine's cores, within the backend's limit)")
+    p.add_argument("--connectivity", choices=("native", "exact"), default="native", help="for the statistical tier")
+    p.add_argument("--options", help="backend options as JSON, e.g. '{\"connection\": \"sparse\"}'")
+    p.add_argument("--fresh", action="store_true", help="do not reuse matching runs already in the store")
+    p.add_argument("--results", default="results", help="results directory (default ./results)")
+    p.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
+    p.add_argument("--json", action="store_true", help="print the validation record as JSON")
+
     p = sub.add_parser("table", help="medians [min-max] of the stored runs, per scenario, backend and threads")
     p.add_argument("--results", default="results", help="results directory (default ./results)")
     p.add_argument("--scenario", help="only this scenario")
@@ -332,10 +421,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "repeat", 1) < 1:
-        parser.error("--repeat must be >= 1")
-    if getattr(args, "threads", 1) < 1:
-        parser.error("--threads must be >= 1")
+    for option in ("repeat", "threads", "seeds", "reference_seeds"):
+        value = getattr(args, option, None)
+        if value is not None and value < 1:
+            parser.error(f"--{option.replace('_', '-')} must be >= 1")
     try:
         return _COMMANDS[args.command](args)
     except ScenarioError as exc:

@@ -18,7 +18,8 @@ SCENARIOS = ROOT / "scenarios"
 FAULT_BACKENDS = ",".join(
     f"fault.{name}=tests.fault_backends:{cls}"
     for name, cls in [("raise", "RaiseInBuild"), ("kill", "KillSelfInSim"), ("segv", "SegfaultInSim"),
-                      ("hang", "HangInSim"), ("hog", "MemoryHogInSim"), ("exit", "ExitInSim")]
+                      ("hang", "HangInSim"), ("hog", "MemoryHogInSim"), ("exit", "ExitInSim"),
+                      ("wrong", "WrongWeights")]
 )
 
 
@@ -31,6 +32,14 @@ def requires(module: str, distribution: str):
 
 
 requires_nest = requires("nest", "nest-simulator")
+
+
+@pytest.fixture(scope="session")
+def validation_store(tmp_path_factory):
+    """One results store for every validation in the session: reference runs are made once."""
+    from snnbench.store import ResultStore
+
+    return ResultStore(tmp_path_factory.mktemp("validation"))
 
 
 @pytest.fixture

@@ -57,3 +57,13 @@ class ExitInSim(NumbaBackend):
         sys.stdout.write("about to exit without a result\n")
         sys.stdout.flush()
         os._exit(3)
+
+
+class WrongWeights(NumbaBackend):
+    """Simulates a different network (inhibition halved): validation must catch it."""
+
+    name = "fault.wrong"
+
+    def build(self, resolved, mode, network):
+        super().build(resolved, mode, network)
+        self.weights = np.where(self.receptor == 1, self.weights * 0.5, self.weights)

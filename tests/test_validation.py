@@ -1,0 +1,156 @@
+"""The equivalence protocol: statistics, the statistical and exact tiers, and `snnbench validate`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import neo
+import numpy as np
+import pytest
+import quantities as pq
+
+from snnbench.analysis import compare_exact, compare_statistical, ks_distance, population_statistics
+from snnbench.analysis.protocol import InsufficientReference
+from snnbench.analysis.statistics import PopulationStatistics
+from snnbench.output import PopulationOutput, SimulationOutput
+from snnbench.scenario import Overrides
+from snnbench.validate import validate
+
+from .conftest import requires_nest
+
+# ------------------------------------------------------------------------------ statistics
+
+
+def _poisson_trains(rng, n, rate_hz, t_stop_ms):
+    return [np.sort(rng.uniform(0, t_stop_ms, rng.poisson(rate_hz * t_stop_ms / 1000))) for _ in range(n)]
+
+
+def test_rates_and_cv_agree_with_elephant():
+    from elephant.statistics import cv, isi, mean_firing_rate
+
+    trains = _poisson_trains(np.random.default_rng(1), 40, 20.0, 2000.0)
+    stats = population_statistics(trains, 200.0, 2000.0)
+    for train, rate in zip(trains, stats.rate):
+        st = neo.SpikeTrain(train[train >= 200.0], units="ms", t_start=200.0, t_stop=2000.0)
+        assert rate == pytest.approx(float(mean_firing_rate(st).rescale("Hz").magnitude))
+    expected_cv = [cv(isi(t[t >= 200.0])) for t in trains if (t >= 200.0).sum() >= 3]
+    np.testing.assert_allclose(np.sort(stats.cv_isi), np.sort(expected_cv))
+    assert abs(np.mean(stats.cv_isi) - 1.0) < 0.15  # Poisson trains: CV close to 1
+
+
+def test_correlation_of_identical_trains_is_one_and_of_independent_near_zero():
+    rng = np.random.default_rng(2)
+    base = _poisson_trains(rng, 1, 50.0, 1000.0)[0]
+    same = population_statistics([base, base, base], 0.0, 1000.0)
+    np.testing.assert_allclose(same.correlation, 1.0)
+    indep = population_statistics(_poisson_trains(rng, 50, 50.0, 5000.0), 0.0, 5000.0)
+    assert indep.correlation.size == 50 * 49 // 2
+    assert abs(indep.correlation.mean()) < 0.01
+
+
+def test_correlation_sample_is_at_most_200_active_cells():
+    trains = _poisson_trains(np.random.default_rng(3), 300, 5.0, 1000.0) + [np.empty(0)] * 50
+    stats = population_statistics(trains, 0.0, 1000.0)
+    assert stats.correlation.size <= 200 * 199 // 2
+    assert stats.n_cells == 350 and stats.fraction_silent >= 50 / 350
+
+
+# ------------------------------------------------------------------------------ statistical tier
+
+
+def _seed(rng, rate, n=400, cv_scale=1.0):
+    rates = rng.gamma(4.0, rate / 4.0, n)
+    return {"E": PopulationStatistics("E", n, (0, 1000), rates, rng.gamma(9.0, cv_scale / 9.0, n // 2),
+                                      rng.normal(0.01, 0.02, 1000))}
+
+
+def test_same_distribution_passes_and_a_shifted_one_fails():
+    rng = np.random.default_rng(4)
+    reference = [_seed(rng, 10.0) for _ in range(10)]
+    same = compare_statistical(reference, [_seed(rng, 10.0) for _ in range(5)])
+    assert same.passed, [(c.statistic, c.d_xy_mean, c.limit) for c in same.statistics]
+    shifted = compare_statistical(reference, [_seed(rng, 13.0) for _ in range(5)])
+    assert not shifted.passed
+    by_stat = {c.statistic: c for c in shifted.statistics}
+    assert not by_stat["rate"].passed and by_stat["cv_isi"].passed  # only the rates were changed
+    assert not shifted.rates[0].passed and shifted.rates[0].difference == pytest.approx(3.0, abs=0.5)
+    assert by_stat["rate"].kl_xy > by_stat["cv_isi"].kl_xy  # KL is reported beside the verdict
+
+
+def test_silent_seeds_are_counted_and_set_aside():
+    rng = np.random.default_rng(5)
+    silent = {"E": PopulationStatistics("E", 400, (0, 1000), np.zeros(400), np.empty(0), np.empty(0))}
+    reference = [_seed(rng, 10.0) for _ in range(4)] + [silent]
+    result = compare_statistical(reference, [_seed(rng, 10.0) for _ in range(3)])
+    assert result.passed and result.reference_silent == 1 and "activity died in 1 of 5" in result.notes[0]
+    assert all(c.limit < 1 for c in result.statistics)
+    dead = compare_statistical(reference, [silent, silent])
+    assert not dead.passed and dead.candidate_silent == 2
+    with pytest.raises(InsufficientReference):
+        compare_statistical([silent, silent, _seed(rng, 10.0)], [_seed(rng, 10.0)])
+
+
+def test_ks_distance_of_empty_samples():
+    assert ks_distance(np.empty(0), np.empty(0)) == 0.0
+    assert ks_distance(np.empty(0), np.ones(3)) == 1.0
+
+
+# ------------------------------------------------------------------------------ exact tier
+
+
+def _output(times, v):
+    pop = PopulationOutput("N", 1, "IF_curr_exp", np.array([0]), np.zeros(len(times), np.int64), np.asarray(times, float),
+                           v_index=np.array([0]), v_times=np.arange(1, len(v) + 1) * 0.1, v=np.asarray(v, float)[:, None])
+    return SimulationOutput(simtime=100.0, dt=0.1, populations={"N": pop}, synapses={})
+
+
+def test_exact_tier_tolerates_one_dt_and_not_more():
+    v = np.linspace(-65, -55, 1000)
+    reference = _output([10.0, 20.0, 30.0], v)
+    assert compare_exact(_output([10.1, 20.0, 29.9], v + 0.01), reference).passed
+    late = compare_exact(_output([10.0, 20.3, 30.0], v), reference)
+    assert not late.passed and late.first_divergence_ms == pytest.approx(20.0)
+    assert not compare_exact(_output([10.0, 20.0], v), reference).passed  # a missing spike
+    assert not compare_exact(_output([10.0, 20.0, 30.0], v + 0.06), reference).passed  # v off by 0.06 mV
+
+
+# ------------------------------------------------------------------------------ end to end
+
+
+@requires_nest
+def test_validate_exact_tier_numba_against_nest(validation_store):
+    record = validate("single-neuron", "numba", "nest", store=validation_store, overrides=Overrides(simtime=1000.0))
+    assert record["tier"] == "exact" and record["verdict"] == "PASS"
+    assert {c["population"] for c in record["exact"]["cells"]} == {"cond", "curr"}
+    assert validation_store.validations()[-1]["verdict"] == "PASS"
+
+
+@requires_nest
+@pytest.mark.parametrize("scenario", ["vogels-abbott-cuba", "vogels-abbott-coba"])
+def test_validate_numba_against_nest_quick(validation_store, scenario):
+    record = validate(scenario, "numba", "nest", seeds=5, reference_seeds=5, store=validation_store)
+    assert record["tier"] == "statistical"
+    assert record["verdict"] == "PASS", json.dumps(record["statistical"], indent=1)
+    assert len(record["runs"]["reference"]) == 5 and len(record["runs"]["candidate"]) == 5
+
+
+@requires_nest
+def test_a_backend_that_simulates_another_network_fails(validation_store, fault_backends):
+    record = validate("vogels-abbott-cuba", "fault.wrong", "nest", seeds=3, reference_seeds=5, store=validation_store)
+    assert record["verdict"] == "FAIL"
+    assert not all(r["passed"] for r in record["statistical"]["rates"])
+
+
+@requires_nest
+def test_cli_validate_exit_status_and_table(validation_store, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "snnbench", "validate", "vogels-abbott-cuba", "--backend", "numba",
+                           "--quick", "--results", str(validation_store.root)], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Verdict: PASS" in proc.stdout and "reuse" in proc.stderr  # the reference runs were reused
+    for word in ("rate", "cv_isi", "correlation", "D_XY", "KL(X||Y)"):
+        assert word in proc.stdout
+    bad = subprocess.run([sys.executable, "-m", "snnbench", "validate", "vogels-abbott-cuba", "--backend", "numba",
+                          "--results", str(tmp_path), "--simtime", "100.05"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "not a multiple of dt" in bad.stderr
