@@ -40,6 +40,16 @@ pip_install -c requirements/constraints.txt -e ".[all]"
 echo "install.sh: bindsnet 0.3.4 (--no-deps)"
 pip_install --no-deps -c requirements/constraints.txt bindsnet==0.3.4
 
-# 5. Make the console script visible to pyenv's shims, then say what is available.
+# 5. The JavaScript libraries asv's site loads from CDNs, from npm, so that reports/asv works
+#    offline (see snnbench/asv_offline.py). Needs node and npm (Debian packages if absent).
+if ! command -v npm >/dev/null 2>&1; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+echo "install.sh: web libraries for the asv site (npm, web/package.json)"
+(cd web && npm install --no-audit --no-fund --silent --loglevel=error)
+
+# 6. Make the console script visible to pyenv's shims, then say what is available.
 if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
 "$PYTHON" -m snnbench list --backends

@@ -1,0 +1,106 @@
+"""The asv suites: valid for asv, the quick profile runs, and the published site shows graphs offline."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import json5
+import pytest
+
+from snnbench.asv_offline import ASSETS, NODE_MODULES, vendor_site
+
+from .conftest import ROOT
+
+ASV = [sys.executable, "-m", "asv"]
+CHROMIUM = shutil.which("chromium")
+requires_web = pytest.mark.skipif(not (NODE_MODULES / "jquery").exists(),
+                                  reason="web/node_modules is missing (install.sh installs it with npm)")
+
+
+def test_asv_accepts_the_suites():
+    proc = subprocess.run(ASV + ["check", "--python=same"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "No problems found" in proc.stdout
+
+
+def test_config_follows_the_layout():
+    conf = json5.loads((ROOT / "asv.conf.json").read_text())
+    assert conf["benchmark_dir"] == "benchmarks"
+    assert conf["results_dir"] == "results/asv" and conf["html_dir"] == "reports/asv"
+    assert conf["default_benchmark_timeout"] >= 600
+    assert conf["install_command"][0].endswith("pip install torch==2.13.0")  # the CPU torch first
+
+
+@requires_web
+def test_vendoring_removes_every_cdn_address(tmp_path):
+    import asv
+
+    shutil.copytree(Path(asv.__file__).parent / "www", tmp_path / "site")
+    (tmp_path / "site" / "index.json").write_text(json.dumps({"project": "x"}))
+    replaced = vendor_site(tmp_path / "site")
+    html = (tmp_path / "site" / "index.html").read_text()
+    assert sorted(replaced) == sorted(ASSETS)
+    assert "cdnjs" not in html and "jsdelivr" not in html and "code.jquery.com" not in html
+    for rel in ASSETS.values():
+        assert (tmp_path / "site" / "vendor" / rel).exists()
+    data = (tmp_path / "site" / "vendor" / "snnbench-site-data.js").read_text()
+    assert '"index.json":{"project":"x"}' in data
+
+
+@pytest.fixture(scope="module")
+def quick_site(tmp_path_factory):
+    """The README's asv commands, with results and HTML in a temporary directory."""
+    out = tmp_path_factory.mktemp("asv")
+    conf = json5.loads((ROOT / "asv.conf.json").read_text())
+    conf.update(repo=str(ROOT), benchmark_dir=str(ROOT / "benchmarks"), results_dir=str(out / "results"),
+                html_dir=str(out / "html"), env_dir=str(out / "env"))
+    conf_file = out / "asv.conf.json"
+    conf_file.write_text(json.dumps(conf))
+    env = {**__import__("os").environ, "SNNBENCH_ASV_RUN_STORE": str(out / "runs")}
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    steps = [
+        ASV + ["machine", "--machine", "pytest", "--yes", "--config", str(conf_file)],
+        ASV + ["run", "--machine", "pytest", "--python=same", f"--set-commit-hash={head}", "--bench", "Quick",
+               "--config", str(conf_file), "--show-stderr"],
+        ASV + ["publish", "--config", str(conf_file)],
+    ]
+    for cmd in steps:
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, f"{cmd}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return out
+
+
+def test_quick_profile_saves_results_and_provenance(quick_site):
+    results = [p for p in (quick_site / "results" / "pytest").glob("*.json") if p.name != "machine.json"]
+    assert len(results) == 1
+    data = json.loads(results[0].read_text())
+    names = set(data["results"])
+    assert {"phases.Quick.track_sim_s", "phases.Quick.track_build_s", "phases.Quick.track_write_s",
+            "phases.Quick.track_peak_rss", "phases.Quick.track_rate_E"} <= names
+    runs = [json.loads(line) for line in (quick_site / "runs" / "runs.jsonl").read_text().splitlines()]
+    assert {r["backend"] for r in runs} >= {"numba"} and all(r["status"] == "ok" for r in runs)
+    assert all(r["options"] == {"asv": True} and r["provenance"]["git"]["revision"] for r in runs)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (install.sh installs it)")
+@requires_web
+@pytest.mark.parametrize("graph", ["track_build_s", "track_sim_s", "track_write_s"])
+def test_published_site_shows_numba_and_nest_graphs_offline(quick_site, tmp_path, graph):
+    index = quick_site / "html" / "index.html"
+    assert "cdnjs" not in index.read_text()
+    proc = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'chromium'}", "--virtual-time-budget=10000", "--dump-dom",
+         f"file://{index}#phases.Quick.{graph}"],
+        capture_output=True, text=True, timeout=120)
+    dom = proc.stdout
+    assert 'id="graph-display" style="width: 100%; height: 100%;"' in dom  # shown, not display: none
+    assert "flot-base" in dom  # the plot canvas
+    assert "backend-numba" in dom
+    if shutil.which("nest-config") or __import__("importlib").util.find_spec("nest"):
+        assert "backend-nest" in dom
