@@ -4,6 +4,9 @@
     snnbench show SCENARIO             the scenario resolved with any overrides
     snnbench run SCENARIO              measured, isolated run(s); numba by default
     snnbench validate SCENARIO -b X    X against a reference backend (statistical or exact tier)
+    snnbench sweep SCENARIO|FILE       resumable sweeps over N_pop, simtime and backends
+    snnbench fit                       cost models per backend and phase, crossovers
+    snnbench report                    a self-contained HTML report (figures, models, validation)
     snnbench table                     medians [min-max] of stored runs
 
 Exit status: 0 success (validate: PASS), 1 a run failed or validation FAILED (recorded),
@@ -293,6 +296,119 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK if record["passed"] else EXIT_FAILED
 
 
+# ------------------------------------------------------------------------------ sweep
+
+
+@command("sweep")
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import Design, expand, load_sweep_file, plan, run_sweep
+
+    if args.target.endswith(".toml") and not args.backends:
+        sweep = load_sweep_file(args.target)
+    else:
+        if not args.backends or not args.N_pop:
+            _err("a scenario sweep needs --backends and --N-pop (or give a sweep file)")
+            return EXIT_BAD_INPUT
+        try:
+            design = Design(scenario=args.target, backends=args.backends.split(","), N_pop=args.N_pop,
+                            simtime=args.simtime, repeat=args.repeat, threads=args.threads, connectivity=args.connectivity,
+                            format=args.format, timeout=args.timeout)
+        except ValueError as exc:
+            _err(f"invalid sweep: {exc}")
+            return EXIT_BAD_INPUT
+        sweep = expand([design], args.name or "")
+    store = ResultStore(args.results)
+    if args.dry_run:
+        todo, done = plan(sweep, store, args.retry_failed)
+        print(f"sweep {sweep.name}: {len(sweep.points)} points, {len(done)} already recorded, {len(todo)} to run")
+        for p in todo:
+            print(f"  {p.scenario} {p.label}")
+        return EXIT_OK
+    outcome = run_sweep(sweep, store, retry_failed=args.retry_failed, show_progress=not args.json)
+    if args.json:
+        print(dumps(outcome))
+    else:
+        print(f"sweep {outcome['name']}: {outcome['ok']} ok, {outcome['failed']} failed, {outcome['skipped']} skipped "
+              f"(already recorded) of {outcome['points']} points; records in {store.runs_file}")
+    return EXIT_OK if outcome["failed"] == 0 else EXIT_FAILED
+
+
+# ------------------------------------------------------------------------------ fit
+
+
+@command("fit")
+def cmd_fit(args: argparse.Namespace) -> int:
+    from .fit import PHASES, fit_report, format_ci
+
+    phases = tuple(args.phase.split(",")) if args.phase else PHASES
+    unknown = [p for p in phases if p not in PHASES]
+    if unknown:
+        _err(f"unknown phase {unknown[0]!r}; expected one of: {', '.join(PHASES)}")
+        return EXIT_BAD_INPUT
+    records = ResultStore(args.results).runs()
+    try:
+        report = fit_report(records, args.scenario, phases)
+    except ValueError as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    if not report["models"]:
+        _err(f"no runs to fit in {ResultStore(args.results).runs_file} (run a sweep first)")
+        return EXIT_FAILED
+    predictions = []
+    if args.predict:
+        for item in args.predict:
+            n, _, t = item.partition(",")
+            predictions.append((float(n), float(t) if t else report["simtimes"][-1]))
+    if args.json:
+        out = {k: v for k, v in report.items() if k not in ("models", "crossovers")}
+        out["models"] = [m.as_dict() for m in report["models"]]
+        out["crossovers"] = [c.as_dict() for c in report["crossovers"]]
+        out["predictions"] = [
+            {"backend": m.backend, "phase": m.phase, "N_pop": n, "simtime": t, "unit": m.unit,
+             **{k: float(v[0]) for k, v in m.predict(n, t).items()}}
+            for n, t in predictions for m in report["models"]
+        ]
+        print(dumps(out))
+        return EXIT_OK
+    print(f"Cost models for {report['scenario']} from {report['runs']} runs on {len(report['machines'])} machine(s); "
+          f"simtimes {', '.join(f'{t:g}' for t in report['simtimes'])} ms")
+    print("(OLS, model chosen by AIC, 95 % CIs from HC3 robust covariance; R^2 centred)")
+    for m in report["models"]:
+        print(f"\n{m.backend:18s} {m.formula()}")
+        print(f"{'':18s} R^2 {m.r2:.4f}   n {m.n}   AIC {m.aic:.1f}   model '{m.name}'   residual sd {m.residual_sd:.3g} {m.unit}")
+        for c in m.coefficients:
+            print(f"{'':20s}{c.term:12s} {format_ci(c)}")
+        checks = ", ".join(f"{k.replace(' p', '')} p = {v:.2g}" for k, v in m.checks.items())
+        print(f"{'':20s}residual checks: {checks}")
+    if report["crossovers"]:
+        print("\nCrossovers (predicted costs meet; N searched over the measured range widened 4x each way)")
+        for c in report["crossovers"]:
+            print(f"  {c.phase:7s} simtime {c.simtime:>6g} ms  {c.backend_a} vs {c.backend_b}: {c.note}")
+    for n, t in predictions:
+        print(f"\nPredictions at N_pop = {n:,.0f}, simtime = {t:g} ms (95 % prediction interval)")
+        for m in report["models"]:
+            p = m.predict(n, t)
+            extrapolated = "  (extrapolated)" if not m.helpers["N_min"] <= n <= m.helpers["N_max"] else ""
+            print(f"  {m.backend:18s} {m.phase:8s} {p['mean'][0]:12.4g} {m.unit} [{p['low'][0]:.4g}, {p['high'][0]:.4g}]{extrapolated}")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------ report
+
+
+@command("report")
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import build_report
+
+    try:
+        path = build_report(ResultStore(args.results), args.out, args.scenario, args.title)
+    except ValueError as exc:
+        _err(str(exc))
+        return EXIT_FAILED
+    print(f"report written to {path}")
+    return EXIT_OK
+
+
 # ------------------------------------------------------------------------------ table
 
 
@@ -410,6 +526,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", default="results", help="results directory (default ./results)")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
     p.add_argument("--json", action="store_true", help="print the validation record as JSON")
+
+    p = sub.add_parser("sweep", help="isolated runs over N_pop, simtime and backends (resumable)")
+    p.add_argument("target", help="scenario id or path, or a sweep file (.toml)")
+    p.add_argument("--backends", help="comma-separated backends, e.g. numba,nest")
+    p.add_argument("--N-pop", dest="N_pop", help="start:stop:count (log-spaced), start:stop:count:lin, or a,b,c")
+    p.add_argument("--simtime", help="comma-separated simtimes in ms (default: the scenario's)")
+    p.add_argument("--repeat", type=int, default=3, help="runs per point (default 3)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--connectivity", choices=("native", "exact"), default="native")
+    p.add_argument("--format", choices=FORMATS, default="parquet", help="data format (default parquet)")
+    p.add_argument("--timeout", type=float, default=1800.0, help="seconds per run before it is killed and recorded")
+    p.add_argument("--name", help="a name for the sweep (stored with its runs)")
+    p.add_argument("--results", default="results", help="results directory (default ./results)")
+    p.add_argument("--retry-failed", action="store_true", help="run again the points whose earlier run failed")
+    p.add_argument("--dry-run", action="store_true", help="list the points that would run")
+    p.add_argument("--json", action="store_true", help="print the outcome as JSON (no progress bar)")
+
+    p = sub.add_parser("fit", help="cost models per backend and phase, with crossovers")
+    p.add_argument("--results", default="results", help="results directory (default ./results)")
+    p.add_argument("--scenario", help="the scenario whose runs are fitted (needed when the store holds several)")
+    p.add_argument("--phase", help="comma-separated phases (build, compile, sim, write, total, memory)")
+    p.add_argument("--predict", action="append", metavar="N[,SIMTIME]", help="predict cost at this size (repeatable)")
+    p.add_argument("--json", action="store_true", help="machine-readable output, each model with its r2")
+
+    p = sub.add_parser("report", help="a self-contained HTML report of the stored runs")
+    p.add_argument("--results", default="results", help="results directory (default ./results)")
+    p.add_argument("--out", default="reports/latest", help="output directory (default reports/latest)")
+    p.add_argument("--scenario", help="the scenario to report (needed when the store holds several)")
+    p.add_argument("--title", help="page title")
 
     p = sub.add_parser("table", help="medians [min-max] of the stored runs, per scenario, backend and threads")
     p.add_argument("--results", default="results", help="results directory (default ./results)")

@@ -155,8 +155,12 @@ def _failure_from_outcome(outcome: dict[str, Any], progress: dict[str, Any], spe
     return {"kind": kind, "message": message, "phase": phase, "log_tail": _tail(log)}
 
 
-def run_isolated(spec: RunSpec, store: ResultStore, repeat: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Run `spec` in a fresh child process and append its record to `store`; return the record."""
+def run_isolated(spec: RunSpec, store: ResultStore, repeat: dict[str, Any] | None = None,
+                 tags: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run `spec` in a fresh child process and append its record to `store`; return the record.
+
+    `repeat` and `tags` (e.g. the sweep a run belongs to) are stored in the record as they are.
+    """
     scenario_file = find_scenario(spec.scenario)
     scenario = load_scenario(scenario_file)
     resolved = resolve(scenario, spec.overrides)  # a ScenarioError here: bad input, nothing is run
@@ -184,6 +188,8 @@ def run_isolated(spec: RunSpec, store: ResultStore, repeat: dict[str, Any] | Non
     }
     if repeat:
         record["repeat"] = repeat
+    if tags:
+        record["tags"] = tags
     store.logs_dir.mkdir(parents=True, exist_ok=True)
     log = store.logs_dir / f"{run_id}.log"
     with tempfile.TemporaryDirectory(prefix=f"snnbench-{run_id}-") as work:

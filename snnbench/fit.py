@@ -1,0 +1,316 @@
+"""Cost models: per backend and phase, time (ms) or memory (MiB) as a linear model of size terms.
+
+The seed model is the one the OpSNN measurements fitted (PyNN on NEST and SpiNNaker):
+
+    T = a N + b N simtime / 1000                       (ms; N = N_pop, simtime in ms)
+
+Richer candidates add a constant, the number of synapses, and the number of spikes (a
+candidate whose terms are nearly collinear in the data, e.g. synapses = K N when the in-degree
+is held, is not fitted: its coefficients would mean nothing). Each is
+fitted by ordinary least squares (statsmodels) on every successful run of the backend (repeats
+are separate observations, so the residual variance includes the machine's spread), and the
+candidate with the lowest AIC is chosen. Confidence intervals use the heteroscedasticity-robust
+HC3 covariance (a run's spread grows with its duration). Reported: coefficients with 95 % CIs,
+R^2 (centred, also for models without a constant, so that candidates compare), AIC, residual
+checks (Jarque-Bera normality, Breusch-Pagan heteroscedasticity where there is a constant), and
+predictions with 95 % prediction intervals.
+
+Predictions at sizes that were not run need the synapse and spike counts there: they are
+modelled from the same backend's runs as synapses = k1 N + k2 N^2 (k >= 0) and spikes =
+r N simtime / 1000 (r: spikes per neuron-second). Crossovers are the N at which one backend's
+predicted cost meets another's, for a given simtime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+PHASES = ("build", "compile", "sim", "write", "total", "memory")
+UNITS = {"memory": "MiB"}  # every other phase: ms
+
+# Terms of the design matrix, computed from a run's figures (N, simtime ms, synapses, spikes).
+TERMS = {
+    "const": lambda d: np.ones_like(d["N"]),
+    "N": lambda d: d["N"],
+    "N*simtime": lambda d: d["N"] * d["simtime"],
+    "synapses": lambda d: d["synapses"],
+    "spikes": lambda d: d["spikes"],
+}
+TERM_LABELS = {"const": "1", "N": "N_pop", "N*simtime": "N_pop * simtime", "synapses": "synapses", "spikes": "spikes"}
+
+TIME_CANDIDATES = {
+    "seed (a N + b N T)": ["N", "N*simtime"],
+    "seed + constant": ["const", "N", "N*simtime"],
+    "+ synapses": ["const", "N", "synapses", "N*simtime"],
+    "+ spikes": ["const", "N", "N*simtime", "spikes"],
+    "+ synapses + spikes": ["const", "N", "synapses", "N*simtime", "spikes"],
+}
+MEMORY_CANDIDATES = {
+    "a N": ["N"],
+    "constant + a N": ["const", "N"],
+    "constant + N + synapses": ["const", "N", "synapses"],
+    "constant + N + synapses + spikes": ["const", "N", "synapses", "spikes"],
+}
+
+
+# ------------------------------------------------------------------------------ data
+
+
+def observations(records: list[dict[str, Any]], phase: str) -> dict[str, np.ndarray]:
+    """Arrays of N, simtime (ms), synapses, spikes and y (ms, or MiB for memory) from ok runs."""
+    rows = []
+    for r in records:
+        if r.get("status") != "ok":
+            continue
+        phases = r["phases"]
+        if phase == "memory":
+            y = r["peak_rss_bytes"] / 2**20
+        elif phase == "total":
+            y = sum(phases.get(p, {}).get("wall_s", 0.0) for p in ("compile", "realise", "build", "sim", "collect", "write")) * 1000
+        elif phase in phases:
+            y = phases[phase]["wall_s"] * 1000
+        else:
+            continue
+        spikes = sum(p["spikes"] * (p["size"] / p["recorded"] if p["recorded"] else 0)
+                     for p in r["populations"].values() if not p["cell_type"].startswith("SpikeSource"))
+        rows.append((r["resolved"]["N_pop"], r["resolved"]["simtime"], r["synapses"], spikes, y))
+    arr = np.array(rows, dtype=float).reshape(-1, 5)
+    return {"N": arr[:, 0], "simtime": arr[:, 1], "synapses": arr[:, 2], "spikes": arr[:, 3], "y": arr[:, 4]}
+
+
+def design_matrix(data: dict[str, np.ndarray], terms: list[str]) -> np.ndarray:
+    return np.column_stack([TERMS[t](data) for t in terms])
+
+
+# ------------------------------------------------------------------------------ models
+
+
+@dataclass
+class Coefficient:
+    term: str
+    value: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+
+
+@dataclass
+class FittedModel:
+    backend: str
+    phase: str
+    name: str
+    terms: list[str]
+    coefficients: list[Coefficient]
+    r2: float
+    aic: float
+    n: int
+    residual_sd: float
+    checks: dict[str, float] = field(default_factory=dict)
+    candidates: dict[str, dict[str, float]] = field(default_factory=dict)  # name -> {aic, r2}
+    helpers: dict[str, float] = field(default_factory=dict)  # synapse and spike models for prediction
+    _result: Any = field(default=None, repr=False)
+
+    @property
+    def unit(self) -> str:
+        return UNITS.get(self.phase, "ms")
+
+    def formula(self) -> str:
+        """'sim time (ms) = 2.84e-3 * N_pop * simtime + 1.2e-2 * N_pop + 35'"""
+        quantity = "peak memory" if self.phase == "memory" else f"{self.phase} time"
+        parts = []
+        for c in self.coefficients:
+            value = f"{c.value:.3g}"
+            parts.append(value if c.term == "const" else f"{value} * {TERM_LABELS[c.term]}")
+        text = " + ".join(parts).replace("+ -", "- ")
+        return f"{quantity} ({self.unit}) = {text}"
+
+    def predict(self, N: float | np.ndarray, simtime: float | np.ndarray, alpha: float = 0.05) -> dict[str, np.ndarray]:
+        """Mean and 95 % prediction interval at (N, simtime), with synapses and spikes modelled."""
+        N = np.atleast_1d(np.asarray(N, dtype=float))
+        simtime = np.broadcast_to(np.asarray(simtime, dtype=float), N.shape)
+        data = {"N": N, "simtime": simtime,
+                "synapses": self.helpers.get("k1", 0.0) * N + self.helpers.get("k2", 0.0) * N**2,
+                "spikes": self.helpers.get("rate", 0.0) * N * simtime / 1000.0}
+        frame = self._result.get_prediction(design_matrix(data, self.terms)).summary_frame(alpha=alpha)
+        return {"mean": frame["mean"].to_numpy(), "low": frame["obs_ci_lower"].to_numpy(), "high": frame["obs_ci_upper"].to_numpy()}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend, "phase": self.phase, "unit": self.unit, "model": self.name, "terms": self.terms,
+            "formula": self.formula(), "r2": self.r2, "aic": self.aic, "n": self.n, "residual_sd": self.residual_sd,
+            "coefficients": [c.__dict__ for c in self.coefficients], "checks": self.checks,
+            "candidates": self.candidates, "helpers": self.helpers,
+        }
+
+
+def _centred_r2(y: np.ndarray, fitted: np.ndarray) -> float:
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    return 1.0 - float(np.sum((y - fitted) ** 2)) / ss_tot if ss_tot > 0 else float("nan")
+
+
+MAX_CONDITION = 1e3
+
+
+def _collinear(X: np.ndarray) -> bool:
+    """True when the design (columns scaled to unit length) is rank-deficient or ill-conditioned."""
+    norms = np.linalg.norm(X, axis=0)
+    if np.any(norms == 0):
+        return True
+    return bool(np.linalg.cond(X / norms) > MAX_CONDITION)
+
+
+def _helpers(data: dict[str, np.ndarray]) -> dict[str, float]:
+    """Synapses = k1 N + k2 N^2 (non-negative least squares) and spikes per neuron-second."""
+    from scipy.optimize import nnls
+
+    N = data["N"]
+    (k1, k2), _ = nnls(np.column_stack([N, N**2]), data["synapses"])
+    neuron_seconds = N * data["simtime"] / 1000.0
+    rate = float(data["spikes"].sum() / neuron_seconds.sum()) if neuron_seconds.sum() > 0 else 0.0
+    return {"k1": float(k1), "k2": float(k2), "rate": rate}
+
+
+def fit_phase(records: list[dict[str, Any]], backend: str, phase: str) -> FittedModel | None:
+    """The AIC-best candidate model for one backend and phase; None with too few distinct points."""
+    import statsmodels.api as sm
+    from statsmodels.stats.diagnostic import het_breuschpagan
+    from statsmodels.stats.stattools import jarque_bera
+
+    data = observations([r for r in records if r.get("backend") == backend], phase)
+    y = data["y"]
+    if y.size < 3:
+        return None
+    candidates = MEMORY_CANDIDATES if phase == "memory" else TIME_CANDIDATES
+    distinct_sizes = len({(n, t) for n, t in zip(data["N"], data["simtime"])})
+    best = None
+    scores = {}
+    for name, terms in candidates.items():
+        X = design_matrix(data, terms)
+        # a model needs more distinct (N, simtime) points than terms, and a well-conditioned design:
+        # with the in-degree held, synapses are ~ K N, and with steady rates spikes ~ r N T, so
+        # such terms can be collinear and their coefficients meaningless
+        if distinct_sizes <= len(terms) or y.size <= len(terms) + 1 or _collinear(X):
+            continue
+        # OLS estimates; HC3 (heteroscedasticity-robust) covariance for the intervals: run time
+        # spreads grow with the time itself, which plain OLS standard errors would ignore.
+        result = sm.OLS(y, X).fit(cov_type="HC3")
+        r2 = _centred_r2(y, result.fittedvalues)
+        scores[name] = {"aic": float(result.aic), "r2": r2}
+        if best is None or result.aic < best[2].aic:
+            best = (name, terms, result, r2)
+    if best is None:
+        return None
+    name, terms, result, r2 = best
+    ci = result.conf_int(alpha=0.05)
+    coefficients = [Coefficient(t, float(result.params[i]), float(ci[i, 0]), float(ci[i, 1]), float(result.pvalues[i]))
+                    for i, t in enumerate(terms)]
+    resid = result.resid
+    checks = {"Jarque-Bera normality p": float(jarque_bera(resid)[1])}
+    if "const" in terms and len(terms) > 1:
+        checks["Breusch-Pagan heteroscedasticity p"] = float(het_breuschpagan(resid, design_matrix(data, terms))[1])
+    return FittedModel(
+        backend=backend, phase=phase, name=name, terms=terms, coefficients=coefficients, r2=r2, aic=float(result.aic),
+        n=int(y.size), residual_sd=float(np.sqrt(result.scale)), checks=checks, candidates=scores,
+        helpers=_helpers(data), _result=result,
+    )
+
+
+def fit_all(records: list[dict[str, Any]], phases: tuple[str, ...] = PHASES) -> list[FittedModel]:
+    backends = sorted({r["backend"] for r in records if r.get("status") == "ok"})
+    models = []
+    for backend in backends:
+        for phase in phases:
+            model = fit_phase(records, backend, phase)
+            if model is not None:
+                models.append(model)
+    return models
+
+
+# ------------------------------------------------------------------------------ crossovers
+
+
+@dataclass
+class Crossover:
+    phase: str
+    simtime: float
+    backend_a: str
+    backend_b: str
+    N: float | None  # where their predicted costs meet (None: they do not, in the range)
+    cheaper_above: str | None  # the backend that is cheaper above N
+    range_N: tuple[float, float]
+    note: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def crossovers(models: list[FittedModel], simtimes: list[float], phases: tuple[str, ...] = ("sim", "total", "memory"),
+               span: float = 4.0) -> list[Crossover]:
+    """For each pair of backends, phase and simtime: the N at which their predicted costs cross.
+
+    The search runs from the smallest to the largest N measured (over both backends) widened by
+    `span` on each side (log scale); beyond that the models are extrapolations.
+    """
+    from scipy.optimize import brentq
+
+    out = []
+    by_key = {(m.backend, m.phase): m for m in models}
+    backends = sorted({m.backend for m in models})
+    for phase in phases:
+        for i, a in enumerate(backends):
+            for b in backends[i + 1:]:
+                ma, mb = by_key.get((a, phase)), by_key.get((b, phase))
+                if ma is None or mb is None:
+                    continue
+                lo = min(ma.helpers.get("N_min", 100.0), mb.helpers.get("N_min", 100.0)) / span
+                hi = max(ma.helpers.get("N_max", 1e4), mb.helpers.get("N_max", 1e4)) * span
+                grid = np.geomspace(max(lo, 1.0), hi, 400)
+                for simtime in simtimes:
+                    def diff(n):
+                        return float(ma.predict(n, simtime)["mean"][0] - mb.predict(n, simtime)["mean"][0])
+                    values = ma.predict(grid, simtime)["mean"] - mb.predict(grid, simtime)["mean"]
+                    signs = np.sign(values)
+                    changes = np.nonzero(signs[:-1] * signs[1:] < 0)[0]
+                    if changes.size == 0:
+                        cheaper = a if values[-1] < 0 else b
+                        out.append(Crossover(phase, simtime, a, b, None, cheaper, (float(grid[0]), float(grid[-1])),
+                                             f"{cheaper} is cheaper over the whole range"))
+                        continue
+                    for k in changes:
+                        n = brentq(diff, grid[k], grid[k + 1])
+                        cheaper = a if values[k + 1] < 0 else b
+                        out.append(Crossover(phase, simtime, a, b, float(n), cheaper, (float(grid[0]), float(grid[-1])),
+                                             f"above N = {n:,.0f}, {cheaper} is cheaper"))
+    return out
+
+
+def fit_report(records: list[dict[str, Any]], scenario: str | None = None,
+               phases: tuple[str, ...] = PHASES) -> dict[str, Any]:
+    """Everything `snnbench fit` prints: models per backend and phase, and crossovers."""
+    records = [r for r in records if r.get("kind", "run") == "run" and r.get("status") == "ok"
+               and (scenario is None or r.get("scenario") == scenario)]
+    scenarios = sorted({r["scenario"] for r in records})
+    if len(scenarios) > 1:
+        raise ValueError(f"runs of several scenarios ({', '.join(scenarios)}): choose one with --scenario")
+    models = fit_all(records, phases)
+    for m in models:  # the measured range, for extrapolation warnings and crossover searches
+        mine = [r for r in records if r["backend"] == m.backend]
+        m.helpers["N_min"] = float(min(r["resolved"]["N_pop"] for r in mine))
+        m.helpers["N_max"] = float(max(r["resolved"]["N_pop"] for r in mine))
+    simtimes = sorted({r["resolved"]["simtime"] for r in records})
+    machines = sorted({r.get("machine_id") for r in records})
+    return {
+        "scenario": scenarios[0] if scenarios else scenario,
+        "runs": len(records),
+        "machines": machines,
+        "simtimes": simtimes,
+        "models": models,
+        "crossovers": crossovers(models, simtimes) if models else [],
+    }
+
+
+def format_ci(c: Coefficient) -> str:
+    return f"{c.value:.3g} [{c.ci_low:.3g}, {c.ci_high:.3g}]"

@@ -1,0 +1,161 @@
+"""`snnbench report`: one self-contained HTML page per scenario from the stored runs.
+
+Sections: provenance (machines, software), per-phase bars per backend at a reference size,
+scaling plots (time and memory vs N_pop and vs simtime, log-log, medians with their range,
+fitted models with 95 % prediction bands), the fitted formulas, crossovers, validation status
+per backend, raster and rate/CV distributions of one representative run per backend, and the
+failed runs. Figures are PNG embedded in the page (jinja2 + matplotlib); tables sort on a
+click of their header (a few lines of the page's own JavaScript, no external library).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import statistics
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from .. import __version__
+from .. import io as snnio
+from ..analysis import run_statistics
+from ..fit import fit_report, format_ci
+from ..store import ResultStore
+from . import figures
+
+
+def _reference_point(records: list[dict[str, Any]]) -> tuple[int, float] | None:
+    """The (N_pop, simtime) measured by the most backends; ties: the largest."""
+    backends_at: dict[tuple[int, float], set[str]] = {}
+    for r in records:
+        backends_at.setdefault((r["resolved"]["N_pop"], r["resolved"]["simtime"]), set()).add(r["backend"])
+    if not backends_at:
+        return None
+    return max(backends_at, key=lambda k: (len(backends_at[k]), k[0], k[1]))
+
+
+def _medians_table(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in records:
+        groups.setdefault((r["backend"], r["resolved"]["N_pop"], r["resolved"]["simtime"], r["threads"]), []).append(r)
+    rows = []
+    for (backend, n, simtime, threads), rs in sorted(groups.items()):
+        def med(name):
+            vals = [r["phases"][name]["wall_s"] for r in rs if name in r["phases"]]
+            return statistics.median(vals) if vals else None
+        def spread(name):
+            vals = [r["phases"][name]["wall_s"] for r in rs if name in r["phases"]]
+            return (min(vals), max(vals)) if len(vals) > 1 else None
+        rates = {p: statistics.median([r["populations"][p]["rate_hz"] for r in rs])
+                 for p, info in rs[0]["populations"].items() if not info["cell_type"].startswith("SpikeSource")}
+        rows.append({
+            "backend": backend, "version": rs[0]["backend_version"], "N": n, "simtime": simtime, "threads": threads,
+            "runs": len(rs), "phases": {p: (med(p), spread(p)) for p in ("compile", "build", "sim", "write")},
+            "memory": statistics.median([r["peak_rss_bytes"] for r in rs]) / 2**20,
+            "synapses": rs[0]["synapses"], "rates": rates,
+        })
+    return rows
+
+
+def _provenance(records: list[dict[str, Any]]) -> dict[str, Any]:
+    machines = {}
+    software: dict[str, set[str]] = {}
+    revisions = Counter()
+    for r in records:
+        prov = r.get("provenance") or {}
+        m = prov.get("machine") or {}
+        if m:
+            machines[m["machine_id"]] = m
+        for name, version in (prov.get("software") or {}).items():
+            if version:
+                software.setdefault(name, set()).add(version)
+        git = prov.get("git") or {}
+        revisions[(git.get("revision") or "unknown")[:10] + (" (local changes)" if git.get("dirty") else "")] += 1
+    return {"machines": list(machines.values()), "software": {k: ", ".join(sorted(v)) for k, v in sorted(software.items())},
+            "revisions": dict(revisions)}
+
+
+def _representative(records: list[dict[str, Any]], point: tuple[int, float] | None) -> dict[str, dict[str, Any]]:
+    """Per backend, the latest run with readable data, preferring the reference point."""
+    chosen = {}
+    for r in sorted(records, key=lambda r: (point is not None and (r["resolved"]["N_pop"], r["resolved"]["simtime"]) == point,
+                                            r["timestamp"])):
+        files = (r.get("data") or {}).get("files") or []
+        if files and Path(files[0]).exists():
+            chosen[r["backend"]] = r  # later (better) records overwrite earlier ones
+    return chosen
+
+
+def build_report(store: ResultStore, out: str | Path, scenario: str | None = None, title: str | None = None) -> Path:
+    """Write <out>/index.html for one scenario's runs in `store`; return its path."""
+    runs = [r for r in store.runs() if r.get("kind", "run") == "run"]
+    scenarios = sorted({r["scenario"] for r in runs})
+    if scenario is None:
+        if len(scenarios) != 1:
+            raise ValueError(f"the store holds runs of {', '.join(scenarios) or 'no scenario'}: choose one with --scenario")
+        scenario = scenarios[0]
+    runs = [r for r in runs if r["scenario"] == scenario]
+    ok = [r for r in runs if r["status"] == "ok"]
+    if not ok:
+        raise ValueError(f"no successful runs of {scenario} in {store.runs_file}")
+    failed = [r for r in runs if r["status"] != "ok"]
+    backends = sorted({r["backend"] for r in runs})
+    fits = fit_report(ok, scenario)
+    models = {(m.backend, m.phase): m for m in fits["models"]}
+    point = _reference_point(ok)
+    at_point = {}
+    for r in ok:
+        if (r["resolved"]["N_pop"], r["resolved"]["simtime"]) == point:
+            at_point.setdefault(r["backend"], []).append(r)
+
+    figs: list[dict[str, str]] = []
+    if at_point:
+        label = f"N_pop = {point[0]}, simtime = {point[1]:g} ms"
+        figs.append({"id": "phase-bars", "png": figures.phase_bars(at_point, backends, f"phases at {label}"),
+                     "caption": f"Median wall time per phase and backend at {label}; whiskers: min to max over repeats."})
+        figs.append({"id": "memory-bars", "png": figures.memory_bars(at_point, backends, f"peak memory at {label}"),
+                     "caption": f"Median peak resident memory (all phases) at {label}; whiskers: min to max."})
+    simtimes = sorted({r["resolved"]["simtime"] for r in ok})
+    sizes = sorted({r["resolved"]["N_pop"] for r in ok})
+    scaling = []
+    for phase in ("sim", "build", "total", "memory"):
+        if len(sizes) > 1:
+            scaling.append({"id": f"{phase}-vs-N", "png": figures.scaling(ok, models, backends, phase, "N_pop", simtimes[-1]),
+                            "caption": f"{phase} vs N_pop at simtime {simtimes[-1]:g} ms: measured medians (bars: min-max) "
+                                       "and the fitted model with its 95 % prediction band."})
+        if len(simtimes) > 1 and phase != "memory":
+            scaling.append({"id": f"{phase}-vs-simtime", "png": figures.scaling(ok, models, backends, phase, "simtime", sizes[-1]),
+                            "caption": f"{phase} vs simtime at N_pop {sizes[-1]}: measured medians and fitted model."})
+
+    activity, stats_by_backend = [], {}
+    scenario_transient = next((r["resolved"]["transient"] for r in ok), 0.0)
+    for backend, record in sorted(_representative(ok, point).items()):
+        output = snnio.read_output(record["data"]["files"][0])
+        activity.append({"backend": backend, "run_id": record["run_id"], "N": record["resolved"]["N_pop"],
+                         "simtime": record["resolved"]["simtime"], "png": figures.raster(output, backend)})
+        if scenario_transient < output.simtime:
+            stats_by_backend[backend] = run_statistics(output, scenario_transient)
+    distribution_png = figures.distributions(stats_by_backend, backends) if stats_by_backend else None
+
+    validations = [v for v in store.validations() if v.get("scenario") == scenario]
+    latest_validation = {}
+    for v in validations:
+        latest_validation[(v["candidate"], v["reference"])] = v  # the latest of each pair
+
+    env = Environment(loader=PackageLoader("snnbench.report", "templates"), autoescape=select_autoescape(["html"]))
+    env.filters["ci"] = format_ci
+    html = env.get_template("report.html").render(
+        title=title or f"snnbench: {scenario}", scenario=scenario, scenario_title=ok[0]["scenario_title"],
+        generated=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), version=__version__,
+        n_runs=len(runs), n_ok=len(ok), backends=backends, provenance=_provenance(runs), point=point,
+        medians=_medians_table(ok), figures=figs, scaling=scaling, fits=fits, activity=activity,
+        distribution_png=distribution_png, transient=scenario_transient,
+        validations=sorted(latest_validation.values(), key=lambda v: v["candidate"]), failed=failed,
+    )
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "index.html"
+    path.write_text(html, encoding="utf-8")
+    return path

@@ -1,0 +1,90 @@
+"""Cost models on synthetic data with known coefficients, and crossovers where they are known."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from snnbench.fit import fit_phase, fit_report
+from snnbench.store import append_jsonl
+
+
+def _records(backend, sim_ms, seed=1, noise=0.03, build_ms=None):
+    """Runs over N 500-8000 (6 log-spaced) x simtime 250-2000 x 3 repeats, with multiplicative noise."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for rep in range(3):
+        for T in (250.0, 500.0, 1000.0, 2000.0):
+            for N in np.geomspace(500, 8000, 6).round():
+                sim = sim_ms(N, T) * (1 + noise * rng.standard_normal())
+                build = (build_ms(N, T) if build_ms else 0.01 * N) * (1 + noise * rng.standard_normal())
+                out.append({
+                    "kind": "run", "status": "ok", "backend": backend, "scenario": "synthetic", "machine_id": "m",
+                    "run_id": f"{backend}-{rep}-{T}-{N}", "timestamp": "2026-01-01T00:00:00+00:00",
+                    "resolved": {"N_pop": int(N), "simtime": T}, "synapses": int(80 * N),
+                    "populations": {"E": {"spikes": 10 * N * T / 1000, "size": int(N), "recorded": int(N), "cell_type": "IF_cond_exp"}},
+                    "phases": {"sim": {"wall_s": sim / 1000}, "build": {"wall_s": build / 1000}},
+                    "peak_rss_bytes": int((120 + 0.004 * N) * 2**20),
+                })
+    return out
+
+
+def test_seed_model_coefficients_are_recovered_within_their_intervals():
+    a, b = 0.0125, 2.84e-4  # T = a N + b N simtime  (OpSNN's NEST sim fit, per ms of simtime)
+    model = fit_phase(_records("x", lambda N, T: a * N + b * N * T), "x", "sim")
+    assert model.name == "seed (a N + b N T)"  # the generating model wins on AIC
+    coef = {c.term: c for c in model.coefficients}
+    assert coef["N"].ci_low <= a <= coef["N"].ci_high
+    assert coef["N*simtime"].ci_low <= b <= coef["N*simtime"].ci_high
+    assert coef["N*simtime"].value == pytest.approx(b, rel=0.02)
+    assert model.r2 > 0.99 and model.n == 72
+    assert model.formula().startswith("sim time (ms) = 0.01")
+    assert "* N_pop * simtime" in model.formula()
+    prediction = model.predict(4000, 1000.0)
+    truth = a * 4000 + b * 4000 * 1000
+    assert prediction["low"][0] < truth < prediction["high"][0]
+
+
+def test_a_constant_term_is_found_when_there_is_one():
+    model = fit_phase(_records("x", lambda N, T: 2.0e-4 * N * T,
+                               build_ms=lambda N, T: 300.0 + 0.05 * N), "x", "build")
+    coef = {c.term: c for c in model.coefficients}
+    assert "const" in coef and coef["const"].ci_low <= 300.0 <= coef["const"].ci_high
+    assert coef["N"].ci_low <= 0.05 <= coef["N"].ci_high
+    assert "Jarque-Bera normality p" in model.checks
+
+
+def test_memory_model_in_mib():
+    model = fit_phase(_records("x", lambda N, T: 1e-4 * N * T), "x", "memory")
+    coef = {c.term: c for c in model.coefficients}
+    assert coef["const"].value == pytest.approx(120, rel=0.01) and coef["N"].value == pytest.approx(0.004, rel=0.01)
+    assert model.unit == "MiB"
+
+
+def test_crossover_where_the_costs_meet():
+    # A: 500 ms overhead + 1e-4 N T; B: 1e-3 N T. They meet where 500 = 9e-4 N T: at T = 1000, N = 555.6.
+    records = _records("A", lambda N, T: 500.0 + 1e-4 * N * T) + _records("B", lambda N, T: 1e-3 * N * T, seed=2)
+    report = fit_report(records, phases=("sim",))
+    crossing = [c for c in report["crossovers"] if c.simtime == 1000.0]
+    assert len(crossing) == 1
+    assert crossing[0].N == pytest.approx(555.6, rel=0.1)
+    assert crossing[0].cheaper_above == "A" and "above N =" in crossing[0].note
+
+
+def test_fit_cli_json_has_r2_for_every_model(tmp_path):
+    for r in _records("numba", lambda N, T: 1.5e-5 * N * T) + _records("nest", lambda N, T: 2e-3 * N * T, seed=3):
+        append_jsonl(tmp_path / "runs.jsonl", r)
+    proc = subprocess.run([sys.executable, "-m", "snnbench", "fit", "--results", str(tmp_path), "--json",
+                           "--predict", "77169,1000"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert {(m["backend"], m["phase"]) for m in out["models"]} >= {("numba", "sim"), ("nest", "sim")}
+    assert all(0 <= m["r2"] <= 1 for m in out["models"])
+    assert any(c["phase"] == "sim" for c in out["crossovers"])
+    assert any(p["N_pop"] == 77169 and p["phase"] == "memory" for p in out["predictions"])
+    text = subprocess.run([sys.executable, "-m", "snnbench", "fit", "--results", str(tmp_path)], capture_output=True, text=True)
+    assert "sim time (ms) = " in text.stdout and "Crossovers" in text.stdout

@@ -1,0 +1,112 @@
+"""Sweeps (resumable, failures recorded) and the HTML report, looked at in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from snnbench.store import ResultStore
+from snnbench.sweep import Design, expand, parse_n_pop, plan, run_sweep
+from snnbench.validate import validate
+from snnbench.scenario import Overrides
+
+from .conftest import requires_nest
+
+CHROMIUM = shutil.which("chromium")
+
+
+def test_n_pop_specs():
+    assert parse_n_pop("500:8000:5") == [500, 1000, 2000, 4000, 8000]  # log-spaced
+    assert parse_n_pop("500:2000:4:lin") == [500, 1000, 1500, 2000]
+    assert parse_n_pop("300,100,200,100") == [100, 200, 300]
+    for bad in ("0:10:3", "10:5:2", "1:2", "a,b"):
+        with pytest.raises(ValueError):
+            parse_n_pop(bad)
+
+
+def test_points_are_ordered_round_by_round():
+    sweep = expand([Design(scenario="vogels-abbott-cuba", backends=["numba", "nest"], N_pop="200,400", simtime="100", repeat=2)])
+    assert [p.repeat for p in sweep.points] == [0, 0, 0, 0, 1, 1, 1, 1]
+    assert {p.backend for p in sweep.points[:4]} == {"numba", "nest"}
+
+
+def test_sweep_resumes_and_records_failures(tmp_path, fault_backends):
+    store = ResultStore(tmp_path)
+    design = dict(scenario="vogels-abbott-cuba", N_pop="200,400", simtime="50", timeout=300)
+    first = run_sweep(expand([Design(backends=["numba", "fault.raise"], repeat=1, **design)]), store, show_progress=False)
+    assert (first["ok"], first["failed"], first["skipped"]) == (2, 2, 0)
+    assert "deliberate failure in build" in first["failures"][0]
+    again = run_sweep(expand([Design(backends=["numba", "fault.raise"], repeat=1, **design)]), store, show_progress=False)
+    assert (again["ok"], again["failed"], again["skipped"]) == (0, 0, 4)  # everything already recorded
+    more = expand([Design(backends=["numba"], repeat=2, **design)])
+    todo, done = plan(more, store)
+    assert len(done) == 2 and len(todo) == 2 and all(p.repeat == 1 for p in todo)  # only the new repeats
+    retry, _ = plan(expand([Design(backends=["fault.raise"], repeat=1, **design)]), store, retry_failed=True)
+    assert len(retry) == 2
+    records = store.runs()
+    assert len(records) == 4 and all(r["tags"] == {"sweep": "vogels-abbott-cuba"} for r in records)
+
+
+def test_sweep_cli_validates_its_arguments(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "snnbench", "sweep", "vogels-abbott-cuba", "--backends", "numba",
+                           "--N-pop", "0:5:2", "--results", str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "start" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "snnbench", "sweep", "vogels-abbott-cuba", "--backends", "numba",
+                           "--N-pop", "200,400", "--simtime", "50,100", "--repeat", "2", "--dry-run",
+                           "--results", str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 0 and "8 points, 0 already recorded, 8 to run" in proc.stdout
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    results = tmp_path_factory.mktemp("sweep")
+    store = ResultStore(results)
+    backends = ["numba", "nest"] if __import__("importlib").util.find_spec("nest") else ["numba"]
+    sweep = expand([Design(scenario="vogels-abbott-cuba", backends=backends, N_pop="250,500,1000", simtime="100,200",
+                           repeat=2, timeout=300)])
+    outcome = run_sweep(sweep, store, show_progress=False)
+    assert outcome["failed"] == 0
+    if "nest" in backends:
+        validate("vogels-abbott-cuba", "numba", "nest", seeds=3, reference_seeds=3, store=store,
+                 overrides=Overrides(N_pop=1000, simtime=400.0))
+    out = results / "report"
+    proc = subprocess.run([sys.executable, "-m", "snnbench", "report", "--results", str(results), "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return out / "index.html", backends
+
+
+def test_report_has_every_section(report):
+    path, backends = report
+    html = path.read_text()
+    for section in ("provenance", "phases", "scaling", "models", "crossovers", "validation", "activity", "failures"):
+        assert f'id="{section}"' in html
+    for fig in ("phase-bars", "memory-bars", "sim-vs-N", "sim-vs-simtime", "memory-vs-N", "distributions"):
+        assert f'id="fig-{fig}"' in html
+    for backend in backends:
+        assert f'id="fig-raster-{backend}"' in html
+    assert "sim time (ms) = " in html  # a fitted formula
+    assert "https://" not in html.split("</head>")[0]  # self-contained: nothing loaded from elsewhere
+    if "nest" in backends:
+        assert re.search(r'class="(pass|fail)">(PASS|FAIL)</td>', html)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (install.sh installs it)")
+def test_report_renders_in_chromium_without_errors(report, tmp_path):
+    path, backends = report
+    base = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={tmp_path / 'chromium'}", "--virtual-time-budget=5000"]
+    dom = subprocess.run(base + ["--dump-dom", f"file://{path}"], capture_output=True, text=True, timeout=120).stdout
+    html_tag = re.search(r"<html[^>]*>", dom).group(0)
+    assert "data-js-errors" not in html_tag, html_tag  # no script error on the page
+    assert len(re.findall(r'<img alt="[^"]+" src="data:image/png;base64,', dom)) >= 8
+    shot = tmp_path / "report.png"
+    subprocess.run(base + ["--window-size=1200,3000", f"--screenshot={shot}", f"file://{path}"],
+                   capture_output=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 50_000  # a rendered page, not a blank one
