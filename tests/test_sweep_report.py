@@ -110,3 +110,24 @@ def test_report_renders_in_chromium_without_errors(report, tmp_path):
     subprocess.run(base + ["--window-size=1200,3000", f"--screenshot={shot}", f"file://{path}"],
                    capture_output=True, timeout=120)
     assert shot.exists() and shot.stat().st_size > 50_000  # a rendered page, not a blank one
+
+
+def test_sweep_file_errors_name_the_key(tmp_path):
+    from snnbench.scenario import ScenarioError
+    from snnbench.sweep import load_sweep_file
+
+    bad = tmp_path / "bad-sweep.toml"
+    bad.write_text('[[design]]\nscenario = "vogels-abbott-cuba"\nbackends = ["numba"]\nN_pop = "100"\nrepeats = 3\n')
+    with pytest.raises(ScenarioError, match=r"bad-sweep.toml: design\[0\].repeats"):
+        load_sweep_file(bad)
+
+
+def test_shipped_sweep_file_expands():
+    from snnbench.sweep import load_sweep_file
+
+    from .conftest import SCENARIOS
+
+    sweep = load_sweep_file(SCENARIOS / "sweeps" / "va-coba-scaling.toml")
+    assert sweep.name == "va-coba-scaling"
+    assert len(sweep.points) == 6 * 4 * 4 * 3
+    assert sorted({p.N_pop for p in sweep.points}) == [500, 870, 1516, 2639, 4595, 8000]
