@@ -68,6 +68,210 @@ def test_exact_tier_same_input_and_synapses(single_neuron, device):
     assert out.synapses == ref.synapses
 
 
+# ----------------------------------------------------------------------------- every connector
+
+FEATURES = """
+[scenario]
+title = "brian2 adapter features"
+source = "tests"
+
+[run]
+dt = 0.1
+simtime = 200.0
+seed = 11
+
+[populations.A]
+cell_type = "IF_curr_exp"
+size = 40
+parameters = { tau_m = 10.0, tau_syn_E = 10.0, tau_syn_I = 2.0, i_offset = 0.5, v_rest = -65.0, v_reset = -70.0, v_thresh = -52.0, cm = 0.25, tau_refrac = 2.05 }
+initial_values = { v = { distribution = "normal_clipped", mu = -60.0, sigma = 5.0, low = -70.0, high = -53.0 } }
+record = { spikes = 10, v = 3 }
+
+[populations.B]
+cell_type = "IF_cond_exp"
+size = 30
+parameters = { i_offset = 0.4, tau_refrac = 0.0 }
+initial_values = { v = { distribution = "normal", mu = -65.0, sigma = 2.0 } }
+record = { spikes = true, v = 1 }
+
+[populations.P]
+cell_type = "SpikeSourcePoisson"
+size = 20
+parameters = { rate = 200.0, start = 20.0, duration = 100.0 }
+record = { spikes = 5 }
+
+[populations.S]
+cell_type = "SpikeSourceArray"
+size = 3
+parameters = { spike_times = [[5.0, 10.05], [7.0], []] }
+record = { spikes = true }
+
+[[projections]]
+name = "indeg_norepl_noself"
+pre = "A"
+post = "A"
+receptor = "excitatory"
+connector = { type = "fixed_in_degree", n = 5, allow_self_connections = false }
+weight = { distribution = "normal_clipped", mu = 0.05, sigma = 0.02, low = 0.0, high = 0.1 }
+delay = { distribution = "uniform", low = 0.5, high = 2.0 }
+
+[[projections]]
+name = "indeg_repl"
+pre = "B"
+post = "A"
+receptor = "inhibitory"
+connector = { type = "fixed_in_degree", n = 4, with_replacement = true }
+weight = -0.1
+delay = 1.05
+
+[[projections]]
+name = "indeg_repl_noself"
+pre = "B"
+post = "B"
+receptor = "inhibitory"
+connector = { type = "fixed_in_degree", n = 6, with_replacement = true, allow_self_connections = false }
+weight = 0.01
+delay = { distribution = "normal_clipped", mu = 1.0, sigma = 0.5, low = 0.1, high = 3.0 }
+
+[[projections]]
+name = "total"
+pre = "A"
+post = "B"
+receptor = "excitatory"
+connector = { type = "fixed_total_number", n = 100 }
+weight = 0.01
+delay = 0.3
+
+[[projections]]
+name = "poisson_p"
+pre = "P"
+post = "A"
+receptor = "excitatory"
+connector = { type = "fixed_probability", p = 0.3 }
+weight = { distribution = "uniform", low = 0.05, high = 0.15 }
+delay = 0.1
+
+[[projections]]
+name = "all_noself"
+pre = "B"
+post = "B"
+receptor = "excitatory"
+connector = { type = "all_to_all", allow_self_connections = false }
+weight = 0.001
+delay = 0.5
+
+[[projections]]
+name = "list"
+pre = "S"
+post = "B"
+receptor = "excitatory"
+connector = { type = "from_list", connections = [[0, 0, 0.05, 1.0], [1, 1, 0.05, 2.0], [2, 2, 0.05, 0.2]] }
+weight = 0.05
+delay = 1.0
+
+[[projections]]
+name = "one"
+pre = "S"
+post = "C"
+receptor = "excitatory"
+connector = { type = "one_to_one" }
+weight = 0.05
+delay = 1.0
+
+[populations.C]
+cell_type = "IF_curr_exp"
+size = 3
+record = { spikes = true, v = 3 }
+"""
+
+
+def _run_keeping_synapses(backend: str, r, mode: str, network=None):
+    """Run in this process; return the output and each projection's (i, j, w, delay) from Brian2."""
+    b = backend_class(backend)()
+    assert b.supports(r, mode) == []
+    b.load()
+    try:
+        b.build(r, mode, network)
+        b.compile(r)
+        b.run()
+        out = b.collect()
+        syn = {}
+        for label, obj in b.synapse_objects.items():
+            w = np.asarray(obj.w_[:]) if "w" in obj.variables else None
+            syn[label] = (np.asarray(obj.i[:]), np.asarray(obj.j[:]), w, np.asarray(obj.delay_[:]) * 1000.0)
+        return out, syn, b.translations
+    finally:
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def features(tmp_path_factory):
+    path = tmp_path_factory.mktemp("scenarios") / "brian2-features.toml"
+    path.write_text(FEATURES)
+    r = resolve(load_scenario(path))
+    network = realise(r)
+    runs = {"numba": run_in_process(r, "numba", connectivity="exact", network=network)}
+    for device in DEVICES:
+        runs[device, "exact"] = _run_keeping_synapses(device, r, "exact", network)
+        runs[device, "native"] = _run_keeping_synapses(device, r, "native")
+    return r, network, runs
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_exact_mode_with_every_connector_matches_numba(features, device):
+    """Distributed delays and weights, from_list, one_to_one, subsets recorded, tau_m = tau_syn, i_offset."""
+    r, network, runs = features
+    ref, (out, _, translations) = runs["numba"], runs[device, "exact"]
+    assert out.synapses == {p.label: p.size for p in network.projections}
+    for name, a in ref.populations.items():
+        b = out.populations[name]
+        np.testing.assert_array_equal(b.recorded, a.recorded)
+        assert b.n_spikes == a.n_spikes, name
+        if a.n_spikes:
+            assert set(b.spike_index) <= set(a.recorded)
+            assert np.max(np.abs(np.sort(b.spike_time) - np.sort(a.spike_time))) <= 0.1 + 1e-9, name
+        assert b.v.shape == a.v.shape, name
+        if a.v.size:
+            assert float(np.sqrt(np.mean((b.v - a.v) ** 2))) < 0.05, name
+    assert ref.populations["A"].n_spikes > 50 and ref.populations["B"].n_spikes > 50
+    assert any(t["what"] == "tau_syn_E" for t in translations)  # A has tau_m = tau_syn_E
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_native_connectors(features, device):
+    r, _, runs = features
+    out, syn, translations = runs[device, "native"]
+    sizes = {name: pop.size for name, pop in r.populations.items()}
+
+    i, j, w, d = syn["indeg_norepl_noself"]  # sample(N_pre - 1, size=K), shifted past j
+    assert np.all(np.bincount(j, minlength=sizes["A"]) == 5) and not np.any(i == j)
+    assert len(set(zip(i.tolist(), j.tolist()))) == i.size  # without replacement
+    assert np.all((w >= 0) & (w <= 0.1e-9 + 1e-18))  # normal_clipped in [0, 0.1] nA
+    assert np.all((d >= 0.5 - 1e-9) & (d <= 2.0 + 1e-9)) and np.unique(np.round(d, 6)).size > 5
+    i, j, _, _ = syn["indeg_repl"]
+    assert np.all(np.bincount(j, minlength=sizes["A"]) == 4) and i.max() < sizes["B"]
+    i, j, _, d = syn["indeg_repl_noself"]
+    assert np.all(np.bincount(j, minlength=sizes["B"]) == 6) and not np.any(i == j)
+    assert np.all((d >= 0.1 - 1e-9) & (d <= 3.0 + 1e-9))  # normal_clipped delays
+    assert syn["total"][0].size == 100
+    assert 180 < syn["poisson_p"][0].size < 300  # p = 0.3 of 20 x 40 pairs: 240 +- 13
+    i, j, _, _ = syn["all_noself"]
+    assert i.size == 30 * 29 and not np.any(i == j)
+    np.testing.assert_array_equal(syn["one"][0], syn["one"][1])
+    np.testing.assert_allclose(np.sort(syn["list"][3]), [0.2, 1.0, 2.0])  # from_list delays
+    assert any(t["what"] == "fixed_total_number" for t in translations)
+
+    p = out.populations["P"]  # Poisson, 200 Hz from 20 ms for 100 ms; the first 5 recorded
+    assert p.n_spikes > 0 and set(p.spike_index) <= set(range(5))
+    assert p.spike_time.min() > 20.0 and p.spike_time.max() <= 120.0 + 1e-9
+    s = out.populations["S"]
+    np.testing.assert_allclose(np.sort(s.spike_time), [5.0, 7.0, 10.1])
+    a = out.populations["A"]
+    assert a.v.shape == (2000, 3) and set(a.spike_index) <= set(range(10))
+    assert np.all((a.v[0] > -70.0) & (a.v[0] < -52.0))  # from normal_clipped initial values
+    assert out.populations["B"].n_spikes > 0
+
+
 # ----------------------------------------------------------------------------- networks
 
 
