@@ -18,6 +18,8 @@ from .base import Backend, BackendUnavailable
 BACKENDS: dict[str, str] = {
     "numba": "snnbench.backends.numba_native:NumbaBackend",
     "nest": "snnbench.backends.nest:NestBackend",
+    "brian2": "snnbench.backends.brian2:Brian2Backend",
+    "brian2.standalone": "snnbench.backends.brian2:Brian2StandaloneBackend",
 }
 
 

@@ -1,0 +1,707 @@
+"""brian2 and brian2.standalone: Brian2 with its runtime device (Cython) and its C++ standalone device.
+
+The PyNN standard models written as Brian2 equations (Brian2 units; PyNN's ms, mV, nA, uS, nF):
+
+    IF_cond_exp, integrated with method='exponential_euler':
+        dv/dt = (g_leak (v_rest - v) + m_e g_e (E_rev_E - v) + m_i g_i (E_rev_I - v) + i_offset) / C_m   (unless refractory)
+        dg_e/dt = -g_e / tau_syn_E,  dg_i/dt = -g_i / tau_syn_I        (g_leak = cm / tau_m)
+        m = tau_syn/dt (1 - exp(-dt/tau_syn)): exponential Euler holds g at its start-of-step value
+        over the step; m makes it the step's mean (numba's scheme; without it the synaptic drive is
+        1 % too strong at dt = 0.1 ms and v is 0.8 mV RMS off NEST's solution on single-neuron).
+    IF_curr_exp, integrated with method='exact' (the linear system solved by sympy):
+        dv/dt = (v_rest - v) / tau_m + (I_e + I_i + i_offset) / C_m                       (unless refractory)
+        dI_e/dt = -I_e / tau_syn_E,  dI_i/dt = -I_i / tau_syn_I
+    threshold v >= v_thresh (as NEST), reset v = v_reset; a synapse adds its weight to g_e / g_i
+    (conductance weights >= 0) or to I_e / I_i (inhibitory current weights negative, PyNN's convention).
+
+Time conventions. snnbench follows NEST (see `numba_kernels`): a spike is stamped at the end of the
+step in which v crossed ((k+1) dt); it reaches its target's synaptic variable after that target's
+update d steps later, so v feels it from the step after; v is sampled after each step, at k dt,
+k = 1..n_steps. Brian2's default schedule (start, groups, thresholds, synapses, resets, end) gives
+the same dynamics, but stamps and samples differently; the adapter compensates:
+
+  * spikes: Brian2 stamps a spike with the clock time at the start of its step (k dt): reported
+    times are Brian2's + dt. Synaptic delivery needs no change: a spike of step k with a delay of
+    d steps is delivered in step k + d after the group update (the 'synapses' slot), as in NEST.
+  * v: recorded with when='end' (after reset) at step k, stamped k dt: reported times + dt.
+  * refractoriness: Brian2 is refractory while timestep(t - lastspike) < timestep(tau_refrac);
+    counted from its start-of-step stamp that clamps v for R - 1 steps where NEST clamps R
+    (R = round(tau_refrac / dt)); the adapter gives Brian2 refractory = (R + 1) dt.
+  * source spikes on the grid (time m dt) are emitted in step m - 1 (as NEST's spike_generator):
+    SpikeGeneratorGroup gets the times (m - 1) dt.
+  * Poisson sources (native mode): a PoissonGroup active in the steps k with
+    start <= k dt < start + duration, so that reported times lie in (start, start + duration].
+
+Connectivity. Exact mode: every edge, weight, delay (put on the dt grid), initial v and source
+spike from the harness's arrays (connect(i=, j=), arrays assigned). Native mode: Brian2's own
+connect() and random numbers, seeded with brian2.seed(): fixed_probability -> connect(p=),
+fixed_in_degree -> connect(i='k for k in sample(N_pre, size=K)') (with replacement:
+'int(rand()*N_pre) for _ in range(K)'), one_to_one -> connect(j='i'), all_to_all -> connect(),
+fixed_total_number -> pairs drawn with numpy (Brian2 has no such connector; recorded), from_list
+-> connect(i=, j=). Weights, delays and initial v that are distributions become Brian2 expressions
+(rand(), randn(); normal_clipped by redrawing the values outside the window). SpikeSourcePoisson
+-> PoissonGroup (one train per source, shared by all its targets, as PyNN's SpikeSourcePoisson);
+SpikeSourceArray -> SpikeGeneratorGroup.
+
+Code generation and compilation are the 'compile' phase (after build):
+  * brian2 (runtime, Cython): Network.before_run() generates and compiles every code object of the
+    run; run() then skips Network.run()'s own before_run (nothing changed since), so 'sim' is the
+    simulation loop. connect() and string-expression initialisation (native mode) are generated,
+    compiled and run by Brian2 at build time: their compilation is in 'build' and reported in
+    backend_info (build_codegen_s, build_modules_compiled).
+  * brian2.standalone (C++): Network.run() records the run and generates code, device.build(
+    compile=True, run=False) writes and compiles the project; run() runs the binary (which also
+    creates the synapses and initial values in native mode: Brian2 standalone does that in C++);
+    collect() reads its results.
+Caches live in snnbench's cache directory ($SNNBENCH_CACHE_DIR, else $XDG_CACHE_HOME/snnbench or
+~/.cache/snnbench), under brian2/cython and brian2/standalone/<scenario hash>-<mode>-N<N_pop>-t<threads>;
+option cache="cold" uses a fresh, empty, temporary cache instead. backend_info["compile_cache"] is
+"warm" (nothing compiled), "cold" (nothing reused) or "partial", with the counts.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import math
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..output import PopulationOutput, SimulationOutput, spikes_from_steps
+from ..scenario.model import (
+    FixedInDegree,
+    FixedProbability,
+    FixedTotalNumber,
+    FromList,
+    Normal,
+    NormalClipped,
+    OneToOne,
+    AllToAll,
+    PoissonSourcePopulation,
+    Uniform,
+)
+from ..scenario.realise import Network, connect as realise_connect, realise_projection, realise_spike_steps, rng_for
+from ..scenario.resolve import ResolvedScenario
+from .base import Backend
+
+CACHE_OPTIONS = ("warm", "cold")
+# tau_m and tau_syn closer than this (relative) make Brian2's exact solution 0/0: tau_syn is moved.
+_DEGENERATE_TAU = 1e-6
+# Redraws of normal_clipped values in standalone mode (where values cannot be read back in between).
+_MAX_REDRAW_PASSES = 200
+
+
+def cache_root() -> Path:
+    """snnbench's cache directory for Brian2."""
+    base = os.environ.get("SNNBENCH_CACHE_DIR")
+    if not base:
+        base = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache"), "snnbench")
+    return Path(base).expanduser() / "brian2"
+
+
+# ----------------------------------------------------------------------------- the models
+
+
+def neuron_model(cell_type: str, p, dt: float) -> tuple[str, dict[str, Any], str, list[tuple[str, str]]]:
+    """(equations, namespace in PyNN units, method, translations) for one population's parameters.
+
+    The namespace maps each name to (unit, value in PyNN units); `_cell_namespace` makes quantities.
+    Names avoid Brian2's unit names (cm, ms, ...), which would shadow them.
+    """
+    notes: list[tuple[str, str]] = []
+    ns: dict[str, Any] = {
+        "v_rest": ("mV", p.v_rest), "v_reset": ("mV", p.v_reset), "v_thresh": ("mV", p.v_thresh),
+        "C_m": ("nF", p.cm), "tau_m": ("ms", p.tau_m), "i_offset": ("nA", p.i_offset),
+        "tau_syn_E": ("ms", p.tau_syn_E), "tau_syn_I": ("ms", p.tau_syn_I),
+    }
+    if cell_type == "IF_cond_exp":
+        # Brian2's exponential Euler holds g at its value at the start of the step; over the step
+        # the conductance is on average g * tau/dt (1 - exp(-dt/tau)) (1 % less at dt/tau = 0.02).
+        # The membrane equation takes g times that factor, so that each step is exact for the
+        # conductances and exponential Euler for v with their step mean (numba's scheme, within
+        # 0.05 mV of NEST's adaptive RK45), instead of a 1 % too strong synaptic drive.
+        avg_e = p.tau_syn_E / dt * -math.expm1(-dt / p.tau_syn_E)
+        avg_i = p.tau_syn_I / dt * -math.expm1(-dt / p.tau_syn_I)
+        ns.update(g_leak=("uS", p.cm / p.tau_m), E_rev_E=("mV", p.e_rev_E), E_rev_I=("mV", p.e_rev_I),
+                  mean_e=("1", avg_e), mean_i=("1", avg_i))
+        eqs = (
+            "dv/dt = (g_leak*(v_rest - v) + mean_e*g_e*(E_rev_E - v) + mean_i*g_i*(E_rev_I - v) + i_offset)/C_m"
+            " : volt (unless refractory)\n"
+            "dg_e/dt = -g_e/tau_syn_E : siemens\n"
+            "dg_i/dt = -g_i/tau_syn_I : siemens\n"
+        )
+        notes.append(("IF_cond_exp integration", (
+            "exponential Euler for v with the step-mean conductances (g * tau/dt (1 - exp(-dt/tau)): "
+            f"{avg_e:.6f} E, {avg_i:.6f} I) instead of their start-of-step values, as numba; the conductances decay exactly")))
+        return eqs, ns, "exponential_euler", notes
+    for key in ("tau_syn_E", "tau_syn_I"):
+        tau_s = ns[key][1]
+        if abs(tau_s - p.tau_m) <= _DEGENERATE_TAU * p.tau_m:
+            moved = p.tau_m * (1.0 + 2 * _DEGENERATE_TAU)
+            ns[key] = ("ms", moved)
+            notes.append((key, f"{key} = tau_m = {p.tau_m} ms makes Brian2's exact solution 0/0: {key} set to {moved!r} ms"))
+    eqs = (
+        "dv/dt = (v_rest - v)/tau_m + (I_e + I_i + i_offset)/C_m : volt (unless refractory)\n"
+        "dI_e/dt = -I_e/tau_syn_E : amp\n"
+        "dI_i/dt = -I_i/tau_syn_I : amp\n"
+    )
+    return eqs, ns, "exact", notes
+
+
+def synaptic_target(cell_type: str, receptor: str) -> tuple[str, str]:
+    """(the post-synaptic variable a weight is added to, the Brian2 unit of the weight)."""
+    if cell_type == "IF_cond_exp":
+        return ("g_e" if receptor == "excitatory" else "g_i"), "uS"
+    return ("I_e" if receptor == "excitatory" else "I_i"), "nA"
+
+
+class _CompileStats:
+    """Counts the Cython modules Brian2 compiles or loads from its cache, and the time it takes."""
+
+    def __init__(self, manager):
+        self.manager = manager
+        self.original = manager._load_module
+        self.compiled = self.reused = 0
+        self.seconds = 0.0
+
+        def load_module(module_path, *args, **kwargs):
+            have = os.path.isfile(module_path)
+            t0 = time.perf_counter()
+            try:
+                return self.original(module_path, *args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - t0
+                if have:
+                    self.reused += 1
+                else:
+                    self.compiled += 1
+
+        manager._load_module = load_module
+
+    def snapshot(self) -> tuple[int, int, float]:
+        return self.compiled, self.reused, self.seconds
+
+    def restore(self) -> None:
+        self.manager._load_module = self.original
+
+
+def cache_state(compiled: int, reused: int) -> str:
+    if compiled == 0:
+        return "warm"
+    return "cold" if reused == 0 else "partial"
+
+
+# ----------------------------------------------------------------------------- runtime device
+
+
+class Brian2Backend(Backend):
+    name = "brian2"
+    title = "Brian2, runtime device (Cython)"
+    distribution = "brian2"
+    module = "brian2"
+    where = "CPU (1 thread)"
+    max_threads = 1
+    compile_after_build = True
+    device_name: ClassVar[str] = "runtime"
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        ok, why = super().available()
+        if not ok:
+            return ok, why
+        import importlib.util
+
+        if cls.device_name == "runtime" and importlib.util.find_spec("Cython") is None:
+            return False, "Brian2's runtime device needs Cython (pip install cython)"
+        if not (shutil.which("g++") or shutil.which("c++")):
+            return False, "Brian2 compiles generated C++: no C++ compiler (g++) found on PATH"
+        if cls.device_name == "cpp_standalone" and not shutil.which("make"):
+            return False, "Brian2's C++ standalone device needs 'make' on PATH"
+        return True, why
+
+    def supports(self, resolved: ResolvedScenario, mode: str) -> list[str]:
+        problems = []
+        for problem in super().supports(resolved, mode):
+            if problem.startswith("at most") and self.device_name == "runtime":
+                problem = (f"brian2 (runtime device) runs in one thread, {self.threads} asked for; "
+                           "use the backend brian2.standalone for OpenMP threads")
+            problems.append(problem)
+        cache = self.options.get("cache", "warm")
+        if cache not in CACHE_OPTIONS:
+            problems.append(f"option cache={cache!r}: expected one of {', '.join(CACHE_OPTIONS)}")
+        unknown = set(self.options) - {"cache"}
+        if unknown:
+            problems.append(f"unknown option(s) {', '.join(sorted(unknown))}; brian2 accepts: cache")
+        return problems
+
+    # ------------------------------------------------------------------ load
+
+    def load(self) -> None:
+        import brian2 as b2
+
+        self.b2 = b2
+        b2.prefs.logging.file_log = False
+        b2.prefs.logging.save_script = False
+        # The adapter holds every object it creates; a run that stops between build and sim
+        # (a failure, a test) would otherwise warn about each one.
+        b2.BrianLogger.suppress_name("unused_brian_object")
+        self._temp_dirs: list[Path] = []
+        self._lock_fh = None
+        self._activate_device()
+        self.info["device"] = self.device_name
+        self.info["brian2_version"] = b2.__version__
+
+    def _fresh_cache_dir(self, kind: str) -> Path:
+        parent = cache_root() / "cold"
+        parent.mkdir(parents=True, exist_ok=True)
+        path = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=parent))
+        self._temp_dirs.append(path)
+        return path
+
+    def _activate_device(self) -> None:
+        b2 = self.b2
+        b2.set_device("runtime")
+        b2.prefs.codegen.target = "cython"  # never a silent fallback to numpy
+        if self.options.get("cache", "warm") == "cold":
+            cache_dir = self._fresh_cache_dir("cython")
+        else:
+            cache_dir = cache_root() / "cython"
+            cache_dir.mkdir(parents=True, exist_ok=True)
+        b2.prefs.codegen.runtime.cython.cache_dir = str(cache_dir)
+        self.info["cache_dir"] = str(cache_dir)
+        from brian2.codegen.runtime.cython_rt.extension_manager import cython_extension_manager
+
+        self._stats = _CompileStats(cython_extension_manager)
+
+    # ------------------------------------------------------------------ build
+
+    def build(self, resolved: ResolvedScenario, mode: str, network: Network | None) -> None:
+        b2 = self.b2
+        self.resolved, self.mode, self.network = resolved, mode, network
+        dt = resolved.dt
+        b2.defaultclock.dt = dt * b2.ms
+        b2.seed(resolved.seed % 2**32)
+        self.groups: dict[str, Any] = {}
+        self.spike_monitors: dict[str, Any] = {}
+        self.v_monitors: dict[str, Any] = {}
+        self.synapse_objects: dict[str, Any] = {}
+        self.source_steps: dict[str, list[np.ndarray]] = {}
+        self.objects: list[Any] = []
+        self._before_build = self._stats.snapshot() if self._stats else (0, 0, 0.0)
+        self.translate("spike times", f"Brian2 stamps a spike at the start of its step: reported times are Brian2's + {dt} ms (NEST's end-of-step stamp)")
+
+        for name, pop in resolved.cells.items():
+            self._build_cells(name, pop)
+        for name, pop in resolved.sources.items():
+            self._build_source(name, pop)
+        for k, proj in enumerate(resolved.projections):
+            self._build_projection(k, proj)
+        self._build_monitors()
+        self.net = b2.Network(*self.objects, name="snnbench_network")
+        if self._stats:
+            c0, r0, s0 = self._before_build
+            c1, r1, s1 = self._stats.snapshot()
+            self.info.update(build_modules_compiled=c1 - c0, build_modules_reused=r1 - r0, build_codegen_s=s1 - s0)
+
+    def _cell_namespace(self, ns: dict[str, Any]) -> dict[str, Any]:
+        b2 = self.b2
+        return {k: float(v) * (1.0 if unit == "1" else getattr(b2, unit)) for k, (unit, v) in ns.items()}
+
+    def _build_cells(self, name: str, pop) -> None:
+        b2, dt = self.b2, self.resolved.dt
+        prm = pop.spec.parameters
+        eqs, ns, method, notes = neuron_model(pop.cell_type, prm, dt)
+        for what, detail in notes:
+            self.translate(what, f"{name}: {detail}")
+        steps = int(round(prm.tau_refrac / dt))
+        if abs(steps * dt - prm.tau_refrac) > 1e-9:
+            self.translate("tau_refrac", f"{name}: {prm.tau_refrac} ms rounded to {steps * dt:g} ms (the dt grid, as NEST does)")
+        self.translate(
+            "refractory", f"{name}: refractory = {steps + 1} dt = {(steps + 1) * dt:g} ms in Brian2 (counted from its start-of-step "
+            f"stamp) clamps v for {steps} steps after the spike's step, as NEST's {steps * dt:g} ms",
+        )
+        group = b2.NeuronGroup(
+            pop.size, eqs, threshold="v >= v_thresh", reset="v = v_reset", refractory=(steps + 1) * dt * b2.ms,
+            method=method, namespace=self._cell_namespace(ns), name=f"pop_{name}",
+        )
+        if self.network is not None:
+            group.v = self.network.populations[name].v_init * b2.mV
+        else:
+            v = pop.spec.initial_values.v
+            self._assign(group, "v", prm.v_rest if v is None else v, "mV", f"{name}.v", pop.size)
+        self.groups[name] = group
+        self.objects.append(group)
+
+    def _build_source(self, name: str, pop) -> None:
+        b2, dt = self.b2, self.resolved.dt
+        if isinstance(pop.spec, PoissonSourcePopulation) and self.network is None:
+            prm = pop.spec.parameters
+            k_start = int(round(prm.start / dt))
+            ns = {"poisson_rate": prm.rate * b2.Hz}
+            if k_start > 0 or math.isfinite(prm.duration):
+                k_stop = int(round((prm.start + prm.duration) / dt)) if math.isfinite(prm.duration) else 2**62
+                for what, value in (("start", prm.start), ("start + duration", prm.start + prm.duration)):
+                    if math.isfinite(value) and abs(round(value / dt) * dt - value) > 1e-9:
+                        self.translate("SpikeSourcePoisson", f"{name}: {what} {value} ms put on the {dt} ms grid")
+                ns.update(k_start=k_start, k_stop=k_stop)
+                rates = "int(timestep(t, dt) >= k_start and timestep(t, dt) < k_stop) * poisson_rate"
+            else:
+                rates = "poisson_rate"
+            group = b2.PoissonGroup(pop.size, rates=rates, namespace=ns, name=f"pop_{name}")
+            self.translate("SpikeSourcePoisson", f"{name}: PoissonGroup (one train per source, shared by its targets, as PyNN's SpikeSourcePoisson)")
+        else:
+            if self.network is not None:
+                steps = self.network.populations[name].spike_steps
+            else:
+                steps = realise_spike_steps(pop, self.resolved, rng_for(self.resolved.seed, "spikes", pop.name))
+            indices = np.repeat(np.arange(pop.size, dtype=np.int64), [s.size for s in steps])
+            emit = (np.concatenate(steps) - 1) if steps else np.empty(0, dtype=np.int64)
+            group = b2.SpikeGeneratorGroup(pop.size, indices, emit * dt * b2.ms, name=f"pop_{name}")
+            self.source_steps[name] = steps
+            self.translate("spike source", f"{name}: SpikeGeneratorGroup emits a spike at m*dt in step m-1 (given the time (m-1)*dt), as NEST's spike_generator")
+        self.groups[name] = group
+        self.objects.append(group)
+
+    # -- values: constants, distributions, arrays
+
+    def _expression(self, value, unit: str) -> str:
+        if isinstance(value, Uniform):
+            return f"({value.low!r} + ({value.high!r} - {value.low!r})*rand())*{unit}"
+        if isinstance(value, (Normal, NormalClipped)):
+            return f"({value.mu!r} + {value.sigma!r}*randn())*{unit}"
+        raise TypeError(value)
+
+    def _assign(self, target, var: str, value, unit: str, label: str, n_expected: float = 1.0) -> None:
+        """Set target.var to a constant or a scenario distribution, with Brian2's random numbers."""
+        b2 = self.b2
+        if isinstance(value, (int, float)):
+            setattr(target, var, float(value) * getattr(b2, unit))
+            return
+        setattr(target, var, self._expression(value, unit))
+        if isinstance(value, NormalClipped):
+            self._redraw(target, var, value, unit, label, n_expected)
+
+    def _redraw(self, target, var: str, value: NormalClipped, unit: str, label: str, n_expected: float) -> None:
+        lo, hi = value.low, value.high
+        outside = " or ".join(c for c in (f"{var} < {lo!r}*{unit}" if math.isfinite(lo) else "",
+                                          f"{var} > {hi!r}*{unit}" if math.isfinite(hi) else "") if c)
+        if not outside:
+            return
+        expr = self._expression(value, unit)
+        if self.device_name == "runtime":
+            view = getattr(target, var)
+            si = float(getattr(self.b2, unit))
+            while True:
+                vals = np.asarray(getattr(target, var + "_")[:], dtype=float)
+                if not np.any((vals < lo * si) | (vals > hi * si)):
+                    return
+                view[outside] = expr
+        # Standalone: values cannot be read back before the binary runs; redraw a fixed number of
+        # times, enough that fewer than 1e-3 values are expected to remain outside, then clip.
+        from scipy.stats import norm
+
+        q = float(norm.cdf(hi, value.mu, value.sigma) - norm.cdf(lo, value.mu, value.sigma)) if value.sigma > 0 else 1.0
+        n = max(1.0, n_expected)
+        passes = _MAX_REDRAW_PASSES if q <= 0 else (0 if q >= 1 else int(math.ceil(math.log(1e-3 / n) / math.log1p(-q))))
+        passes = min(max(passes, 1), _MAX_REDRAW_PASSES)
+        view = getattr(target, var)
+        for _ in range(passes):
+            view[outside] = expr
+        view[outside] = f"clip({var}, {lo!r}*{unit}, {hi!r}*{unit})"
+        self.translate("normal_clipped", f"{label}: standalone redraws out-of-window values {passes} times "
+                       "(expected < 1e-3 left), then clips any left")
+
+    # -- projections
+
+    def _build_projection(self, k: int, proj) -> None:
+        b2, dt, resolved = self.b2, self.resolved.dt, self.resolved
+        pre, post = self.groups[proj.pre], self.groups[proj.post]
+        var, unit = synaptic_target(resolved.populations[proj.post].cell_type, proj.receptor)
+        conn = proj.connector
+        safe = "".join(c if c.isalnum() or c == "_" else "_" for c in proj.label)
+        syn_name = f"syn_{k}_{safe}"
+        explicit = self.network is not None or isinstance(conn, FromList)
+        if explicit:
+            arrays = next(p for p in self.network.projections if p.label == proj.label) if self.network is not None else realise_projection(proj, resolved)
+            if arrays.size == 0:
+                self.synapse_objects[proj.label] = None
+                return
+            from_list_values = isinstance(conn, FromList) and conn.connections and len(conn.connections[0]) == 4
+            use_arrays = self.network is not None or from_list_values
+            weight_const = None if use_arrays or not isinstance(proj.weight, float) else proj.weight
+            delay_const = None if use_arrays or not isinstance(proj.delay, float) else proj.delay
+        else:
+            weight_const = proj.weight if isinstance(proj.weight, float) else None
+            delay_const = proj.delay if isinstance(proj.delay, float) else None
+            use_arrays = False
+        model = "" if weight_const is not None else f"w : {'siemens' if unit == 'uS' else 'amp'}"
+        namespace = {}
+        if weight_const is not None:
+            namespace["w_syn"] = weight_const * getattr(b2, unit)
+            on_pre = f"{var}_post += w_syn"
+        else:
+            on_pre = f"{var}_post += w"
+        kwargs = {}
+        if delay_const is not None:
+            on_grid = max(1, round(delay_const / dt)) * dt
+            if abs(on_grid - delay_const) > 1e-9:
+                self.translate("delay", f"{proj.label}: {delay_const} ms put on the {dt} ms grid ({on_grid:g} ms)")
+            kwargs["delay"] = on_grid * b2.ms
+        syn = b2.Synapses(pre, post, model=model, on_pre=on_pre, namespace=namespace, name=syn_name, **kwargs)
+
+        if explicit:
+            syn.connect(i=arrays.pre_idx.astype(np.int32), j=arrays.post_idx.astype(np.int32))
+            if use_arrays:
+                syn.w = arrays.weight * getattr(b2, unit)
+                syn.delay = self.delay_steps(arrays.delay, dt, proj.label) * dt * b2.ms
+            else:
+                if weight_const is None:
+                    self._assign(syn, "w", proj.weight, unit, f"{proj.label}.weight", self._expected_synapses(proj))
+                if delay_const is None:
+                    self._assign_delay(syn, proj)
+        else:
+            self._connect_native(syn, proj)
+            if weight_const is None:
+                self._assign(syn, "w", proj.weight, unit, f"{proj.label}.weight", self._expected_synapses(proj))
+            if delay_const is None:
+                self._assign_delay(syn, proj)
+        self.synapse_objects[proj.label] = syn
+        self.objects.append(syn)
+
+    def _expected_synapses(self, proj) -> float:
+        from ..scenario.resolve import expected_connections
+
+        r = self.resolved
+        return expected_connections(proj.connector, r.populations[proj.pre].size, r.populations[proj.post].size, proj.pre == proj.post)
+
+    def _assign_delay(self, syn, proj) -> None:
+        self._assign(syn, "delay", proj.delay, "ms", f"{proj.label}.delay", self._expected_synapses(proj))
+        self.translate("delay", f"{proj.label}: delays drawn by Brian2 are put on the {self.resolved.dt} ms grid by its spike queue (nearest step)")
+
+    def _connect_native(self, syn, proj) -> None:
+        conn = proj.connector
+        same = proj.pre == proj.post
+        no_self = same and not getattr(conn, "allow_self_connections", True)
+        if isinstance(conn, FixedProbability):
+            if no_self:
+                syn.connect(condition="i != j", p=conn.p)
+            else:
+                syn.connect(p=conn.p)
+        elif isinstance(conn, FixedInDegree):
+            K = int(conn.n)
+            if K == 0:
+                return
+            if conn.with_replacement:
+                gen = (f"(j + 1 + int(rand()*(N_pre - 1))) % N_pre for _ in range({K})" if no_self
+                       else f"int(rand()*N_pre) for _ in range({K})")
+            else:
+                gen = (f"k + int(k >= j) for k in sample(N_pre - 1, size={K})" if no_self
+                       else f"k for k in sample(N_pre, size={K})")
+            syn.connect(i=gen)
+        elif isinstance(conn, FixedTotalNumber):
+            n_pre = self.resolved.populations[proj.pre].size
+            n_post = self.resolved.populations[proj.post].size
+            pre, post = realise_connect(conn, n_pre, n_post, same, rng_for(self.resolved.seed, "brian2-native-edges", proj.label))
+            self.translate("fixed_total_number", f"{proj.label}: Brian2 has no fixed-total-number connector; the pairs are drawn "
+                           "with numpy (snnbench's sampler, a stream of its own) and given to connect(i=, j=)")
+            if pre.size:
+                syn.connect(i=pre.astype(np.int32), j=post.astype(np.int32))
+        elif isinstance(conn, OneToOne):
+            syn.connect(j="i")
+        elif isinstance(conn, AllToAll):
+            if no_self:
+                syn.connect(condition="i != j")
+            else:
+                syn.connect()
+        else:
+            raise TypeError(conn)
+
+    # -- monitors
+
+    def _build_monitors(self) -> None:
+        b2 = self.b2
+        for name, pop in self.resolved.populations.items():
+            group = self.groups[name]
+            n_spk, n_v = pop.n_record_spikes, pop.n_record_v
+            if n_spk and name not in self.source_steps:
+                source = group if n_spk == pop.size else group[:n_spk]
+                mon = b2.SpikeMonitor(source, name=f"spikes_{name}")
+                self.spike_monitors[name] = mon
+                self.objects.append(mon)
+            if n_v and not pop.is_source:
+                mon = b2.StateMonitor(group, "v", record=np.arange(n_v), when="end", name=f"v_{name}")
+                self.v_monitors[name] = mon
+                self.objects.append(mon)
+        if self.v_monitors:
+            self.translate("v sampling", "v recorded at the end of each step (when='end', after reset); Brian2 stamps it with the "
+                           f"step's start: reported times are + {self.resolved.dt} ms, k*dt for k = 1..n_steps")
+
+    # ------------------------------------------------------------------ compile, run
+
+    def compile(self, resolved: ResolvedScenario) -> None:
+        c0, r0, s0 = self._stats.snapshot()
+        t0 = time.perf_counter()
+        net, b2 = self.net, self.b2
+        # What Network.run() does before its before_run(): the clocks and their interval.
+        net._clocks = {obj.clock for obj in net.sorted_objects}
+        for clock in net._clocks:
+            clock.set_interval(net.t, net.t + resolved.simtime * b2.ms)
+        net.before_run({})
+        compiled, reused, seconds = (a - b for a, b in zip(self._stats.snapshot(), (c0, r0, s0)))
+        self.info.update(
+            compile_cache=cache_state(compiled, reused), modules_compiled=compiled, modules_reused=reused,
+            compile_codegen_s=time.perf_counter() - t0,
+        )
+
+    def run(self) -> None:
+        b2 = self.b2
+        net = self.net
+        # The code objects were made by before_run() in compile(), and nothing has changed since:
+        # Network.run() would generate them all again (in memory) before its loop; skip that.
+        net.before_run = lambda run_namespace: None
+        try:
+            net.run(self.resolved.simtime * b2.ms, namespace={})
+        finally:
+            del net.before_run
+        self.info["sim_loop_s"] = float(b2.get_device()._last_run_time)
+
+    # ------------------------------------------------------------------ collect
+
+    def _synapse_count(self, syn) -> int:
+        return 0 if syn is None else int(len(syn))
+
+    def collect(self) -> SimulationOutput:
+        resolved, dt = self.resolved, self.resolved.dt
+        simtime = resolved.simtime
+        out = {}
+        for name, pop in resolved.populations.items():
+            recorded = np.arange(pop.n_record_spikes, dtype=np.int64)
+            if name in self.spike_monitors:
+                mon = self.spike_monitors[name]
+                index = np.asarray(mon.i[:], dtype=np.int64)
+                times = np.asarray(mon.t_[:], dtype=float) * 1000.0 + dt
+                keep = times <= simtime + 1e-9
+                index, times = index[keep], times[keep]
+                order = np.lexsort((index, times))
+                index, times = index[order], np.round(times[order] / dt) * dt
+            elif pop.is_source and name in self.source_steps:
+                index, times = spikes_from_steps(self.source_steps[name], recorded, dt)
+            else:
+                index, times = np.empty(0, np.int64), np.empty(0)
+            po = PopulationOutput(name, pop.size, pop.cell_type, recorded, index, times)
+            if name in self.v_monitors:
+                mon = self.v_monitors[name]
+                v = np.asarray(mon.v_[:], dtype=float) * 1000.0  # (cells, samples), V -> mV
+                t = np.asarray(mon.t_[:], dtype=float) * 1000.0 + dt
+                po.v_index = np.arange(pop.n_record_v, dtype=np.int64)
+                po.v = v.T.copy()
+                po.v_times = np.round(t / dt) * dt
+            out[name] = po
+        synapses = {label: self._synapse_count(syn) for label, syn in self.synapse_objects.items()}
+        return SimulationOutput(simtime=simtime, dt=dt, populations=out, synapses=synapses)
+
+    def close(self) -> None:
+        # Drop the Brian2 objects, so that a later run in this process can reuse their names.
+        for attr in ("net", "groups", "spike_monitors", "v_monitors", "synapse_objects", "objects"):
+            self.__dict__.pop(attr, None)
+        stats = getattr(self, "_stats", None)
+        if stats is not None:
+            stats.restore()
+            self._stats = None
+        for path in getattr(self, "_temp_dirs", []):
+            shutil.rmtree(path, ignore_errors=True)
+        self._temp_dirs = []
+
+
+# ----------------------------------------------------------------------------- C++ standalone
+
+
+class Brian2StandaloneBackend(Brian2Backend):
+    name = "brian2.standalone"
+    title = "Brian2, C++ standalone device"
+    where = "CPU (OpenMP threads)"
+    max_threads = None
+    uses_child_processes = True
+    device_name = "cpp_standalone"
+
+    def _activate_device(self) -> None:
+        self._stats = None
+
+    def build(self, resolved: ResolvedScenario, mode: str, network: Network | None) -> None:
+        b2 = self.b2
+        if self.options.get("cache", "warm") == "cold":
+            project = self._fresh_cache_dir("standalone")
+        else:
+            # Sizes are compiled into the code: one project per size too, so that a sweep over
+            # N_pop keeps a warm project for each size.
+            project = cache_root() / "standalone" / f"{resolved.hash}-{mode}-N{resolved.N_pop}-t{self.threads}"
+            project.mkdir(parents=True, exist_ok=True)
+            # One run at a time per project directory: the binary reads and writes its files there.
+            lock_path = project.with_name(project.name + ".lock")
+            self._lock_fh = open(lock_path, "w")
+            t0 = time.perf_counter()
+            fcntl.flock(self._lock_fh, fcntl.LOCK_EX)
+            self.info["project_lock_wait_s"] = time.perf_counter() - t0
+        self.project = project
+        self.info["project_dir"] = str(project)
+        b2.set_device("cpp_standalone", directory=str(project), build_on_run=False)
+        b2.prefs.devices.cpp_standalone.openmp_threads = self.threads if self.threads > 1 else 0
+        # Brian2's default 'make -j' starts every compiler at once (45 for VA COBA, ~4 GiB here);
+        # one per core is as fast and keeps the compile phase's memory that of a normal build.
+        make_args = [f"-j{os.cpu_count() or 1}"]
+        b2.prefs.devices.cpp_standalone.extra_make_args_unix = make_args
+        self.info["make_args"] = " ".join(make_args)
+        self.info["openmp_threads"] = self.threads if self.threads > 1 else 0
+        super().build(resolved, mode, network)
+
+    def _objects_state(self) -> dict[str, float]:
+        return {str(p): p.stat().st_mtime_ns for p in self.project.rglob("*.o")}
+
+    def compile(self, resolved: ResolvedScenario) -> None:
+        b2 = self.b2
+        device = b2.get_device()
+        before = self._objects_state()
+        had_binary = (self.project / "main").exists()
+        t0 = time.perf_counter()
+        self.net.run(resolved.simtime * b2.ms, namespace={})  # records the run; generates its code
+        t1 = time.perf_counter()
+        device.build(directory=str(self.project), compile=True, run=False, with_output=False)
+        after = self._objects_state()
+        compiled = sum(1 for p, m in after.items() if before.get(p) != m)
+        reused = len(after) - compiled
+        if not had_binary:
+            reused = 0
+        self.info.update(
+            compile_cache=cache_state(compiled, reused), objects_compiled=compiled, objects_reused=reused,
+            codegen_s=t1 - t0, make_s=device.timers["compile"].get("make"),
+        )
+
+    def run(self) -> None:
+        device = self.b2.get_device()
+        device.run(directory=str(self.project), with_output=False)
+        self.info["binary_s"] = device.timers.get("run_binary")
+        self.info["sim_loop_s"] = float(device._last_run_time)
+
+    def close(self) -> None:
+        try:
+            project = getattr(self, "project", None)
+            if project is not None and project.exists():
+                # Keep the compiled project (the warm cache); drop this run's data.
+                for sub in ("results", "static_arrays"):
+                    shutil.rmtree(project / sub, ignore_errors=True)
+            if hasattr(self, "b2"):
+                device = self.b2.get_device()
+                if hasattr(device, "reinit"):
+                    device.reinit()
+                self.b2.set_device("runtime")
+        finally:
+            if getattr(self, "_lock_fh", None) is not None:
+                fcntl.flock(self._lock_fh, fcntl.LOCK_UN)
+                self._lock_fh.close()
+                self._lock_fh = None
+            super().close()

@@ -1,0 +1,392 @@
+"""Brian2, runtime (Cython) and C++ standalone devices: the exact tier against numba, whole networks
+through the isolated runner, the compile phase and its cache, and what the adapter refuses.
+
+Brian2 compiles generated code: with an empty cache (snnbench's, ~/.cache/snnbench/brian2) the
+first run of this file compiles for several minutes; later runs reuse the cache.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from snnbench.backends import backend_class
+from snnbench.runner import RunSpec, run_in_process, run_isolated
+from snnbench.scenario import Overrides, load_scenario, realise, resolve
+from snnbench.store import ResultStore
+
+from .conftest import requires
+
+pytestmark = [
+    requires("brian2", "brian2"),
+    # Brian2 2.9 calls pyparsing's camelCase names, deprecated in pyparsing 3.3.
+    pytest.mark.filterwarnings(r"ignore:'\w+'( argument is)? deprecated[ ,-]+use:DeprecationWarning"),
+]
+
+DEVICES = ["brian2", "brian2.standalone"]
+NETWORKS = ["vogels-abbott-coba", "vogels-abbott-cuba"]
+
+
+# ----------------------------------------------------------------------------- exact tier
+
+
+@pytest.fixture(scope="module")
+def single_neuron():
+    r = resolve(load_scenario("single-neuron"), Overrides(simtime=1000.0))
+    network = realise(r)
+    outputs = {b: run_in_process(r, b, connectivity="exact", network=network) for b in ["numba"] + DEVICES}
+    return outputs
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("cell", ["cond", "curr"])
+def test_exact_tier_spike_times_within_one_dt(single_neuron, device, cell):
+    ref, out = single_neuron["numba"].populations[cell], single_neuron[device].populations[cell]
+    assert ref.n_spikes >= 5, "the input must make the cell fire for this test to mean anything"
+    assert out.n_spikes == ref.n_spikes
+    assert np.max(np.abs(np.sort(out.spike_time) - np.sort(ref.spike_time))) <= 0.1 + 1e-9
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("cell", ["cond", "curr"])
+def test_exact_tier_v_rms_below_0_05_mV(single_neuron, device, cell):
+    ref, out = single_neuron["numba"].populations[cell], single_neuron[device].populations[cell]
+    assert out.v.shape == ref.v.shape == (10000, 1)
+    np.testing.assert_allclose(out.v_times, ref.v_times)
+    assert out.v_times[0] == pytest.approx(0.1) and out.v_times[-1] == pytest.approx(1000.0)
+    rms = float(np.sqrt(np.mean((out.v - ref.v) ** 2)))
+    assert rms < 0.05
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_exact_tier_same_input_and_synapses(single_neuron, device):
+    ref, out = single_neuron["numba"], single_neuron[device]
+    for pop in ("exc", "inh"):
+        np.testing.assert_array_equal(np.sort(out.populations[pop].spike_time), np.sort(ref.populations[pop].spike_time))
+    assert out.synapses == ref.synapses
+
+
+# ----------------------------------------------------------------------------- every connector
+
+FEATURES = """
+[scenario]
+title = "brian2 adapter features"
+source = "tests"
+
+[run]
+dt = 0.1
+simtime = 200.0
+seed = 11
+
+[populations.A]
+cell_type = "IF_curr_exp"
+size = 40
+parameters = { tau_m = 10.0, tau_syn_E = 10.0, tau_syn_I = 2.0, i_offset = 0.5, v_rest = -65.0, v_reset = -70.0, v_thresh = -52.0, cm = 0.25, tau_refrac = 2.05 }
+initial_values = { v = { distribution = "normal_clipped", mu = -60.0, sigma = 5.0, low = -70.0, high = -53.0 } }
+record = { spikes = 10, v = 3 }
+
+[populations.B]
+cell_type = "IF_cond_exp"
+size = 30
+parameters = { i_offset = 0.4, tau_refrac = 0.0 }
+initial_values = { v = { distribution = "normal", mu = -65.0, sigma = 2.0 } }
+record = { spikes = true, v = 1 }
+
+[populations.P]
+cell_type = "SpikeSourcePoisson"
+size = 20
+parameters = { rate = 200.0, start = 20.0, duration = 100.0 }
+record = { spikes = 5 }
+
+[populations.S]
+cell_type = "SpikeSourceArray"
+size = 3
+parameters = { spike_times = [[5.0, 10.05], [7.0], []] }
+record = { spikes = true }
+
+[[projections]]
+name = "indeg_norepl_noself"
+pre = "A"
+post = "A"
+receptor = "excitatory"
+connector = { type = "fixed_in_degree", n = 5, allow_self_connections = false }
+weight = { distribution = "normal_clipped", mu = 0.05, sigma = 0.02, low = 0.0, high = 0.1 }
+delay = { distribution = "uniform", low = 0.5, high = 2.0 }
+
+[[projections]]
+name = "indeg_repl"
+pre = "B"
+post = "A"
+receptor = "inhibitory"
+connector = { type = "fixed_in_degree", n = 4, with_replacement = true }
+weight = -0.1
+delay = 1.05
+
+[[projections]]
+name = "indeg_repl_noself"
+pre = "B"
+post = "B"
+receptor = "inhibitory"
+connector = { type = "fixed_in_degree", n = 6, with_replacement = true, allow_self_connections = false }
+weight = 0.01
+delay = { distribution = "normal_clipped", mu = 1.0, sigma = 0.5, low = 0.1, high = 3.0 }
+
+[[projections]]
+name = "total"
+pre = "A"
+post = "B"
+receptor = "excitatory"
+connector = { type = "fixed_total_number", n = 100 }
+weight = 0.01
+delay = 0.3
+
+[[projections]]
+name = "poisson_p"
+pre = "P"
+post = "A"
+receptor = "excitatory"
+connector = { type = "fixed_probability", p = 0.3 }
+weight = { distribution = "uniform", low = 0.05, high = 0.15 }
+delay = 0.1
+
+[[projections]]
+name = "all_noself"
+pre = "B"
+post = "B"
+receptor = "excitatory"
+connector = { type = "all_to_all", allow_self_connections = false }
+weight = 0.001
+delay = 0.5
+
+[[projections]]
+name = "list"
+pre = "S"
+post = "B"
+receptor = "excitatory"
+connector = { type = "from_list", connections = [[0, 0, 0.05, 1.0], [1, 1, 0.05, 2.0], [2, 2, 0.05, 0.2]] }
+weight = 0.05
+delay = 1.0
+
+[[projections]]
+name = "one"
+pre = "S"
+post = "C"
+receptor = "excitatory"
+connector = { type = "one_to_one" }
+weight = 0.05
+delay = 1.0
+
+[populations.C]
+cell_type = "IF_curr_exp"
+size = 3
+record = { spikes = true, v = 3 }
+"""
+
+
+def _run_keeping_synapses(backend: str, r, mode: str, network=None):
+    """Run in this process; return the output and each projection's (i, j, w, delay) from Brian2."""
+    b = backend_class(backend)()
+    assert b.supports(r, mode) == []
+    b.load()
+    try:
+        b.build(r, mode, network)
+        b.compile(r)
+        b.run()
+        out = b.collect()
+        syn = {}
+        for label, obj in b.synapse_objects.items():
+            w = np.asarray(obj.w_[:]) if "w" in obj.variables else None
+            syn[label] = (np.asarray(obj.i[:]), np.asarray(obj.j[:]), w, np.asarray(obj.delay_[:]) * 1000.0)
+        return out, syn, b.translations
+    finally:
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def features(tmp_path_factory):
+    path = tmp_path_factory.mktemp("scenarios") / "brian2-features.toml"
+    path.write_text(FEATURES)
+    r = resolve(load_scenario(path))
+    network = realise(r)
+    runs = {"numba": run_in_process(r, "numba", connectivity="exact", network=network)}
+    for device in DEVICES:
+        runs[device, "exact"] = _run_keeping_synapses(device, r, "exact", network)
+        runs[device, "native"] = _run_keeping_synapses(device, r, "native")
+    return r, network, runs
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_exact_mode_with_every_connector_matches_numba(features, device):
+    """Distributed delays and weights, from_list, one_to_one, subsets recorded, tau_m = tau_syn, i_offset."""
+    r, network, runs = features
+    ref, (out, _, translations) = runs["numba"], runs[device, "exact"]
+    assert out.synapses == {p.label: p.size for p in network.projections}
+    for name, a in ref.populations.items():
+        b = out.populations[name]
+        np.testing.assert_array_equal(b.recorded, a.recorded)
+        assert b.n_spikes == a.n_spikes, name
+        if a.n_spikes:
+            assert set(b.spike_index) <= set(a.recorded)
+            assert np.max(np.abs(np.sort(b.spike_time) - np.sort(a.spike_time))) <= 0.1 + 1e-9, name
+        assert b.v.shape == a.v.shape, name
+        if a.v.size:
+            assert float(np.sqrt(np.mean((b.v - a.v) ** 2))) < 0.05, name
+    assert ref.populations["A"].n_spikes > 50 and ref.populations["B"].n_spikes > 50
+    assert any(t["what"] == "tau_syn_E" for t in translations)  # A has tau_m = tau_syn_E
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_native_connectors(features, device):
+    r, _, runs = features
+    out, syn, translations = runs[device, "native"]
+    sizes = {name: pop.size for name, pop in r.populations.items()}
+
+    i, j, w, d = syn["indeg_norepl_noself"]  # sample(N_pre - 1, size=K), shifted past j
+    assert np.all(np.bincount(j, minlength=sizes["A"]) == 5) and not np.any(i == j)
+    assert len(set(zip(i.tolist(), j.tolist()))) == i.size  # without replacement
+    assert np.all((w >= 0) & (w <= 0.1e-9 + 1e-18))  # normal_clipped in [0, 0.1] nA
+    assert np.all((d >= 0.5 - 1e-9) & (d <= 2.0 + 1e-9)) and np.unique(np.round(d, 6)).size > 5
+    i, j, _, _ = syn["indeg_repl"]
+    assert np.all(np.bincount(j, minlength=sizes["A"]) == 4) and i.max() < sizes["B"]
+    i, j, _, d = syn["indeg_repl_noself"]
+    assert np.all(np.bincount(j, minlength=sizes["B"]) == 6) and not np.any(i == j)
+    assert np.all((d >= 0.1 - 1e-9) & (d <= 3.0 + 1e-9))  # normal_clipped delays
+    assert syn["total"][0].size == 100
+    assert 180 < syn["poisson_p"][0].size < 300  # p = 0.3 of 20 x 40 pairs: 240 +- 13
+    i, j, _, _ = syn["all_noself"]
+    assert i.size == 30 * 29 and not np.any(i == j)
+    np.testing.assert_array_equal(syn["one"][0], syn["one"][1])
+    np.testing.assert_allclose(np.sort(syn["list"][3]), [0.2, 1.0, 2.0])  # from_list delays
+    assert any(t["what"] == "fixed_total_number" for t in translations)
+
+    p = out.populations["P"]  # Poisson, 200 Hz from 20 ms for 100 ms; the first 5 recorded
+    assert p.n_spikes > 0 and set(p.spike_index) <= set(range(5))
+    assert p.spike_time.min() > 20.0 and p.spike_time.max() <= 120.0 + 1e-9
+    s = out.populations["S"]
+    np.testing.assert_allclose(np.sort(s.spike_time), [5.0, 7.0, 10.1])
+    a = out.populations["A"]
+    assert a.v.shape == (2000, 3) and set(a.spike_index) <= set(range(10))
+    assert np.all((a.v[0] > -70.0) & (a.v[0] < -52.0))  # from normal_clipped initial values
+    assert out.populations["B"].n_spikes > 0
+
+
+# ----------------------------------------------------------------------------- networks
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory):
+    store = ResultStore(tmp_path_factory.mktemp("results"))
+    return {
+        (scenario, device): run_isolated(RunSpec(scenario=scenario, backend=device, timeout=900), store)
+        for scenario in NETWORKS for device in DEVICES
+    }
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("scenario", NETWORKS)
+def test_network_rates_in_the_published_range(records, scenario, device):
+    record = records[scenario, device]
+    assert record["status"] == "ok", record.get("failure")
+    assert record["neurons"] == 4000
+    r = resolve(load_scenario(scenario), Overrides())
+    expected = r.expected_synapses()
+    assert abs(record["synapses"] - expected) < 5 * expected**0.5  # fixed_probability: binomial
+    for name, (low, high) in load_scenario(scenario).expected.rate_hz.items():
+        pop = record["populations"][name]
+        assert low <= pop["rate_hz"] <= high, (name, pop["rate_hz"])
+        assert low <= pop["rate_hz_after_transient"] <= high, (name, pop["rate_hz_after_transient"])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("scenario", NETWORKS)
+def test_record_has_the_compile_phase_and_cache_state(records, scenario, device):
+    record = records[scenario, device]
+    assert record["status"] == "ok", record.get("failure")
+    for phase in ("import", "compile", "build", "sim", "collect", "write"):
+        assert record["phases"][phase]["wall_s"] >= 0
+    info = record["backend_info"]
+    assert info["compile_cache"] in ("cold", "warm", "partial")
+    compiled = info["modules_compiled"] if device == "brian2" else info["objects_compiled"]
+    assert (info["compile_cache"] == "warm") == (compiled == 0)
+    assert info["sim_loop_s"] <= record["phases"]["sim"]["wall_s"]
+    assert record["backend_version"] == record["provenance"]["software"]["brian2"]
+    whats = {t["what"] for t in record["translations"]}
+    assert {"spike times", "refractory", "v sampling"} <= whats
+    if device == "brian2.standalone":
+        assert "children_peak_rss_bytes" in record["phases"]["sim"]  # the binary's memory is measured
+
+
+def test_the_two_devices_draw_the_same_network(records):
+    """Native mode, same seed: Brian2's own connect() and random numbers on both devices."""
+    for scenario in NETWORKS:
+        a, b = records[scenario, "brian2"], records[scenario, "brian2.standalone"]
+        assert a["synapses_per_projection"] == b["synapses_per_projection"]
+
+
+# ----------------------------------------------------------------------------- what is refused
+
+
+def _resolved(name="vogels-abbott-cuba"):
+    return resolve(load_scenario(name), Overrides(N_pop=400, simtime=10.0))
+
+
+def test_runtime_device_is_single_threaded():
+    problems = backend_class("brian2")(threads=2).supports(_resolved(), "native")
+    assert len(problems) == 1 and "one thread" in problems[0] and "brian2.standalone" in problems[0]
+    assert backend_class("brian2.standalone")(threads=2).supports(_resolved(), "native") == []
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_bad_options_are_refused(device):
+    cls = backend_class(device)
+    assert cls(options={"cache": "cold"}).supports(_resolved(), "exact") == []
+    (problem,) = cls(options={"cache": "lukewarm"}).supports(_resolved(), "exact")
+    assert "cache='lukewarm'" in problem and "cold" in problem
+    (problem,) = cls(options={"turbo": True}).supports(_resolved(), "exact")
+    assert "turbo" in problem
+
+
+def test_an_unsupported_run_is_recorded_with_its_reason(tmp_path):
+    record = run_isolated(RunSpec(scenario="vogels-abbott-cuba", backend="brian2", threads=2,
+                                  overrides=Overrides(N_pop=400, simtime=10.0)), ResultStore(tmp_path))
+    assert record["status"] == "failed"
+    assert record["failure"]["kind"] == "unsupported" and "one thread" in record["failure"]["message"]
+
+
+# ----------------------------------------------------------------------------- caches
+
+
+def test_cold_option_uses_a_fresh_cache_and_removes_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("SNNBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    warm = backend_class("brian2")()
+    warm.load()
+    cold = backend_class("brian2")(options={"cache": "cold"})
+    cold.load()
+    try:
+        warm_dir, cold_dir = Path(warm.info["cache_dir"]), Path(cold.info["cache_dir"])
+        assert warm_dir == tmp_path / "cache" / "brian2" / "cython"
+        assert cold_dir != warm_dir and cold_dir.is_dir() and not any(cold_dir.iterdir())
+        assert tmp_path / "cache" in cold_dir.parents  # snnbench's cache, never ~/.cython
+    finally:
+        cold.close()
+        warm.close()
+    assert not cold_dir.exists() and warm_dir.exists()
+
+
+def test_standalone_project_per_scenario_and_cold_project_removed(monkeypatch, tmp_path):
+    monkeypatch.setenv("SNNBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    r = _resolved()
+    for options in ({}, {"cache": "cold"}):
+        backend = backend_class("brian2.standalone")(options=options)
+        backend.load()
+        try:
+            backend.build(r, "native", None)  # writes nothing yet: code is generated in compile
+            project = Path(backend.info["project_dir"])
+        finally:
+            backend.close()
+        if options:
+            assert not project.exists()
+        else:
+            assert project == tmp_path / "cache" / "brian2" / "standalone" / f"{r.hash}-native-N{r.N_pop}-t1"
