@@ -55,6 +55,20 @@ def _add_override_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dt", type=float, metavar="MS", help="time step, ms")
 
 
+def _options(items: list[str] | None) -> dict[str, Any]:
+    """--option KEY=VALUE (repeatable): VALUE is read as JSON when it parses (numbers, true), else a string."""
+    options: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--option expects KEY=VALUE, got {item!r}")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
 def _fmt_bytes(n: float | None) -> str:
     if n is None:
         return "-"
@@ -210,9 +224,14 @@ def print_summary(records: list[dict[str, Any]], results_dir: str) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from .runner import RunSpec, run_repeated
 
+    try:
+        options = _options(args.option)
+    except ValueError as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
     spec = RunSpec(
         scenario=args.scenario, backend=args.backend, overrides=_overrides(args), threads=args.threads,
-        connectivity=args.connectivity, format=args.format, timeout=args.timeout,
+        connectivity=args.connectivity, format=args.format, timeout=args.timeout, options=options,
         memory_limit_bytes=int(args.memory_limit * 2**30) if args.memory_limit else None,
     )
     store = ResultStore(args.results)
@@ -277,7 +296,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .validate import ValidationError, validate
 
     seeds, ref_seeds = (5, 5) if args.quick else (args.seeds, args.reference_seeds)
-    options = json.loads(args.options) if args.options else None
+    try:
+        options = _options(args.option)
+    except ValueError as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
     try:
         record = validate(
             args.scenario, args.backend, args.reference, seeds=seeds, reference_seeds=ref_seeds,
@@ -506,6 +529,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", default="results", help="results directory (default ./results)")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds before a run is killed and recorded as failed")
     p.add_argument("--memory-limit", type=float, metavar="GiB", help="resident memory limit per run (default 90%% of RAM)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE",
+                   help="a backend option (repeatable), e.g. cache=cold (brian2), connection=sparse (bindsnet)")
     p.add_argument("--json", action="store_true", help="print the run record(s) as JSON instead of the summary")
     p = sub.add_parser("validate", help="does a backend reproduce a reference backend? (SCENARIOS.md section 4)")
     p.add_argument("scenario", help="scenario id or path")
@@ -521,7 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--dt", type=float, metavar="MS")
     p.add_argument("--threads", type=int, help="threads per run (default: the machine's cores, within the backend's limit)")
     p.add_argument("--connectivity", choices=("native", "exact"), default="native", help="for the statistical tier")
-    p.add_argument("--options", help="backend options as JSON, e.g. '{\"connection\": \"sparse\"}'")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="a backend option for the candidate (repeatable)")
     p.add_argument("--fresh", action="store_true", help="do not reuse matching runs already in the store")
     p.add_argument("--results", default="results", help="results directory (default ./results)")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")

@@ -24,6 +24,7 @@ from pydantic import (
     NonNegativeInt,
     PositiveInt,
     ValidationError,
+    field_serializer,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -390,6 +391,12 @@ class Projection(Strict):
     @property
     def label(self) -> str:
         return self.name or f"{self.pre}->{self.post}"
+
+    @field_serializer("weight")
+    def _serialise_weight(self, weight: Any) -> Any:
+        # After validation a weight is a float or a Uniform/Normal/NormalClipped in standard
+        # units, not the raw type the field is declared with (see Scenario._check_semantics).
+        return weight.model_dump() if isinstance(weight, BaseModel) else weight
 
 
 # ------------------------------------------------------------------------------- scenario
