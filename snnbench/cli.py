@@ -50,6 +50,20 @@ def _add_override_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dt", type=float, metavar="MS", help="time step, ms")
 
 
+def _options(items: list[str] | None) -> dict[str, Any]:
+    """--option KEY=VALUE pairs; a VALUE that reads as JSON (a number, true, ...) is taken as such."""
+    options: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"snnbench: --option expects KEY=VALUE, got {item!r}")
+        try:
+            options[key] = json.loads(value)
+        except ValueError:
+            options[key] = value
+    return options
+
+
 def _fmt_bytes(n: float | None) -> str:
     if n is None:
         return "-"
@@ -160,7 +174,8 @@ def print_summary(records: list[dict[str, Any]], results_dir: str) -> None:
     print(f"\n--- {first['scenario_title']} ---")
     print(f"Scenario               : {first['scenario']} (hash {first['scenario_hash']})")
     print(f"Backend                : {first['backend']} {first['backend_version']}, {first['threads']} thread(s), "
-          f"{first['connectivity']} connectivity")
+          f"{first['connectivity']} connectivity"
+          + "".join(f", {k}={v}" for k, v in sorted((first.get("options") or {}).items())))
     for r in records:
         if r["status"] != "ok":
             f = r["failure"] or {}
@@ -207,7 +222,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     spec = RunSpec(
         scenario=args.scenario, backend=args.backend, overrides=_overrides(args), threads=args.threads,
-        connectivity=args.connectivity, format=args.format, timeout=args.timeout,
+        connectivity=args.connectivity, format=args.format, timeout=args.timeout, options=_options(args.option),
         memory_limit_bytes=int(args.memory_limit * 2**30) if args.memory_limit else None,
     )
     store = ResultStore(args.results)
@@ -244,25 +259,27 @@ def _cell(values: list[float], scale: float = 1.0, fmt: str | None = None) -> st
 
 
 def results_table(records: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    """Medians [min-max] per (scenario, N_pop, simtime, backend, threads, connectivity, format)."""
+    """Medians [min-max] per (scenario, N_pop, simtime, backend, backend options, threads, connectivity, format)."""
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for r in records:
         if r.get("status") != "ok":
             continue
-        key = (r["scenario"], r["resolved"]["N_pop"], r["resolved"]["simtime"], r["backend"], r["threads"],
+        options = ", ".join(f"{k}={v}" for k, v in sorted((r.get("options") or {}).items()))
+        key = (r["scenario"], r["resolved"]["N_pop"], r["resolved"]["simtime"], r["backend"], options, r["threads"],
                r["connectivity"], r["data"]["format"])
         groups.setdefault(key, []).append(r)
     header = ["scenario", "N", "T (ms)", "backend", "threads", "runs", "compile (s)", "build (s)", "sim (s)",
               "write (s)", "peak RSS (MiB)", "E rate (Hz)", "I rate (Hz)"]
     rows = []
     for key, rs in sorted(groups.items(), key=lambda kv: tuple(str(k) for k in kv[0])):
-        scenario, n, simtime, backend, threads, _, fmt = key
+        scenario, n, simtime, backend, options, threads, _, fmt = key
         def phase(name):
             return [r["phases"].get(name, {}).get("wall_s") for r in rs]
         def rate(pop):
             return [r["populations"].get(pop, {}).get("rate_hz") for r in rs]
         rows.append([
-            scenario, str(n), f"{simtime:g}", f"{backend} {rs[0]['backend_version']}", str(threads), str(len(rs)),
+            scenario, str(n), f"{simtime:g}", f"{backend} {rs[0]['backend_version']}" + (f" ({options})" if options else ""),
+            str(threads), str(len(rs)),
             _cell(phase("compile")), _cell(phase("build")), _cell(phase("sim")), _cell(phase("write")) + f" {fmt}",
             _cell([r["peak_rss_bytes"] for r in rs], 1 / 2**20, "{:.0f}"), _cell(rate("E"), fmt="{:.1f}"),
             _cell(rate("I"), fmt="{:.1f}"),
@@ -321,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", default="results", help="results directory (default ./results)")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds before a run is killed and recorded as failed")
     p.add_argument("--memory-limit", type=float, metavar="GiB", help="resident memory limit per run (default 90%% of RAM)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE",
+                   help="a backend option (repeatable), e.g. --option connection=dense for bindsnet")
     p.add_argument("--json", action="store_true", help="print the run record(s) as JSON instead of the summary")
     p = sub.add_parser("table", help="medians [min-max] of the stored runs, per scenario, backend and threads")
     p.add_argument("--results", default="results", help="results directory (default ./results)")
