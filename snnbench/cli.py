@@ -179,7 +179,8 @@ def print_summary(records: list[dict[str, Any]], results_dir: str) -> None:
     print(f"\n--- {first['scenario_title']} ---")
     print(f"Scenario               : {first['scenario']} (hash {first['scenario_hash']})")
     print(f"Backend                : {first['backend']} {first['backend_version']}, {first['threads']} thread(s), "
-          f"{first['connectivity']} connectivity")
+          f"{first['connectivity']} connectivity"
+          + "".join(f", {k}={v}" for k, v in sorted((first.get("options") or {}).items())))
     for r in records:
         if r["status"] != "ok":
             f = r["failure"] or {}
@@ -452,25 +453,27 @@ def _cell(values: list[float], scale: float = 1.0, fmt: str | None = None) -> st
 
 
 def results_table(records: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    """Medians [min-max] per (scenario, N_pop, simtime, backend, threads, connectivity, format)."""
+    """Medians [min-max] per (scenario, N_pop, simtime, backend, backend options, threads, connectivity, format)."""
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for r in records:
         if r.get("status") != "ok":
             continue
-        key = (r["scenario"], r["resolved"]["N_pop"], r["resolved"]["simtime"], r["backend"], r["threads"],
+        options = ", ".join(f"{k}={v}" for k, v in sorted((r.get("options") or {}).items()))
+        key = (r["scenario"], r["resolved"]["N_pop"], r["resolved"]["simtime"], r["backend"], options, r["threads"],
                r["connectivity"], r["data"]["format"])
         groups.setdefault(key, []).append(r)
     header = ["scenario", "N", "T (ms)", "backend", "threads", "runs", "compile (s)", "build (s)", "sim (s)",
               "write (s)", "peak RSS (MiB)", "E rate (Hz)", "I rate (Hz)"]
     rows = []
     for key, rs in sorted(groups.items(), key=lambda kv: tuple(str(k) for k in kv[0])):
-        scenario, n, simtime, backend, threads, _, fmt = key
+        scenario, n, simtime, backend, options, threads, _, fmt = key
         def phase(name):
             return [r["phases"].get(name, {}).get("wall_s") for r in rs]
         def rate(pop):
             return [r["populations"].get(pop, {}).get("rate_hz") for r in rs]
         rows.append([
-            scenario, str(n), f"{simtime:g}", f"{backend} {rs[0]['backend_version']}", str(threads), str(len(rs)),
+            scenario, str(n), f"{simtime:g}", f"{backend} {rs[0]['backend_version']}" + (f" ({options})" if options else ""),
+            str(threads), str(len(rs)),
             _cell(phase("compile")), _cell(phase("build")), _cell(phase("sim")), _cell(phase("write")) + f" {fmt}",
             _cell([r["peak_rss_bytes"] for r in rs], 1 / 2**20, "{:.0f}"), _cell(rate("E"), fmt="{:.1f}"),
             _cell(rate("I"), fmt="{:.1f}"),

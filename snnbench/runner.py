@@ -252,7 +252,8 @@ def run_repeated(spec: RunSpec, store: ResultStore, repeats: int,
     return records
 
 
-def run_in_process(resolved, backend: str, threads: int = 1, connectivity: str = "native", network=None):
+def run_in_process(resolved, backend: str, threads: int = 1, connectivity: str = "native", network=None,
+                   options: dict[str, Any] | None = None):
     """Run `resolved` on `backend` in this process, unmeasured; return its SimulationOutput.
 
     For tests and analysis that need the arrays, not the figures. Measured runs always go
@@ -260,7 +261,7 @@ def run_in_process(resolved, backend: str, threads: int = 1, connectivity: str =
     """
     from .scenario import realise
 
-    instance = backend_class(backend)(threads=threads)
+    instance = backend_class(backend)(threads=threads, options=options)
     problems = instance.supports(resolved, connectivity)
     if problems:
         raise RuntimeError(f"{backend} cannot run {resolved.id}: {'; '.join(problems)}")

@@ -20,6 +20,7 @@ BACKENDS: dict[str, str] = {
     "nest": "snnbench.backends.nest:NestBackend",
     "brian2": "snnbench.backends.brian2:Brian2Backend",
     "brian2.standalone": "snnbench.backends.brian2:Brian2StandaloneBackend",
+    "bindsnet": "snnbench.backends.bindsnet:BindsNETBackend",
 }
 
 
