@@ -18,6 +18,7 @@ from .base import Backend, BackendUnavailable
 BACKENDS: dict[str, str] = {
     "numba": "snnbench.backends.numba_native:NumbaBackend",
     "nest": "snnbench.backends.nest:NestBackend",
+    "pynn.nest": "snnbench.backends.pynn_nest:PyNNNestBackend",
 }
 
 
