@@ -141,7 +141,7 @@ def store(tmp_path_factory):
 @pytest.fixture(scope="module")
 def va_records(store):
     return {
-        scenario: run_isolated(RunSpec(scenario=scenario, backend="pynn.nest", threads=2, timeout=600), store)
+        scenario: run_isolated(RunSpec(scenario=scenario, backend="pynn.nest", timeout=600), store)
         for scenario in ("vogels-abbott-coba", "vogels-abbott-cuba")
     }
 
@@ -170,20 +170,24 @@ def test_writing_through_pynn(store, fmt):
     assert record["status"] == "ok", record.get("failure")
     write = record["phases"]["write"]
     assert write["writer"] == "pynn.nest"
-    files = record["data"]["files"]
-    assert len(files) == 1 and files[0].endswith({"pickle": ".pkl", "nix": ".nix"}[fmt])
-    path = Path(files[0])
-    assert path.exists() and path.stat().st_size > 0 and write["bytes_written"] == path.stat().st_size
+    # one file per recording population, as PyNN's VAbenchmarks.py writes them
+    suffix = {"pickle": ".pkl", "nix": ".nix"}[fmt]
+    stem = str(Path(record["data"]["files"][0]).parent / record["run_id"])
+    files = [Path(f) for f in record["data"]["files"]]
+    assert files == [Path(f"{stem}.{name}{suffix}") for name in ("E", "I", "stim")]
+    assert all(f.exists() and f.stat().st_size > 0 for f in files)
+    assert write["bytes_written"] == sum(f.stat().st_size for f in files)
     # snnbench's reader understands PyNN's layout (with the annotations the backend adds).
-    out = snnio.read_output(path)
+    out = snnio.read_outputs(files)
     assert out.simtime == 100.0 and out.dt == 0.1
     for name, pop in record["populations"].items():
         got = out.populations[name]
         assert got.size == pop["size"] and got.cell_type == pop["cell_type"]
         assert got.recorded.size == pop["recorded"] and got.n_spikes == pop["spikes"]
+    assert out.populations["stim"].n_spikes > 0
     e = out.populations["E"]
     assert e.v.shape == (1000, 2) and e.v_times[0] == pytest.approx(0.1) and e.v_index.tolist() == [0, 1]
-    assert snnio.read_block(path).annotations["scenario"] == "vogels-abbott-coba"
+    assert snnio.read_block(files[0]).annotations["scenario"] == "vogels-abbott-coba"
 
 
 def test_parquet_uses_snnbench_writer(store):

@@ -89,15 +89,15 @@ def from_block(block: neo.Block) -> SimulationOutput:
 
 
 def _from_pynn_block(block: neo.Block) -> SimulationOutput:
-    """The arrays back from a Block written by PyNN's Assembly.write_data (the pynn.nest backend).
+    """The arrays back from a Block written by PyNN's write_data (the pynn.nest backend).
 
     PyNN's layout: each SpikeTrain annotated with `source_population` and `source_index`; one
-    AnalogSignal "v" per population, annotated with `source_population`, whose `channel_index`
-    counts across the Assembly (the sizes of the populations before it are added), with a first
-    sample at t = 0 (the initial value). The backend adds flat annotations for what PyNN's file
-    lacks: dt_ms, simtime_ms, the populations in Assembly order, and per population its size,
-    cell type and how many cells record spikes (the first n) and v. The t = 0 sample is dropped,
-    as in snnbench's own convention (v at k*dt, k = 1..n_steps).
+    AnalogSignal "v" per population, annotated with `source_population`, with a first sample at
+    t = 0 (the initial value) and a `channel_index` array annotation (for an Assembly's file it
+    counts across the Assembly: the sizes of the populations before are added). The backend adds
+    flat annotations for what PyNN's file lacks: dt_ms, simtime_ms, the populations (in Assembly
+    order) and per population its size, cell type and how many cells record spikes (the first n)
+    and v. The t = 0 sample is dropped, as in snnbench's own convention (v at k*dt, k = 1..n_steps).
     """
     ann = block.annotations
     dt, simtime = float(ann["dt_ms"]), float(ann["simtime_ms"])
