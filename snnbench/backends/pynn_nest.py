@@ -10,13 +10,14 @@ The network is the one `nest.py` builds, made with PyNN's API instead of PyNEST'
     SpikeSourcePoisson (native)     pyNN.nest: poisson_generator -> parrot_neuron (min_delay hop)
     SpikeSourceArray, exact Poisson pyNN.nest: spike_generator -> parrot_neuron; PyNN shifts the
                                     generator's times back by min_delay so that the parrots fire
-                                    at the given times
+                                    at the given times (with precise_times off, see `build`; a
+                                    spike at t <= min_delay cannot be expressed: dropped, counted)
     connectors (native)             FixedProbabilityConnector, FixedNumberPreConnector,
                                     FixedTotalNumberConnector, OneToOneConnector,
                                     AllToAllConnector, FromListConnector, with
-                                    pyNN.random.NumpyRNG(seed) and RandomDistribution for weights,
-                                    delays and initial v (PyNN draws them in Python, as
-                                    VAbenchmarks.py does)
+                                    pyNN.random.NumpyRNG and RandomDistribution for weights,
+                                    delays and initial v, drawn in Python by PyNN as in
+                                    VAbenchmarks.py; one NumpyRNG per random item (see `_rng`)
     exact mode                      FromListConnector with every realised (pre, post, weight,
                                     delay), initial v from the realised array, and a
                                     SpikeSourceArray with the realised spikes for every source
