@@ -355,8 +355,9 @@ class PyNNNestBackend(Backend):
     def collect(self) -> SimulationOutput:
         resolved, dt = self.resolved, self.resolved.dt
         simtime = resolved.simtime
-        self.translate("v_times", "PyNN's get_data returns v at t = 0 (the initial value) and at k*dt; the t = 0 sample "
-                       "is dropped (snnbench's convention: k = 1..n_steps)")
+        if any(p.n_record_v for p in resolved.populations.values()):
+            self.translate("v_times", "PyNN's get_data returns v at t = 0 (the initial value) and at k*dt; the t = 0 "
+                           "sample is dropped (snnbench's convention: k = 1..n_steps)")
         out = {}
         for name, pop in resolved.populations.items():
             recorded = np.arange(pop.n_record_spikes, dtype=np.int64)
