@@ -21,6 +21,7 @@ BACKENDS: dict[str, str] = {
     "brian2": "snnbench.backends.brian2:Brian2Backend",
     "brian2.standalone": "snnbench.backends.brian2:Brian2StandaloneBackend",
     "bindsnet": "snnbench.backends.bindsnet:BindsNETBackend",
+    "pynn.nest": "snnbench.backends.pynn_nest:PyNNNestBackend",
 }
 
 

@@ -9,14 +9,15 @@ Formats:
 
 `write` turns a SimulationOutput into files; its cost, including building the neo Block that
 the neo formats need, is what the runner measures as the 'write' phase. `read_block` reads any
-of them back as a neo Block.
+of them back as a neo Block; `read_output` reads a file back as arrays (also a file that the
+pynn.nest backend wrote through PyNN), `read_outputs` several files of one run.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import neo
 import numpy as np
@@ -89,6 +90,15 @@ def read_output(path: str | Path) -> SimulationOutput:
     if path.name.endswith(".parquet"):
         return _read_parquet(path)
     return from_block(read_block(path))
+
+
+def read_outputs(paths: Iterable[str | Path]) -> SimulationOutput:
+    """The arrays of a run written as several files (the pynn.nest backend writes one per population)."""
+    outputs = [read_output(p) for p in paths]
+    if not outputs:
+        raise ValueError("no files to read")
+    populations = {name: pop for out in outputs for name, pop in out.populations.items()}
+    return SimulationOutput(simtime=outputs[0].simtime, dt=outputs[0].dt, populations=populations, synapses={})
 
 
 # ------------------------------------------------------------------------------ parquet

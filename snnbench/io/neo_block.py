@@ -61,7 +61,9 @@ def to_block(output: SimulationOutput, annotations: dict[str, Any] | None = None
 
 
 def from_block(block: neo.Block) -> SimulationOutput:
-    """The arrays back from a Block written by `to_block` (for round trips and analysis)."""
+    """The arrays back from a Block written by `to_block` or by the pynn.nest backend (for round trips and analysis)."""
+    if block.annotations.get("layout") == "pyNN":
+        return _from_pynn_block(block)
     segment = block.segments[0]
     dt = float(block.annotations["dt_ms"])
     simtime = float(block.annotations["simtime_ms"])
@@ -83,4 +85,47 @@ def from_block(block: neo.Block) -> SimulationOutput:
             pop.v_times = np.asarray(sig.times.rescale("ms").magnitude)
             pop.v_index = np.asarray(sig.array_annotations["source_index"], dtype=np.int64)
         pops[name] = pop
+    return SimulationOutput(simtime=simtime, dt=dt, populations=pops, synapses={})
+
+
+def _from_pynn_block(block: neo.Block) -> SimulationOutput:
+    """The arrays back from a Block written by PyNN's write_data (the pynn.nest backend).
+
+    PyNN's layout: each SpikeTrain annotated with `source_population` and `source_index`; one
+    AnalogSignal "v" per population, annotated with `source_population`, with a first sample at
+    t = 0 (the initial value) and a `channel_index` array annotation (for an Assembly's file it
+    counts across the Assembly: the sizes of the populations before are added). The backend adds
+    flat annotations for what PyNN's file lacks: dt_ms, simtime_ms, the populations (in Assembly
+    order) and per population its size, cell type and how many cells record spikes (the first n)
+    and v. The t = 0 sample is dropped, as in snnbench's own convention (v at k*dt, k = 1..n_steps).
+    """
+    ann = block.annotations
+    dt, simtime = float(ann["dt_ms"]), float(ann["simtime_ms"])
+    names = [n for n in str(ann["populations"]).split(",") if n]
+    segment = block.segments[0]
+    trains: dict[str, list] = {}
+    for st in segment.spiketrains:
+        trains.setdefault(str(st.annotations.get("source_population")), []).append(st)
+    signals = {str(sig.annotations.get("source_population")): sig for sig in segment.analogsignals if sig.name == "v"}
+    pops: dict[str, PopulationOutput] = {}
+    offset = 0
+    for name in names:
+        size = int(ann[f"size_{name}"])
+        recorded = np.arange(int(ann[f"record_spikes_{name}"]), dtype=np.int64)
+        sts = trains.get(name, [])
+        index = np.repeat(np.array([int(st.annotations["source_index"]) for st in sts], dtype=np.int64),
+                          [len(st) for st in sts]) if sts else np.empty(0, np.int64)
+        times = np.concatenate([st.rescale(pq.ms).magnitude for st in sts]).astype(float) if sts else np.empty(0)
+        pop = PopulationOutput(name, size, str(ann[f"cell_type_{name}"]), recorded, index, times)
+        sig = signals.get(name)
+        if sig is not None:
+            t = np.asarray(sig.times.rescale("ms").magnitude, dtype=float)
+            keep = t > 0.5 * dt
+            channels = np.asarray(sig.array_annotations["channel_index"], dtype=np.int64) - offset
+            order = np.argsort(channels, kind="stable")
+            pop.v = np.asarray(sig.rescale("mV").magnitude, dtype=float)[keep][:, order]
+            pop.v_times = t[keep]
+            pop.v_index = channels[order]
+        pops[name] = pop
+        offset += size
     return SimulationOutput(simtime=simtime, dt=dt, populations=pops, synapses={})
