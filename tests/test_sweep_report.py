@@ -130,4 +130,4 @@ def test_shipped_sweep_file_expands():
     sweep = load_sweep_file(SCENARIOS / "sweeps" / "va-coba-scaling.toml")
     assert sweep.name == "va-coba-scaling"
     assert len(sweep.points) == 6 * 4 * 4 * 3
-    assert sorted({p.N_pop for p in sweep.points}) == [500, 870, 1516, 2639, 4595, 8000]
+    assert sorted({p.N_pop for p in sweep.points}) == [500, 871, 1516, 2639, 4595, 8000]

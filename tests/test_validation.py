@@ -129,11 +129,11 @@ def test_validate_exact_tier_numba_against_nest(validation_store):
 
 @requires_nest
 @pytest.mark.parametrize("scenario", ["vogels-abbott-cuba", "vogels-abbott-coba"])
-def test_validate_numba_against_nest_quick(validation_store, scenario):
-    record = validate(scenario, "numba", "nest", seeds=5, reference_seeds=5, store=validation_store)
+def test_validate_numba_against_nest(validation_store, scenario):
+    record = validate(scenario, "numba", "nest", seeds=5, reference_seeds=10, store=validation_store)
     assert record["tier"] == "statistical"
     assert record["verdict"] == "PASS", json.dumps(record["statistical"], indent=1)
-    assert len(record["runs"]["reference"]) == 5 and len(record["runs"]["candidate"]) == 5
+    assert len(record["runs"]["reference"]) == 10 and len(record["runs"]["candidate"]) == 5
 
 
 @requires_nest
@@ -154,3 +154,25 @@ def test_cli_validate_exit_status_and_table(validation_store, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "snnbench", "validate", "vogels-abbott-cuba", "--backend", "numba",
                           "--results", str(tmp_path), "--simtime", "100.05"], capture_output=True, text=True)
     assert bad.returncode == 2 and "not a multiple of dt" in bad.stderr
+
+
+OTHER_BACKENDS = [
+    pytest.param(name, marks=pytest.mark.skipif(
+        __import__("importlib").util.find_spec(module) is None,
+        reason=f"the Python package {dist!r} is not installed (the README's install command installs it)"))
+    for name, module, dist in [("brian2", "brian2", "brian2"), ("brian2.standalone", "brian2", "brian2"),
+                               ("pynn.nest", "pyNN", "pynn"), ("bindsnet", "bindsnet", "bindsnet")]
+]
+
+
+@requires_nest
+@pytest.mark.parametrize("scenario", ["vogels-abbott-cuba", "vogels-abbott-coba"])
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+def test_every_cpu_backend_passes_against_nest_quick(validation_store, backend, scenario):
+    """Issue 3's acceptance at N = 4000, 1000 ms: 5 candidate seeds against the protocol's 10 NEST
+    reference seeds (made once per session and shared). With only 5 reference seeds, of which
+    COBA may lose one to silence, D_YY of the correlation statistic is too poorly estimated for a
+    stable verdict (SCENARIOS.md asks for >= 10)."""
+    record = validate(scenario, backend, "nest", seeds=5, reference_seeds=10, store=validation_store)
+    assert record["verdict"] == "PASS", json.dumps(record["statistical"], indent=1)
+    assert record["N_pop"] == 4000 and record["simtime"] == 1000.0
