@@ -371,7 +371,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     records = ResultStore(args.results).runs()
     try:
-        report = fit_report(records, args.scenario, phases)
+        report = fit_report(records, args.scenario, phases, include_cold=args.include_cold)
     except ValueError as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
@@ -397,6 +397,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     print(f"Cost models for {report['scenario']} from {report['runs']} runs on {len(report['machines'])} machine(s); "
           f"simtimes {', '.join(f'{t:g}' for t in report['simtimes'])} ms")
     print("(OLS, model chosen by AIC, 95 % CIs from HC3 robust covariance; R^2 centred)")
+    if report["cold_runs_left_out"]:
+        print(f"({report['cold_runs_left_out']} runs with a cold or partly cold code cache left out; --include-cold keeps them)")
     for m in report["models"]:
         print(f"\n{m.backend:18s} {m.formula()}")
         print(f"{'':18s} R^2 {m.r2:.4f}   n {m.n}   AIC {m.aic:.1f}   model '{m.name}'   residual sd {m.residual_sd:.3g} {m.unit}")
@@ -576,6 +578,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", help="the scenario whose runs are fitted (needed when the store holds several)")
     p.add_argument("--phase", help="comma-separated phases (build, compile, sim, write, total, memory)")
     p.add_argument("--predict", action="append", metavar="N[,SIMTIME]", help="predict cost at this size (repeatable)")
+    p.add_argument("--include-cold", action="store_true", help="also fit runs whose code cache was cold")
     p.add_argument("--json", action="store_true", help="machine-readable output, each model with its r2")
 
     p = sub.add_parser("report", help="a self-contained HTML report of the stored runs")

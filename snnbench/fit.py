@@ -15,6 +15,11 @@ R^2 (centred, also for models without a constant, so that candidates compare), A
 checks (Jarque-Bera normality, Breusch-Pagan heteroscedasticity where there is a constant), and
 predictions with 95 % prediction intervals.
 
+Runs whose backend reports a cold or partly cold code cache (`backend_info.compile_cache`, e.g.
+Brian2's first run at a new size compiles for tens of seconds, partly inside its build phase)
+are left out by default: cold and warm costs are different quantities (DESIGN.md), and mixing
+them would make the models fit neither. `include_cold=True` keeps them.
+
 Predictions at sizes that were not run need the synapse and spike counts there: they are
 modelled from the same backend's runs as synapses = k1 N + k2 N^2 (k >= 0) and spikes =
 r N simtime / 1000 (r: spikes per neuron-second). Crossovers are the N at which one backend's
@@ -287,11 +292,19 @@ def crossovers(models: list[FittedModel], simtimes: list[float], phases: tuple[s
     return out
 
 
+def is_warm(record: dict[str, Any]) -> bool:
+    """True unless the backend reports a cold or partly cold code cache for this run."""
+    return (record.get("backend_info") or {}).get("compile_cache", "warm") == "warm"
+
+
 def fit_report(records: list[dict[str, Any]], scenario: str | None = None,
-               phases: tuple[str, ...] = PHASES) -> dict[str, Any]:
+               phases: tuple[str, ...] = PHASES, include_cold: bool = False) -> dict[str, Any]:
     """Everything `snnbench fit` prints: models per backend and phase, and crossovers."""
     records = [r for r in records if r.get("kind", "run") == "run" and r.get("status") == "ok"
                and (scenario is None or r.get("scenario") == scenario)]
+    cold = [r for r in records if not is_warm(r)]
+    if not include_cold:
+        records = [r for r in records if is_warm(r)]
     scenarios = sorted({r["scenario"] for r in records})
     if len(scenarios) > 1:
         raise ValueError(f"runs of several scenarios ({', '.join(scenarios)}): choose one with --scenario")
@@ -305,6 +318,7 @@ def fit_report(records: list[dict[str, Any]], scenario: str | None = None,
     return {
         "scenario": scenarios[0] if scenarios else scenario,
         "runs": len(records),
+        "cold_runs_left_out": 0 if include_cold else len(cold),
         "machines": machines,
         "simtimes": simtimes,
         "models": models,

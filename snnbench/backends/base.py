@@ -31,12 +31,22 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..output import SimulationOutput
-from ..scenario.model import FixedInDegree, FixedProbability, FixedTotalNumber, OneToOne, AllToAll, FromList
-from ..scenario.realise import Network
+from ..scenario.model import (
+    AllToAll,
+    DistanceDelay,
+    FixedInDegree,
+    FixedProbability,
+    FixedTotalNumber,
+    FromList,
+    GaussianInDegree,
+    OneToOne,
+)
+from ..scenario.realise import Network, ProjectionArrays, realise_projection
 from ..scenario.resolve import ResolvedScenario
 
 CONNECTIVITY_MODES = ("native", "exact")
-ALL_CONNECTORS = (FixedProbability, FixedInDegree, FixedTotalNumber, OneToOne, AllToAll, FromList)
+ALL_CONNECTORS = (FixedProbability, FixedInDegree, FixedTotalNumber, GaussianInDegree, OneToOne, AllToAll, FromList)
+NATIVE_CONNECTORS = (FixedProbability, FixedInDegree, FixedTotalNumber, OneToOne, AllToAll)
 
 
 class BackendUnavailable(RuntimeError):
@@ -53,6 +63,10 @@ class Backend(ABC):
     cell_types: ClassVar[tuple[str, ...]] = ("IF_cond_exp", "IF_curr_exp")
     source_types: ClassVar[tuple[str, ...]] = ("SpikeSourcePoisson", "SpikeSourceArray")
     connectors: ClassVar[tuple[type, ...]] = ALL_CONNECTORS
+    # Connectors the simulator draws itself in native mode; the others (and distance-dependent
+    # delays, unless `native_distance_delays`) are built from the harness's realised arrays.
+    native_connectors: ClassVar[tuple[type, ...]] = NATIVE_CONNECTORS
+    native_distance_delays: ClassVar[bool] = False
     connectivity_modes: ClassVar[tuple[str, ...]] = CONNECTIVITY_MODES
     max_threads: ClassVar[int | None] = None  # None: any
     compile_after_build: ClassVar[bool] = False  # code generation needs the built network
@@ -128,6 +142,27 @@ class Backend(ABC):
     def translate(self, what: str, detail: str, **data: Any) -> None:
         """Record one change made to the model on its way to the simulator."""
         self.translations.append({"what": what, "detail": detail, **data})
+
+    def needs_harness_arrays(self, proj) -> bool:
+        """True when a projection is built from the harness's arrays even in native mode: an
+        explicit list, or a connector (or distance-dependent delay) this simulator has no
+        native equivalent for."""
+        if isinstance(proj.connector, FromList):
+            return True
+        if not isinstance(proj.connector, self.native_connectors):
+            return True
+        return isinstance(proj.delay, DistanceDelay) and not self.native_distance_delays
+
+    def harness_arrays(self, proj, resolved: ResolvedScenario, network: Network | None = None) -> ProjectionArrays:
+        """The realised arrays of one projection (from `network` in exact mode), recording the
+        fallback when native mode has to use them."""
+        if network is not None:
+            return next(p for p in network.projections if p.label == proj.label)
+        if not isinstance(proj.connector, FromList):
+            self.translate("connector", f"{proj.label}: no native equivalent of {proj.connector.type}"
+                           + (" with distance-dependent delays" if isinstance(proj.delay, DistanceDelay) else "")
+                           + "; edges, weights and delays drawn by the harness from the seed")
+        return realise_projection(proj, resolved)
 
     def delay_steps(self, delays: np.ndarray, dt: float, label: str) -> np.ndarray:
         """Delays put on the dt grid (at least one step), recording the rounding if any."""

@@ -8,7 +8,10 @@ Translation of the PyNN standard models (PyNN units -> NEST units):
         shared by all its targets, as pyNN.nest does; the generator->parrot hop adds one dt.
     SpikeSourcePoisson (exact), SpikeSourceArray -> spike_generator with the realised times.
 Connectors (native): pairwise_bernoulli, fixed_indegree, fixed_total_number, one_to_one,
-all_to_all, with NEST's own random parameters for weights, delays and initial V.
+all_to_all, with NEST's own random parameters for weights, delays and initial V. Populations on
+a grid are created at their positions (nest.spatial.free on the wrapped unit square, in
+snnbench's cell order), and gaussian_in_degree becomes NEST's spatial fixed_indegree with a
+Gaussian kernel on distance, distance-dependent delays a NEST spatial parameter.
 Exact mode: every edge, weight, delay and initial V from the harness's realisation.
 """
 
@@ -22,19 +25,21 @@ import numpy as np
 from ..output import PopulationOutput, SimulationOutput, spikes_from_steps
 from ..scenario.model import (
     AllToAll,
+    DistanceDelay,
     FixedInDegree,
     FixedProbability,
     FixedTotalNumber,
     FromList,
+    GaussianInDegree,
     Normal,
     NormalClipped,
     OneToOne,
     PoissonSourcePopulation,
     Uniform,
 )
-from ..scenario.realise import Network, realise_projection
+from ..scenario.realise import Network, positions
 from ..scenario.resolve import ResolvedScenario
-from .base import Backend
+from .base import NATIVE_CONNECTORS, Backend
 
 NEST_MODELS = {"IF_cond_exp": "iaf_cond_exp", "IF_curr_exp": "iaf_psc_exp"}
 
@@ -70,6 +75,8 @@ class NestBackend(Backend):
     distribution = "nest-simulator"
     module = "nest"
     where = "CPU (OpenMP threads)"
+    native_connectors = NATIVE_CONNECTORS + (GaussianInDegree,)
+    native_distance_delays = True
 
     def load(self) -> None:
         os.environ.setdefault("PYNEST_QUIET", "1")  # no banner in the run log
@@ -95,7 +102,12 @@ class NestBackend(Backend):
         self.nodes, self.recorders, self.meters, self.synapses = {}, {}, {}, {}
         self.source_steps: dict[str, list[np.ndarray]] = {}  # spike_generator sources: times known
         for name, pop in resolved.cells.items():
-            nodes = nest.Create(NEST_MODELS[pop.cell_type], pop.size, params=nest_cell_parameters(pop.cell_type, pop.spec.parameters))
+            params = nest_cell_parameters(pop.cell_type, pop.spec.parameters)
+            if pop.grid_shape is not None and network is None:
+                layout = nest.spatial.free(pos=positions(pop.grid_shape).tolist(), extent=[1.0, 1.0], edge_wrap=True)
+                nodes = nest.Create(NEST_MODELS[pop.cell_type], params=params, positions=layout)
+            else:
+                nodes = nest.Create(NEST_MODELS[pop.cell_type], pop.size, params=params)
             if network is not None:
                 nodes.V_m = network.populations[name].v_init
             else:
@@ -159,8 +171,8 @@ class NestBackend(Backend):
         post_type = self.resolved.populations[proj.post].cell_type
         factor = weight_factor(post_type, proj.receptor)
         conn = proj.connector
-        if network is not None or isinstance(conn, FromList):
-            arrays = next(p for p in network.projections if p.label == proj.label) if network else realise_projection(proj, self.resolved)
+        if network is not None or self.needs_harness_arrays(proj):
+            arrays = self.harness_arrays(proj, self.resolved, network)
             if arrays.size == 0:
                 return
             steps = self.delay_steps(arrays.delay, dt, proj.label)
@@ -181,15 +193,28 @@ class NestBackend(Backend):
             spec = {"rule": "one_to_one"}
         elif isinstance(conn, AllToAll):
             spec = {"rule": "all_to_all", "allow_autapses": allow_self}
+        elif isinstance(conn, GaussianInDegree):
+            # sources drawn with probability proportional to a Gaussian of their distance: the
+            # distribution of Gaussian offsets snapped to the grid, up to the discretisation
+            kernel = nest.spatial_distributions.gaussian(nest.spatial.distance, std=conn.sigma)
+            spec = {"rule": "fixed_indegree", "indegree": conn.n, "p": kernel, "allow_autapses": allow_self,
+                    "allow_multapses": True}
         else:
             raise TypeError(conn)
         delay = proj.delay
+        if isinstance(delay, DistanceDelay):
+            if math.isfinite(delay.velocity):  # NEST rounds each delay to the grid itself
+                delay_value = nest.spatial.distance / delay.velocity + delay.offset
+            else:
+                delay = delay.offset
         if isinstance(delay, float):
             on_grid = max(1, round(delay / dt)) * dt
             if abs(on_grid - delay) > 1e-9:
                 self.translate("delay", f"{proj.label}: {delay} ms put on the {dt} ms grid ({on_grid} ms)")
-            delay = on_grid
-        syn = {"synapse_model": "static_synapse", "weight": self._nest_value(proj.weight, factor), "delay": self._nest_value(delay, 1.0)}
+            delay_value = on_grid
+        elif not isinstance(delay, DistanceDelay):
+            delay_value = self._nest_value(delay, 1.0)
+        syn = {"synapse_model": "static_synapse", "weight": self._nest_value(proj.weight, factor), "delay": delay_value}
         nest.Connect(pre, post, spec, syn_spec=syn)
 
     def _create_recorders(self) -> None:
@@ -229,7 +254,7 @@ class NestBackend(Backend):
                 times = np.asarray(ev["times"], dtype=float)
                 keep = times <= simtime + 1e-9
                 index, times = index[keep], times[keep]
-            elif pop.is_source:
+            elif name in self.source_steps:  # spike_generator sources: the times are known
                 index, times = spikes_from_steps(self.source_steps[name], recorded, dt)
             else:
                 index, times = np.empty(0, np.int64), np.empty(0)

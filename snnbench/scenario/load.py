@@ -55,8 +55,9 @@ def parse_scenario(text: str, file: str | Path = "<string>", scenario_id: str | 
     if "id" in data:
         raise ScenarioError(file, [("id", "the scenario id is the file name; remove this key")])
     data["id"] = scenario_id or Path(str(file)).stem
+    base_dir = Path(str(file)).parent if str(file) != "<string>" else None
     try:
-        return Scenario.model_validate(data)
+        return Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
         raise from_validation_error(file, exc) from None
 

@@ -24,7 +24,9 @@ from pydantic import (
     NonNegativeInt,
     PositiveInt,
     ValidationError,
+    ValidationInfo,
     field_serializer,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -185,7 +187,38 @@ def _value(kind: str) -> Any:
 
 
 VoltageValue = _value("voltage")
-TimeValue = _value("time")
+
+
+class DistanceDelay(Strict):
+    """A delay that grows with distance on a grid: offset + r / velocity (ms; r in sheet units,
+    velocity in sheet units per ms; an infinite velocity makes every delay `offset`)."""
+
+    distribution: Literal["distance"]
+    offset: Annotated[float, Field(gt=0)]
+    velocity: Annotated[float, Field(gt=0)] = math.inf
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return (self.offset, math.inf) if math.isfinite(self.velocity) else (self.offset, self.offset)
+
+    @property
+    def mean(self) -> float:
+        return self.offset
+
+
+def _convert_delay(value: Any) -> Any:
+    if isinstance(value, dict) and value.get("distribution") == "distance":
+        converted = dict(value)
+        if "offset" in converted:
+            converted["offset"] = _convert(converted["offset"], "time")
+        return converted
+    return _convert_distribution(value, "time")
+
+
+DelayValue = Annotated[
+    Union[float, Annotated[Union[Uniform, Normal, NormalClipped, DistanceDelay], Field(discriminator="distribution")]],
+    BeforeValidator(_convert_delay),
+]
 
 
 # ------------------------------------------------------------------------ cell parameters
@@ -247,10 +280,37 @@ class InitialValues(Strict):
     v: Union[VoltageValue, None] = None
 
 
+class Grid(Strict):
+    """Cells on a rows x cols grid over the torus [0, 1)^2: cell i = r * cols + c sits at
+    ((c + 0.5) / cols, (r + 0.5) / rows). N_pop scaling scales rows and cols by sqrt(scale)."""
+
+    shape: tuple[PositiveInt, PositiveInt]
+    torus: Literal[True] = True
+
+    @property
+    def size(self) -> int:
+        return self.shape[0] * self.shape[1]
+
+
 class _Population(Strict):
-    size: PositiveInt
+    size: Union[PositiveInt, None] = None  # given, or from the grid, or from `size_of`
+    size_of: Union[str, None] = None  # this population has as many members as that one (e.g. one source per cell)
+    grid: Union[Grid, None] = None
     scales: bool = True  # whether N_pop scaling applies to this population
     record: Record = Record()
+
+    @model_validator(mode="after")
+    def _one_size(self):
+        given = [k for k in ("size", "size_of") if getattr(self, k) is not None]
+        if self.grid is not None:
+            if self.size_of is not None:
+                raise _semantic_error("size_of", "a population on a grid takes its size from the grid")
+            if self.size is not None and self.size != self.grid.size:
+                raise _semantic_error("size", f"size {self.size} differs from the grid's {self.grid.size} cells")
+            return self.model_copy(update={"size": self.grid.size})
+        if len(given) != 1:
+            raise _semantic_error("size", "give exactly one of size, size_of or grid")
+        return self
 
     @property
     def is_source(self) -> bool:
@@ -275,10 +335,62 @@ class PoissonSourcePopulation(_Population):
     parameters: PoissonParameters = PoissonParameters()
 
 
+class EventStream(Strict):
+    """Spike times from an event-camera stream (x, y, t, p), as tonic makes them.
+
+    Either a synthetic `generator` ("moving_dot": a bright dot of `radius` pixels moving at
+    `speed` pixels/ms in `direction` degrees, wrapping at the edges) or a `file` (.npy structured
+    array with fields x, y, t in microseconds, p; relative to the scenario file). `transforms`
+    are tonic transforms by name with their keyword arguments. Source index = x + W y, plus W H p
+    with `polarity = "separate"`.
+    """
+
+    sensor: tuple[PositiveInt, PositiveInt]  # width, height (pixels)
+    polarity: Literal["merge", "separate"] = "merge"
+    generator: Union[Literal["moving_dot"], None] = None
+    file: Union[str, None] = None
+    speed: Annotated[float, Field(ge=0)] = 0.1  # pixels per ms
+    radius: Annotated[float, Field(gt=0)] = 3.0  # pixels
+    direction: float = 0.0  # degrees
+    start: Union[tuple[float, float], None] = None  # pixels; default: the sensor's centre
+    duration: Union[PositiveTime, None] = None  # ms; default: the whole run
+    seed: NonNegativeInt = 0
+    transforms: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("file")
+    @classmethod
+    def _relative_to_scenario(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        base = (info.context or {}).get("base_dir")
+        from pathlib import Path
+
+        path = Path(value)
+        if not path.is_absolute() and base is not None:
+            path = Path(base) / path
+        if not path.exists():
+            raise ValueError(f"no event file {str(path)!r}")
+        return str(path)
+
+    @model_validator(mode="after")
+    def _one_origin(self):
+        if (self.generator is None) == (self.file is None):
+            raise ValueError("give exactly one of generator or file")
+        for spec in self.transforms:
+            if "name" not in spec:
+                raise ValueError("every transform needs a name (a tonic.transforms class)")
+        return self
+
+    @property
+    def size(self) -> int:
+        return self.sensor[0] * self.sensor[1] * (2 if self.polarity == "separate" else 1)
+
+
 class ArraySourcePopulation(_Population):
     cell_type: Literal["SpikeSourceArray"]
     scales: bool = False
     parameters: ArrayParameters = ArrayParameters()
+    events: Union[EventStream, None] = None  # spike times from an event stream instead of parameters
 
 
 Population = Annotated[
@@ -318,6 +430,17 @@ class FixedTotalNumber(Strict):
     with_replacement: bool = True
 
 
+class GaussianInDegree(Strict):
+    """Every post cell gets n pre cells drawn around its own position: offsets ~ N(0, sigma^2)
+    in each direction, wrapped on the torus and snapped to the pre grid (Spreizer et al. 2019).
+    Both populations need a grid. Multapses are allowed; autapses only if allowed."""
+
+    type: Literal["gaussian_in_degree"]
+    n: NonNegativeInt
+    sigma: Annotated[float, Field(gt=0)]
+    allow_self_connections: bool = False
+
+
 class OneToOne(Strict):
     type: Literal["one_to_one"]
 
@@ -335,7 +458,7 @@ class FromList(Strict):
 
 
 Connector = Annotated[
-    Union[FixedProbability, FixedInDegree, FixedTotalNumber, OneToOne, AllToAll, FromList],
+    Union[FixedProbability, FixedInDegree, FixedTotalNumber, GaussianInDegree, OneToOne, AllToAll, FromList],
     Field(discriminator="type"),
 ]
 
@@ -386,7 +509,7 @@ class Projection(Strict):
     receptor: Literal["excitatory", "inhibitory"]
     connector: Connector
     weight: RawWeight
-    delay: TimeValue
+    delay: DelayValue
 
     @property
     def label(self) -> str:
@@ -421,10 +544,13 @@ class Scaling(Strict):
     hold = "probability": connection probabilities are kept (in-degrees grow with N_pop);
     hold = "in_degree": in-degrees are kept (probabilities shrink as N_pop grows).
     weights = "inverse_sqrt_in_degree": weights scale as 1/sqrt(K_scale) (Potjans-Diesmann rule).
+    full_scale_rates_hz: the rates that the DC compensation of a k_scale assumes.
     """
 
     hold: Literal["probability", "in_degree"] = "probability"
     weights: Literal["constant", "inverse_sqrt_in_degree"] = "constant"
+    # full-scale firing rates, for the DC compensation when in-degrees are scaled (k_scale)
+    full_scale_rates_hz: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
 
 
 class Expected(Strict):
@@ -450,7 +576,15 @@ class Scenario(Strict):
 
     @model_validator(mode="after")
     def _check_semantics(self) -> Scenario:
-        pops = self.populations
+        pops = dict(self.populations)
+        for name, pop in self.populations.items():  # sizes given by another population
+            if pop.size_of is not None:
+                target = self.populations.get(pop.size_of)
+                if target is None:
+                    raise _semantic_error(f"populations.{name}.size_of", f"unknown population {pop.size_of!r}")
+                if target.size is None:
+                    raise _semantic_error(f"populations.{name}.size_of", f"{pop.size_of!r} takes its size from another population itself")
+                pops[name] = pop.model_copy(update={"size": target.size})
         if not any(not p.is_source for p in pops.values()):
             raise _semantic_error("populations", "needs at least one population of neurons (IF_cond_exp or IF_curr_exp)")
         for name, pop in pops.items():
@@ -460,6 +594,14 @@ class Scenario(Strict):
             self._check_record(path, pop)
             if isinstance(pop, ArraySourcePopulation):
                 self._check_spike_times(path, pop)
+                if pop.events is not None:
+                    if pop.parameters.spike_times:
+                        raise _semantic_error(f"{path}.events", "give spike_times or events, not both")
+                    if pop.size != pop.events.size:
+                        raise _semantic_error(f"{path}.size", f"an event stream of {pop.events.sensor[0]} x {pop.events.sensor[1]} "
+                                              f"pixels ({pop.events.polarity} polarities) feeds {pop.events.size} sources, not {pop.size}")
+                    if pop.scales:
+                        raise _semantic_error(f"{path}.scales", "an event stream's sources cannot scale with N_pop")
         converted, labels = [], set()
         for i, proj in enumerate(self.projections):
             path = f"projections[{i}]"
@@ -476,17 +618,25 @@ class Scenario(Strict):
                 raise _semantic_error(f"{path}.name", f"duplicate projection name {proj.label!r}")
             labels.add(proj.label)
             self._check_connector(path, proj, pops[proj.pre], post)
+            if isinstance(proj.connector, GaussianInDegree) or isinstance(proj.delay, DistanceDelay):
+                for end in ("pre", "post"):
+                    if pops[getattr(proj, end)].grid is None:
+                        raise _semantic_error(f"{path}.{end}", f"{getattr(proj, end)!r} has no grid: distance-dependent "
+                                              "connectors and delays need both populations on a grid")
             weight = _convert_weight(f"{path}.weight", proj.weight, post.cell_type)
             _check_weight_sign(f"{path}.weight", weight, post.cell_type, proj.receptor)
             _check_delay(f"{path}.delay", proj.delay)
             converted.append(proj.model_copy(update={"weight": weight}))
         if self.run.transient >= self.run.simtime:
             raise _semantic_error("run.transient", "the transient must be shorter than simtime")
+        for name in self.scaling.full_scale_rates_hz:
+            if name not in pops:
+                raise _semantic_error(f"scaling.full_scale_rates_hz.{name}", "unknown population")
         if self.expected:
             for name in self.expected.rate_hz:
                 if name not in pops:
                     raise _semantic_error(f"expected.rate_hz.{name}", "unknown population")
-        return self.model_copy(update={"projections": converted})
+        return self.model_copy(update={"populations": pops, "projections": converted})
 
     @staticmethod
     def _check_record(path: str, pop) -> None:

@@ -2,9 +2,17 @@
 
 `N_pop` is the total number of neurons in the populations that scale (by default every
 population of neurons; spike sources keep their size unless they say `scales = true`). Each
-scaled population gets round(size * N_pop / base N_pop) cells. How connectivity follows is the
-scenario's `[scaling] hold`: "probability" keeps p (in-degrees grow with N_pop), "in_degree"
-keeps K (probabilities shrink).
+scaled population gets round(size * N_pop / base N_pop) cells; a population on a grid scales
+its rows and columns by sqrt(scale); a population with `size_of` follows that population. How
+connectivity follows is the scenario's `[scaling] hold`: "probability" keeps p (in-degrees grow
+with N_pop), "in_degree" keeps K (probabilities shrink). Distance-dependent connectors always
+keep K.
+
+`k_scale` (K_s) scales every in-degree on top of that, as the Potjans-Diesmann downscaling
+does: with `[scaling] weights = "inverse_sqrt_in_degree"` weights follow as 1/sqrt(K_s), and
+if the scenario gives `full_scale_rates_hz`, each population gets the extra DC that keeps its
+mean input: dI = 1e-3 tau_syn (1 - sqrt(K_s)) sum_j J_j K_j nu_j (nA; the rate of a Poisson
+source is its own rate parameter).
 """
 
 from __future__ import annotations
@@ -21,7 +29,9 @@ from .model import (
     FixedProbability,
     FixedTotalNumber,
     FromList,
+    GaussianInDegree,
     Normal,
+    PoissonSourcePopulation,
     NormalClipped,
     OneToOne,
     Projection,
@@ -41,6 +51,7 @@ class Overrides:
     simtime: float | None = None
     seed: int | None = None
     dt: float | None = None
+    k_scale: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -49,9 +60,10 @@ class Overrides:
 @dataclass(frozen=True)
 class ResolvedPopulation:
     name: str
-    spec: Any  # the population model (IFCondExpPopulation, ...)
+    spec: Any  # the population model (IFCondExpPopulation, ...), parameters as resolved (DC compensation)
     size: int
     base_size: int
+    grid_shape: tuple[int, int] | None = None  # (rows, cols) when on a grid
 
     @property
     def cell_type(self) -> str:
@@ -154,6 +166,8 @@ def expected_connections(conn: Any, n_pre: int, n_post: int, same: bool) -> floa
         return conn.n * n_post
     if isinstance(conn, FixedTotalNumber):
         return conn.n
+    if isinstance(conn, GaussianInDegree):
+        return conn.n * n_post
     if isinstance(conn, OneToOne):
         return n_pre
     if isinstance(conn, AllToAll):
@@ -222,25 +236,51 @@ def resolve(scenario: Scenario, overrides: Overrides | None = None) -> ResolvedS
 
     pops = {}
     for name, spec in scenario.populations.items():
-        size = max(1, int(round(spec.size * scale))) if spec.scales else spec.size
-        pops[name] = ResolvedPopulation(name=name, spec=spec, size=size, base_size=spec.size)
+        if spec.size_of is not None:
+            continue
+        shape = None
+        if spec.grid is not None:
+            rows, cols = spec.grid.shape
+            if spec.scales:
+                rows, cols = max(1, round(rows * math.sqrt(scale))), max(1, round(cols * math.sqrt(scale)))
+            shape, size = (rows, cols), rows * cols
+        else:
+            size = max(1, int(round(spec.size * scale))) if spec.scales else spec.size
+        pops[name] = ResolvedPopulation(name=name, spec=spec, size=size, base_size=spec.size, grid_shape=shape)
+    for name, spec in scenario.populations.items():
+        if spec.size_of is not None:
+            pops[name] = ResolvedPopulation(name=name, spec=spec, size=pops[spec.size_of].size, base_size=spec.size)
+    pops = {name: pops[name] for name in scenario.populations}  # the file's order
 
+    k_s = ov.k_scale if ov.k_scale is not None else 1.0
+    if k_s <= 0:
+        raise ScenarioError(file, [("k_scale", "expected k_scale > 0")])
     projections = []
+    notes_k: list[str] = []
     for i, proj in enumerate(scenario.projections):
         path = f"projections[{i}] ({proj.label})"
         pre, post = pops[proj.pre], pops[proj.post]
         try:
             conn, k_scale = _scale_connector(proj, pre, post, scenario.scaling.hold)
+            conn = _scale_in_degree(conn, k_s)
         except ValueError as exc:
             problems.append((path, str(exc)))
             continue
-        factor = 1.0 / math.sqrt(k_scale) if scenario.scaling.weights == "inverse_sqrt_in_degree" and k_scale > 0 else 1.0
+        if k_s != 1.0 and isinstance(proj.connector, OneToOne):
+            notes_k.append(f"{proj.label}: one_to_one, left unchanged by k_scale {k_s:g}")
+            k_total = k_scale
+        else:
+            k_total = k_scale * k_s
+        factor = 1.0 / math.sqrt(k_total) if scenario.scaling.weights == "inverse_sqrt_in_degree" and k_total > 0 else 1.0
         low_delay = proj.delay if isinstance(proj.delay, float) else proj.delay.bounds[0]
         if low_delay < dt - 1e-9:
             problems.append((f"{path}.delay", f"delays must be >= dt ({dt} ms), got {low_delay} ms"))
         projections.append(
             ResolvedProjection(spec=proj, connector=conn, weight=_scale_weight(proj.weight, factor), delay=proj.delay)
         )
+    notes = list(notes_k)
+    if k_s != 1.0 and scenario.scaling.full_scale_rates_hz:
+        notes += _dc_compensation(scenario, pops, k_s)
     for name, pop in pops.items():
         rec = pop.spec.record
         if not pop.is_source and rec.v > pop.size:
@@ -249,8 +289,52 @@ def resolve(scenario: Scenario, overrides: Overrides | None = None) -> ResolvedS
         raise ScenarioError(file, problems)
     return ResolvedScenario(
         scenario=scenario, overrides=ov, dt=dt, simtime=simtime, seed=seed, scale=scale,
-        populations=pops, projections=projections,
+        populations=pops, projections=projections, notes=notes,
     )
+
+
+def _scale_in_degree(conn: Any, k_s: float) -> Any:
+    """The connector with every in-degree multiplied by k_s."""
+    if k_s == 1.0:
+        return conn
+    if isinstance(conn, FixedProbability):
+        if conn.p * k_s > 1:
+            raise ValueError(f"k_scale {k_s} makes p = {conn.p * k_s:.3g} > 1")
+        return conn.model_copy(update={"p": conn.p * k_s})
+    if isinstance(conn, (FixedInDegree, FixedTotalNumber, GaussianInDegree)):
+        return conn.model_copy(update={"n": int(round(conn.n * k_s))})
+    if isinstance(conn, OneToOne):
+        return conn  # in-degree 1 by construction: a per-cell drive, left as it is
+    raise ValueError(f"the in-degree of a {conn.type} connector cannot be scaled (k_scale {k_s})")
+
+
+def _mean(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) else float(value.mean)
+
+
+def _dc_compensation(scenario: Scenario, pops: dict[str, ResolvedPopulation], k_s: float) -> list[str]:
+    """Add to each population's i_offset the mean input its scaled-down in-degrees lose (in place)."""
+    rates = scenario.scaling.full_scale_rates_hz
+    extra: dict[str, float] = {}
+    for proj in scenario.projections:
+        post_spec, pre_spec = scenario.populations[proj.post], scenario.populations[proj.pre]
+        if isinstance(pre_spec, PoissonSourcePopulation):
+            nu = pre_spec.parameters.rate
+        elif proj.pre in rates:
+            nu = rates[proj.pre]
+        else:
+            continue
+        k_full = expected_connections(proj.connector, pre_spec.size, post_spec.size, proj.pre == proj.post) / post_spec.size
+        tau = post_spec.parameters.tau_syn_E if proj.receptor == "excitatory" else post_spec.parameters.tau_syn_I
+        extra[proj.post] = extra.get(proj.post, 0.0) + 1e-3 * tau * (1 - math.sqrt(k_s)) * _mean(proj.weight) * k_full * nu
+    notes = []
+    for name, d_i in extra.items():
+        pop = pops[name]
+        params = pop.spec.parameters
+        spec = pop.spec.model_copy(update={"parameters": params.model_copy(update={"i_offset": params.i_offset + d_i})})
+        pops[name] = ResolvedPopulation(name=name, spec=spec, size=pop.size, base_size=pop.base_size, grid_shape=pop.grid_shape)
+        notes.append(f"{name}: i_offset {params.i_offset:g} -> {params.i_offset + d_i:.4g} nA (DC compensation for k_scale {k_s:g})")
+    return notes
 
 
 def _scale_connector(proj: Projection, pre: ResolvedPopulation, post: ResolvedPopulation, hold: str):
@@ -283,6 +367,8 @@ def _scale_connector(proj: Projection, pre: ResolvedPopulation, post: ResolvedPo
         if pre.size != post.size:
             raise ValueError(f"one_to_one needs equal sizes after scaling, got {pre.size} and {post.size}")
         return conn, 1.0
+    if isinstance(conn, GaussianInDegree):
+        return conn, 1.0  # distance-dependent connectors keep their in-degree
     if isinstance(conn, AllToAll):
         return conn, r_pre
     if isinstance(conn, FromList):
