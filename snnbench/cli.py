@@ -398,7 +398,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
           f"simtimes {', '.join(f'{t:g}' for t in report['simtimes'])} ms")
     print("(OLS, model chosen by AIC, 95 % CIs from HC3 robust covariance; R^2 centred)")
     if report["cold_runs_left_out"]:
-        print(f"({report['cold_runs_left_out']} runs with a cold or partly cold code cache left out; --include-cold keeps them)")
+        print(f"({report['cold_runs_left_out']} runs with a cold or partly cold code cache left out of the compile, build, "
+              "total and memory fits; --include-cold keeps them)")
     for m in report["models"]:
         print(f"\n{m.backend:18s} {m.formula()}")
         print(f"{'':18s} R^2 {m.r2:.4f}   n {m.n}   AIC {m.aic:.1f}   model '{m.name}'   residual sd {m.residual_sd:.3g} {m.unit}")
@@ -407,7 +408,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         checks = ", ".join(f"{k.replace(' p', '')} p = {v:.2g}" for k, v in m.checks.items())
         print(f"{'':20s}residual checks: {checks}")
     if report["crossovers"]:
-        print("\nCrossovers (predicted costs meet; N searched over the measured range widened 4x each way)")
+        print("\nCrossovers (where predicted costs meet, searched over the N range both backends were measured in)")
         for c in report["crossovers"]:
             print(f"  {c.phase:7s} simtime {c.simtime:>6g} ms  {c.backend_a} vs {c.backend_b}: {c.note}")
     for n, t in predictions:

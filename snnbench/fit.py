@@ -4,21 +4,29 @@ The seed model is the one the OpSNN measurements fitted (PyNN on NEST and SpiNNa
 
     T = a N + b N simtime / 1000                       (ms; N = N_pop, simtime in ms)
 
-Richer candidates add a constant, the number of synapses, and the number of spikes (a
+Richer candidates add a constant, a cost per time step (a term in simtime alone: a
+clock-driven simulator pays a fixed overhead every step, whatever N is; Brian2's runtime
+device ~30 us a step here), the number of synapses, and the number of spikes (a
 candidate whose terms are nearly collinear in the data, e.g. synapses = K N when the in-degree
 is held, is not fitted: its coefficients would mean nothing). Each is
 fitted by ordinary least squares (statsmodels) on every successful run of the backend (repeats
 are separate observations, so the residual variance includes the machine's spread), and the
-candidate with the lowest AIC is chosen. Confidence intervals use the heteroscedasticity-robust
+candidate with the lowest AIC is chosen among the physically plausible ones. A candidate is set
+aside (unless none is plausible) if a term's 95 % interval lies entirely below zero (a negative
+fixed cost, or more work costing less: terms that trade off because they are collinear in the
+design, e.g. spikes ~ r N simtime wherever the network is active), or if it predicts a negative
+cost at a size that was measured. Confidence intervals use the heteroscedasticity-robust
 HC3 covariance (a run's spread grows with its duration). Reported: coefficients with 95 % CIs,
 R^2 (centred, also for models without a constant, so that candidates compare), AIC, residual
 checks (Jarque-Bera normality, Breusch-Pagan heteroscedasticity where there is a constant), and
 predictions with 95 % prediction intervals.
 
-Runs whose backend reports a cold or partly cold code cache (`backend_info.compile_cache`, e.g.
-Brian2's first run at a new size compiles for tens of seconds, partly inside its build phase)
-are left out by default: cold and warm costs are different quantities (DESIGN.md), and mixing
-them would make the models fit neither. `include_cold=True` keeps them.
+For the phases that code generation touches (compile, build, total, memory), runs whose
+backend reports a cold or partly cold code cache (`backend_info.compile_cache`; e.g. Brian2's
+first run at a new size compiles for tens of seconds, partly inside its build phase, and its
+compiler processes raise the peak memory) are left out by default: cold and warm costs are
+different quantities (DESIGN.md). The sim and write phases use every run. `include_cold=True`
+keeps them everywhere.
 
 Predictions at sizes that were not run need the synapse and spike counts there: they are
 modelled from the same backend's runs as synapses = k1 N + k2 N^2 (k >= 0) and spikes =
@@ -40,17 +48,21 @@ UNITS = {"memory": "MiB"}  # every other phase: ms
 TERMS = {
     "const": lambda d: np.ones_like(d["N"]),
     "N": lambda d: d["N"],
+    "simtime": lambda d: d["simtime"],
     "N*simtime": lambda d: d["N"] * d["simtime"],
     "synapses": lambda d: d["synapses"],
     "spikes": lambda d: d["spikes"],
 }
-TERM_LABELS = {"const": "1", "N": "N_pop", "N*simtime": "N_pop * simtime", "synapses": "synapses", "spikes": "spikes"}
+TERM_LABELS = {"const": "1", "N": "N_pop", "simtime": "simtime", "N*simtime": "N_pop * simtime", "synapses": "synapses",
+               "spikes": "spikes"}
 
 TIME_CANDIDATES = {
     "seed (a N + b N T)": ["N", "N*simtime"],
     "seed + constant": ["const", "N", "N*simtime"],
+    "+ per step": ["const", "simtime", "N", "N*simtime"],
     "+ synapses": ["const", "N", "synapses", "N*simtime"],
     "+ spikes": ["const", "N", "N*simtime", "spikes"],
+    "+ per step + spikes": ["const", "simtime", "N", "N*simtime", "spikes"],
     "+ synapses + spikes": ["const", "N", "synapses", "N*simtime", "spikes"],
 }
 MEMORY_CANDIDATES = {
@@ -62,6 +74,20 @@ MEMORY_CANDIDATES = {
 
 
 # ------------------------------------------------------------------------------ data
+
+
+def configuration(record: dict[str, Any]) -> str:
+    """What a cost model describes: the backend, its thread count (if not 1) and its options.
+
+    numba with 2 threads and numba with 1 are different configurations, fitted apart.
+    """
+    label = record["backend"]
+    if record.get("threads", 1) != 1:
+        label += f"@{record['threads']}t"
+    options = {k: v for k, v in (record.get("options") or {}).items() if k != "asv"}
+    if options:
+        label += "[" + ",".join(f"{k}={v}" for k, v in sorted(options.items())) + "]"
+    return label
 
 
 def observations(records: list[dict[str, Any]], phase: str) -> dict[str, np.ndarray]:
@@ -104,7 +130,7 @@ class Coefficient:
 
 @dataclass
 class FittedModel:
-    backend: str
+    backend: str  # the configuration: backend, @threads and [options] when not the defaults
     phase: str
     name: str
     terms: list[str]
@@ -184,13 +210,13 @@ def fit_phase(records: list[dict[str, Any]], backend: str, phase: str) -> Fitted
     from statsmodels.stats.diagnostic import het_breuschpagan
     from statsmodels.stats.stattools import jarque_bera
 
-    data = observations([r for r in records if r.get("backend") == backend], phase)
+    data = observations([r for r in records if configuration(r) == backend], phase)
     y = data["y"]
     if y.size < 3:
         return None
     candidates = MEMORY_CANDIDATES if phase == "memory" else TIME_CANDIDATES
     distinct_sizes = len({(n, t) for n, t in zip(data["N"], data["simtime"])})
-    best = None
+    fitted = []
     scores = {}
     for name, terms in candidates.items():
         X = design_matrix(data, terms)
@@ -203,12 +229,14 @@ def fit_phase(records: list[dict[str, Any]], backend: str, phase: str) -> Fitted
         # spreads grow with the time itself, which plain OLS standard errors would ignore.
         result = sm.OLS(y, X).fit(cov_type="HC3")
         r2 = _centred_r2(y, result.fittedvalues)
-        scores[name] = {"aic": float(result.aic), "r2": r2}
-        if best is None or result.aic < best[2].aic:
-            best = (name, terms, result, r2)
-    if best is None:
+        upper = result.conf_int(alpha=0.05)[:, 1]
+        plausible = all(u >= 0 for u in upper) and bool(np.all(result.fittedvalues >= 0))
+        scores[name] = {"aic": float(result.aic), "r2": r2, "plausible": plausible}
+        fitted.append((plausible, result.aic, name, terms, result, r2))
+    if not fitted:
         return None
-    name, terms, result, r2 = best
+    pool = [f for f in fitted if f[0]] or fitted
+    _, _, name, terms, result, r2 = min(pool, key=lambda f: f[1])
     ci = result.conf_int(alpha=0.05)
     coefficients = [Coefficient(t, float(result.params[i]), float(ci[i, 0]), float(ci[i, 1]), float(result.pvalues[i]))
                     for i, t in enumerate(terms)]
@@ -223,12 +251,13 @@ def fit_phase(records: list[dict[str, Any]], backend: str, phase: str) -> Fitted
     )
 
 
-def fit_all(records: list[dict[str, Any]], phases: tuple[str, ...] = PHASES) -> list[FittedModel]:
-    backends = sorted({r["backend"] for r in records if r.get("status") == "ok"})
+def fit_all(records: list[dict[str, Any]], phases: tuple[str, ...] = PHASES, include_cold: bool = False) -> list[FittedModel]:
+    backends = sorted({configuration(r) for r in records if r.get("status") == "ok"})
     models = []
     for backend in backends:
         for phase in phases:
-            model = fit_phase(records, backend, phase)
+            use = records if include_cold else [r for r in records if is_warm(r, phase)]
+            model = fit_phase(use, backend, phase)
             if model is not None:
                 models.append(model)
     return models
@@ -253,11 +282,11 @@ class Crossover:
 
 
 def crossovers(models: list[FittedModel], simtimes: list[float], phases: tuple[str, ...] = ("sim", "total", "memory"),
-               span: float = 4.0) -> list[Crossover]:
+               span: float = 1.0) -> list[Crossover]:
     """For each pair of backends, phase and simtime: the N at which their predicted costs cross.
 
-    The search runs from the smallest to the largest N measured (over both backends) widened by
-    `span` on each side (log scale); beyond that the models are extrapolations.
+    The search runs over the N range both backends were measured in (widened by `span` on each
+    side, log scale; 1: no extrapolation, the default).
     """
     from scipy.optimize import brentq
 
@@ -270,8 +299,10 @@ def crossovers(models: list[FittedModel], simtimes: list[float], phases: tuple[s
                 ma, mb = by_key.get((a, phase)), by_key.get((b, phase))
                 if ma is None or mb is None:
                     continue
-                lo = min(ma.helpers.get("N_min", 100.0), mb.helpers.get("N_min", 100.0)) / span
-                hi = max(ma.helpers.get("N_max", 1e4), mb.helpers.get("N_max", 1e4)) * span
+                lo = max(ma.helpers.get("N_min", 100.0), mb.helpers.get("N_min", 100.0)) / span
+                hi = min(ma.helpers.get("N_max", 1e4), mb.helpers.get("N_max", 1e4)) * span
+                if hi <= lo:
+                    continue
                 grid = np.geomspace(max(lo, 1.0), hi, 400)
                 for simtime in simtimes:
                     def diff(n):
@@ -282,7 +313,8 @@ def crossovers(models: list[FittedModel], simtimes: list[float], phases: tuple[s
                     if changes.size == 0:
                         cheaper = a if values[-1] < 0 else b
                         out.append(Crossover(phase, simtime, a, b, None, cheaper, (float(grid[0]), float(grid[-1])),
-                                             f"{cheaper} is cheaper over the whole range"))
+                                             f"{cheaper} is cheaper over the measured range "
+                                             f"(N {grid[0]:,.0f}-{grid[-1]:,.0f})"))
                         continue
                     for k in changes:
                         n = brentq(diff, grid[k], grid[k + 1])
@@ -292,9 +324,23 @@ def crossovers(models: list[FittedModel], simtimes: list[float], phases: tuple[s
     return out
 
 
-def is_warm(record: dict[str, Any]) -> bool:
-    """True unless the backend reports a cold or partly cold code cache for this run."""
-    return (record.get("backend_info") or {}).get("compile_cache", "warm") == "warm"
+def is_warm(record: dict[str, Any], phase: str = "total") -> bool:
+    """False when code was generated or compiled in `phase` of this run (not served by a cache).
+
+    compile: the backend's `compile_cache` is cold or partial; build: the backend compiled
+    modules while building (Brian2's runtime device compiles its connect and initialisation code
+    there: `build_modules_compiled`); total and memory (compiler processes): either.
+    """
+    info = record.get("backend_info") or {}
+    compile_warm = info.get("compile_cache", "warm") == "warm"
+    build_warm = not info.get("build_modules_compiled")
+    if phase == "compile":
+        return compile_warm
+    if phase == "build":
+        return build_warm
+    if phase in ("total", "memory"):
+        return compile_warm and build_warm
+    return True
 
 
 def fit_report(records: list[dict[str, Any]], scenario: str | None = None,
@@ -302,15 +348,13 @@ def fit_report(records: list[dict[str, Any]], scenario: str | None = None,
     """Everything `snnbench fit` prints: models per backend and phase, and crossovers."""
     records = [r for r in records if r.get("kind", "run") == "run" and r.get("status") == "ok"
                and (scenario is None or r.get("scenario") == scenario)]
-    cold = [r for r in records if not is_warm(r)]
-    if not include_cold:
-        records = [r for r in records if is_warm(r)]
+    cold = [r for r in records if not is_warm(r, "total")]
     scenarios = sorted({r["scenario"] for r in records})
     if len(scenarios) > 1:
         raise ValueError(f"runs of several scenarios ({', '.join(scenarios)}): choose one with --scenario")
-    models = fit_all(records, phases)
+    models = fit_all(records, phases, include_cold)
     for m in models:  # the measured range, for extrapolation warnings and crossover searches
-        mine = [r for r in records if r["backend"] == m.backend]
+        mine = [r for r in records if configuration(r) == m.backend]
         m.helpers["N_min"] = float(min(r["resolved"]["N_pop"] for r in mine))
         m.helpers["N_max"] = float(max(r["resolved"]["N_pop"] for r in mine))
     simtimes = sorted({r["resolved"]["simtime"] for r in records})
@@ -318,7 +362,7 @@ def fit_report(records: list[dict[str, Any]], scenario: str | None = None,
     return {
         "scenario": scenarios[0] if scenarios else scenario,
         "runs": len(records),
-        "cold_runs_left_out": 0 if include_cold else len(cold),
+        "cold_runs_left_out": 0 if include_cold else len(cold),  # from the compile/build/total/memory fits
         "machines": machines,
         "simtimes": simtimes,
         "models": models,

@@ -113,7 +113,7 @@ from ..scenario.model import (
     PoissonSourcePopulation,
     Uniform,
 )
-from ..scenario.realise import Network, realise_projection, realise_spike_steps, rng_for
+from ..scenario.realise import Network, realise_spike_steps, rng_for
 from ..scenario.resolve import ResolvedScenario
 from .base import Backend, BackendUnavailable
 
@@ -829,9 +829,8 @@ class BindsNETBackend(Backend):
     def _projection_arrays(self, proj, network: Network | None, draws: _TorchDraws | None) -> dict[str, Any]:
         torch, dev, dt = self.torch, self.device, self.resolved.dt
         post_type = self.resolved.populations[proj.post].cell_type
-        if network is not None or isinstance(proj.connector, FromList):
-            arrays = (next(p for p in network.projections if p.label == proj.label) if network is not None
-                      else realise_projection(proj, self.resolved))
+        if network is not None or self.needs_harness_arrays(proj):
+            arrays = self.harness_arrays(proj, self.resolved, network)
             pre = torch.as_tensor(arrays.pre_idx, dtype=torch.int64, device=dev)
             post = torch.as_tensor(arrays.post_idx, dtype=torch.int64, device=dev)
             weight = torch.as_tensor(arrays.weight, dtype=self.dtype, device=dev)

@@ -85,7 +85,7 @@ from ..scenario.model import (
     PoissonSourcePopulation,
     Uniform,
 )
-from ..scenario.realise import Network, connect as realise_connect, realise_projection, realise_spike_steps, rng_for
+from ..scenario.realise import Network, connect as realise_connect, realise_spike_steps, rng_for
 from ..scenario.resolve import ResolvedScenario
 from .base import Backend
 
@@ -425,14 +425,15 @@ class Brian2Backend(Backend):
         conn = proj.connector
         safe = "".join(c if c.isalnum() or c == "_" else "_" for c in proj.label)
         syn_name = f"syn_{k}_{safe}"
-        explicit = self.network is not None or isinstance(conn, FromList)
+        explicit = self.network is not None or self.needs_harness_arrays(proj)
         if explicit:
-            arrays = next(p for p in self.network.projections if p.label == proj.label) if self.network is not None else realise_projection(proj, resolved)
+            arrays = self.harness_arrays(proj, resolved, self.network)
             if arrays.size == 0:
                 self.synapse_objects[proj.label] = None
                 return
-            from_list_values = isinstance(conn, FromList) and conn.connections and len(conn.connections[0]) == 4
-            use_arrays = self.network is not None or from_list_values
+            # weights and delays from the arrays, except for an explicit list of bare (pre, post) pairs
+            bare_list = isinstance(conn, FromList) and not (conn.connections and len(conn.connections[0]) == 4)
+            use_arrays = self.network is not None or not bare_list
             weight_const = None if use_arrays or not isinstance(proj.weight, float) else proj.weight
             delay_const = None if use_arrays or not isinstance(proj.delay, float) else proj.delay
         else:

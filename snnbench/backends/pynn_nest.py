@@ -301,8 +301,8 @@ class PyNNNestBackend(Backend):
         sim, dt = self.sim, self.resolved.dt
         pre, post = self.pops[proj.pre], self.pops[proj.post]
         conn = proj.connector
-        if network is not None:
-            arrays = next(p for p in network.projections if p.label == proj.label)
+        if network is not None or (self.needs_harness_arrays(proj) and not isinstance(conn, FromList)):
+            arrays = self.harness_arrays(proj, self.resolved, network)
             delays = self.delay_steps(arrays.delay, dt, proj.label) * dt
             rows = np.column_stack([arrays.pre_idx, arrays.post_idx, arrays.weight, delays]).astype(float)
             connector = sim.FromListConnector(rows, column_names=("weight", "delay"))

@@ -21,7 +21,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from .. import __version__
 from .. import io as snnio
 from ..analysis import run_statistics
-from ..fit import fit_report, format_ci
+from ..fit import configuration, fit_report, format_ci
 from ..store import ResultStore
 from . import figures
 
@@ -30,7 +30,7 @@ def _reference_point(records: list[dict[str, Any]]) -> tuple[int, float] | None:
     """The (N_pop, simtime) measured by the most backends; ties: the largest."""
     backends_at: dict[tuple[int, float], set[str]] = {}
     for r in records:
-        backends_at.setdefault((r["resolved"]["N_pop"], r["resolved"]["simtime"]), set()).add(r["backend"])
+        backends_at.setdefault((r["resolved"]["N_pop"], r["resolved"]["simtime"]), set()).add(configuration(r))
     if not backends_at:
         return None
     return max(backends_at, key=lambda k: (len(backends_at[k]), k[0], k[1]))
@@ -39,7 +39,7 @@ def _reference_point(records: list[dict[str, Any]]) -> tuple[int, float] | None:
 def _medians_table(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for r in records:
-        groups.setdefault((r["backend"], r["resolved"]["N_pop"], r["resolved"]["simtime"], r["threads"]), []).append(r)
+        groups.setdefault((configuration(r), r["resolved"]["N_pop"], r["resolved"]["simtime"], r["threads"]), []).append(r)
     rows = []
     for (backend, n, simtime, threads), rs in sorted(groups.items()):
         def med(name):
@@ -84,7 +84,7 @@ def _representative(records: list[dict[str, Any]], point: tuple[int, float] | No
                                             r["timestamp"])):
         files = (r.get("data") or {}).get("files") or []
         if files and Path(files[0]).exists():
-            chosen[r["backend"]] = r  # later (better) records overwrite earlier ones
+            chosen[configuration(r)] = r  # later (better) records overwrite earlier ones
     return chosen
 
 
@@ -101,14 +101,14 @@ def build_report(store: ResultStore, out: str | Path, scenario: str | None = Non
     if not ok:
         raise ValueError(f"no successful runs of {scenario} in {store.runs_file}")
     failed = [r for r in runs if r["status"] != "ok"]
-    backends = sorted({r["backend"] for r in runs})
+    backends = sorted({configuration(r) for r in runs})
     fits = fit_report(ok, scenario)
     models = {(m.backend, m.phase): m for m in fits["models"]}
     point = _reference_point(ok)
     at_point = {}
     for r in ok:
         if (r["resolved"]["N_pop"], r["resolved"]["simtime"]) == point:
-            at_point.setdefault(r["backend"], []).append(r)
+            at_point.setdefault(configuration(r), []).append(r)
 
     figs: list[dict[str, str]] = []
     if at_point:
@@ -146,6 +146,7 @@ def build_report(store: ResultStore, out: str | Path, scenario: str | None = Non
 
     env = Environment(loader=PackageLoader("snnbench.report", "templates"), autoescape=select_autoescape(["html"]))
     env.filters["ci"] = format_ci
+    env.filters["sec"] = lambda v: "0" if v < 5e-4 else f"{v:.3g}"  # below 0.5 ms: a phase with nothing to do
     html = env.get_template("report.html").render(
         title=title or f"snnbench: {scenario}", scenario=scenario, scenario_title=ok[0]["scenario_title"],
         generated=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), version=__version__,
