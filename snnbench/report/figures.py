@@ -94,6 +94,7 @@ def scaling(records: list[dict[str, Any]], models: dict[tuple[str, str], Any], b
     other = "simtime" if axis == "N_pop" else "N_pop"
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     shown: list[float] = []  # measured values and fitted means: the y range of the plot
+    xs_all: set[float] = set()  # the measured abscissae, labelled on the axis
     for backend in backends:
         points: dict[float, list[float]] = {}
         for r in records:
@@ -105,6 +106,7 @@ def scaling(records: list[dict[str, Any]], models: dict[tuple[str, str], Any], b
         if not points:
             continue
         xs = np.array(sorted(points))
+        xs_all.update(points)
         med = np.array([statistics.median(points[x]) for x in xs])
         lo = med - np.array([min(points[x]) for x in xs])
         hi = np.array([max(points[x]) for x in xs]) - med
@@ -120,6 +122,10 @@ def scaling(records: list[dict[str, Any]], models: dict[tuple[str, str], Any], b
             ax.fill_between(grid, np.clip(pred["low"], 1e-9, None), np.clip(pred["high"], 1e-9, None), color=c, alpha=0.15)
             shown += [float(v) for v in pred["mean"] if v > 0]
     ax.set_xscale("log")
+    # label the measured sizes only: matplotlib's minor log labels (600, 700, ...) collide
+    ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(sorted(xs_all)))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     if shown:
         low, high = min(shown), max(shown)
         if high / low >= 10:  # log scale, limited to the data and fits: a band through 0 must not set it
