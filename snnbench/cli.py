@@ -213,8 +213,15 @@ def print_summary(records: list[dict[str, Any]], results_dir: str) -> None:
     rtf = [r["realtime_factor"] for r in ok]
     print(f"Real-time factor       : {statistics.median(rtf):.3f}  (sim wall time / biological time)")
     print(f"Peak memory            : {_fmt_bytes(statistics.median([r['peak_rss_bytes'] for r in ok]))}")
+    # all translations are in the record; the summary shows at most 3 of a kind (PD has 55 delay lines)
+    by_kind: dict[str, list[str]] = {}
     for t in r0.get("translations", []):
-        print(f"Translation            : [{t['what']}] {t['detail']}")
+        by_kind.setdefault(t["what"], []).append(t["detail"])
+    for what, details in by_kind.items():
+        for detail in details[:3]:
+            print(f"Translation            : [{what}] {detail}")
+        if len(details) > 3:
+            print(f"Translation            : [{what}] ... and {len(details) - 3} more of this kind (in the record)")
     print(f"Records                : {ResultStore(results_dir).runs_file} ({', '.join(r['run_id'] for r in records)})")
     files = [f for r in ok for f in r["data"]["files"]]
     if files:

@@ -214,6 +214,8 @@ def fit_phase(records: list[dict[str, Any]], backend: str, phase: str) -> Fitted
     y = data["y"]
     if y.size < 3:
         return None
+    if phase != "memory" and float(np.max(y)) < 1.0:
+        return None  # a phase the backend does not have (NEST's compile): nothing to model
     candidates = MEMORY_CANDIDATES if phase == "memory" else TIME_CANDIDATES
     distinct_sizes = len({(n, t) for n, t in zip(data["N"], data["simtime"])})
     fitted = []
