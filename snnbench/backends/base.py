@@ -77,6 +77,12 @@ class Backend(ABC):
         self.options = dict(options or {})
         self.translations: list[dict[str, Any]] = []
         self.info: dict[str, Any] = {}  # backend facts for the record (cache state, devices, ...)
+        # Measured sub-phases the simulator reports itself, per snnbench phase (record["phases"][phase]["stages"]).
+        self.phase_stages: dict[str, dict[str, Any]] = {}
+        # Modelled figures for what could not be measured here (record["estimates"]; never mixed with phases).
+        self.estimates: dict[str, Any] = {}
+        # None: the run's output can be validated; else {"possible": False, "why": ...} (record["validation"]).
+        self.validation: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ availability
 
@@ -93,6 +99,11 @@ class Backend(ABC):
             return importlib.metadata.version(cls.distribution)
         except importlib.metadata.PackageNotFoundError:
             return "unknown"
+
+    @classmethod
+    def validation_possible(cls, options: dict[str, Any] | None = None) -> tuple[bool, str]:
+        """(False, why) when this backend's runs cannot be validated here (e.g. no spike data)."""
+        return True, ""
 
     def supports(self, resolved: ResolvedScenario, mode: str) -> list[str]:
         """Everything in `resolved` this backend cannot express; empty when it can run it."""
