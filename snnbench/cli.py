@@ -244,7 +244,7 @@ def print_summary(records: list[dict[str, Any]], results_dir: str) -> None:
     print(f"Real-time factor       : {statistics.median(rtf):.3f}  ({note})")
     _print_estimates(r0)
     if r0.get("validation") and not r0["validation"].get("possible", True):
-        print(f"Validation             : not possible: {r0['validation']['why']}")
+        print(f"Validation             : {r0['validation']['why']}")
     print(f"Peak memory            : {_fmt_bytes(statistics.median([r['peak_rss_bytes'] for r in ok]))}")
     for t in r0.get("translations", []):
         print(f"Translation            : [{t['what']}] {t['detail']}")

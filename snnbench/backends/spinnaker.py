@@ -516,7 +516,8 @@ class SpiNNakerBackend(PyNNBackend):
     def close(self) -> None:
         if hasattr(self, "sim"):
             try:
-                self.sim.end()
+                if hasattr(self, "resolved"):  # setup ran (in build)
+                    self.sim.end()
             finally:
                 for k, v in getattr(self, "_saved_env", {}).items():
                     if v is None:
