@@ -4,6 +4,8 @@ Each adapter subclasses `PyNNBackend`, sets `self.sim` (the pyNN.<simulator> mod
 `self.RandomDistribution`, `self.resolved`, `self.pops` (name -> Population) and implements its
 own cells, sources and setup. Shared here:
 
+    _create_populations  cells, then sources, into self.pops
+    _native_poisson      a SpikeSourcePoisson's parameters when the simulator draws its spikes
     _value        a constant or a scenario distribution as a PyNN value (RandomDistribution)
     _rng          the RNG of one random item (a seeded NumpyRNG; an adapter whose simulator
                   seeds random items its own way returns None)
@@ -19,7 +21,8 @@ own cells, sources and setup. Shared here:
 from __future__ import annotations
 
 import functools
-from typing import ClassVar
+import math
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -32,6 +35,7 @@ from ..scenario.model import (
     Normal,
     NormalClipped,
     OneToOne,
+    PoissonSourcePopulation,
     Uniform,
 )
 from ..scenario.realise import Network, rng_for
@@ -42,6 +46,26 @@ class PyNNBackend(Backend):
     """Base of the adapters that drive a simulator through PyNN's API."""
 
     delay_grid_by: ClassVar[str] = "the simulator"  # who puts drawn delays on the dt grid (for the record)
+
+    def _create_populations(self, network: Network | None) -> None:
+        """self.pops: the cell populations, then the sources (each adapter's _create_cells / _create_source)."""
+        self.pops: dict[str, Any] = {}
+        self.projections: dict[str, Any] = {}
+        for name, pop in self.resolved.cells.items():
+            self.pops[name] = self._create_cells(name, pop, network)
+        for name, pop in self.resolved.sources.items():
+            self.pops[name] = self._create_source(name, pop, network)
+
+    def _native_poisson(self, pop, network: Network | None) -> dict[str, float] | None:
+        """SpikeSourcePoisson parameters for the simulator's own generator (native mode), else None:
+        realised spike times are handed over as a SpikeSourceArray."""
+        if not isinstance(pop.spec, PoissonSourcePopulation) or network is not None:
+            return None
+        prm = pop.spec.parameters
+        params = {"rate": prm.rate, "start": prm.start}
+        if math.isfinite(prm.duration):
+            params["duration"] = prm.duration
+        return params
 
     def _rng(self, *keys: str):
         """A NumpyRNG of its own for one random item, seeded from the run's seed and the item's name.

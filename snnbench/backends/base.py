@@ -15,6 +15,14 @@ A backend whose code generation needs the built network (Brian2, GeNN) sets
 that writes some formats through its own API (PyNN's `write_data`) returns the files from
 `write_native`; otherwise (None) snnbench's writers write the collected arrays.
 
+Three optional outputs, each copied into the run record by the worker only when set:
+`phase_stages` (record["phases"][phase]["stages"]: sub-phases the simulator measures itself,
+e.g. sPyNNaker's Mapping/Loading/Running stages inside "sim", in seconds), `estimates`
+(record["estimates"]: figures that could not be measured here, each labelled as a model's
+estimate, never stored as phases) and `validation` (record["validation"] = {"possible": False,
+"why": ...} when a run's output cannot be validated). `validation_possible(options)` says the
+same before anything runs, so that `snnbench validate` refuses with the reason.
+
 `available()` and `supports()` say, before anything runs, whether the backend can run a
 scenario and why not. Every change the backend makes to the model on its way to the simulator
 (dt rounded, delays put on a grid, a model substituted) is recorded with `translate()` and lands

@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from ..output import PopulationOutput, SimulationOutput
-from ..scenario.model import FromList, NormalClipped, PoissonSourcePopulation, Uniform
+from ..scenario.model import FromList, NormalClipped, Uniform
 from ..scenario.realise import Network, realise_spike_steps, rng_for
 from ..scenario.resolve import ResolvedScenario
 from ._pynn_common import PyNNBackend, to_ms
@@ -152,12 +152,7 @@ class PyNNNestBackend(PyNNBackend):
                            "connection maps and synapse parameters from a deep copy of the NumpyRNG it is given, so "
                            "one shared NumpyRNG (as in VAbenchmarks.py) gives projections of the same shape the same "
                            "random numbers (VA COBA: E->E onto E cells 0-799 repeats E->I, weights included)")
-        self.pops: dict[str, Any] = {}
-        self.projections: dict[str, Any] = {}
-        for name, pop in resolved.cells.items():
-            self.pops[name] = self._create_cells(name, pop, network)
-        for name, pop in resolved.sources.items():
-            self.pops[name] = self._create_source(name, pop, network)
+        self._create_populations(network)
         self.synapses: dict[str, int] = {}
         for proj in resolved.projections:
             # Counted as nest.py counts them (free); PyNN's Projection.size() asks NEST for every
@@ -207,11 +202,9 @@ class PyNNNestBackend(PyNNBackend):
 
     def _create_source(self, name, pop, network):
         sim, dt = self.sim, self.resolved.dt
-        if isinstance(pop.spec, PoissonSourcePopulation) and network is None:
+        params = self._native_poisson(pop, network)
+        if params is not None:
             prm = pop.spec.parameters
-            params = {"rate": prm.rate, "start": prm.start}
-            if math.isfinite(prm.duration):
-                params["duration"] = prm.duration
             self.translate(
                 "SpikeSourcePoisson",
                 f"{name}: pyNN.nest poisson_generator -> parrot_neuron (one train per source; the hop adds {dt:g} ms); "

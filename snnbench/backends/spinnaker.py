@@ -88,7 +88,6 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..output import PopulationOutput, SimulationOutput
-from ..scenario.model import PoissonSourcePopulation
 from ..scenario.realise import Network, realise_spike_steps, rng_for, sample
 from ..scenario.resolve import ResolvedScenario, expected_connections
 from ._pynn_common import PyNNBackend, to_ms
@@ -364,12 +363,7 @@ class SpiNNakerBackend(PyNNBackend):
                        "Poisson spikes from the postsynaptic (or source) population's seed; initial v is drawn by "
                        "the harness from the run's seed")
         self.info.update(time_scale_factor=self.time_scale_factor, neurons_per_core=per_core)
-        self.pops: dict[str, Any] = {}
-        self.projections: dict[str, Any] = {}
-        for name, pop in resolved.cells.items():
-            self.pops[name] = self._create_cells(name, pop, network)
-        for name, pop in resolved.sources.items():
-            self.pops[name] = self._create_source(name, pop, network)
+        self._create_populations(network)
         for proj in resolved.projections:
             self.projections[proj.label] = self._connect(proj, network)
         self.translate("delay", f"sPyNNaker's delays are whole steps of {dt:g} ms (min_delay = dt); each is put on the "
@@ -405,11 +399,8 @@ class SpiNNakerBackend(PyNNBackend):
     def _create_source(self, name, pop, network):
         sim, dt = self.sim, self.resolved.dt
         seed = {"seed": self._seed(name)}
-        if isinstance(pop.spec, PoissonSourcePopulation) and network is None:
-            prm = pop.spec.parameters
-            params = {"rate": prm.rate, "start": prm.start}
-            if math.isfinite(prm.duration):
-                params["duration"] = prm.duration
+        params = self._native_poisson(pop, network)
+        if params is not None:
             self.translate("SpikeSourcePoisson", f"{name}: sPyNNaker's on-core Poisson generator, seeded from the "
                            "population's seed")
             return sim.Population(pop.size, sim.SpikeSourcePoisson(**params), label=name, additional_parameters=seed)
