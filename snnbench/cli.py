@@ -69,6 +69,27 @@ def _options(items: list[str] | None) -> dict[str, Any]:
     return options
 
 
+def _backend_options(args: argparse.Namespace) -> dict[str, Any]:
+    """--option items plus the SpiNNaker machine flags (--spinnaker-host, --spalloc) as backend options."""
+    options = _options(args.option)
+    machine = {"spinnaker_host": getattr(args, "spinnaker_host", None), "spalloc": getattr(args, "spalloc", None)}
+    for key, value in machine.items():
+        if value is None:
+            continue
+        if args.backend != "spinnaker":
+            raise ValueError(f"--{key.replace('_', '-')} is an option of --backend spinnaker, not of {args.backend}")
+        options[key] = value
+    if options.get("spinnaker_host") and options.get("spalloc"):
+        raise ValueError("give either --spinnaker-host or --spalloc, not both")
+    return options
+
+
+def _add_machine_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("SpiNNaker (--backend spinnaker; without either, the user's sPyNNaker cfg or a virtual board)")
+    g.add_argument("--spinnaker-host", metavar="HOST", help="a SpiNNaker board's host name or IP address")
+    g.add_argument("--spalloc", metavar="URL", help="a spalloc server to allocate boards from")
+
+
 def _fmt_bytes(n: float | None) -> str:
     if n is None:
         return "-"
@@ -193,25 +214,37 @@ def print_summary(records: list[dict[str, Any]], results_dir: str) -> None:
     print(f"Number of Neurons      : {r0['neurons']} ({sizes})" + (f" + {r0['sources']} sources" if r0.get("sources") else ""))
     print(f"Number of Synapses     : {r0['synapses']}")
     transient = r0["resolved"]["transient"]
+    no_data = r0.get("backend_info", {}).get("spike_data")  # e.g. "none: virtual board"
     for name in cells:
-        rates = [r["populations"][name]["rate_hz"] for r in ok]
+        rates = [r["populations"][name]["rate_hz"] for r in ok if r["populations"][name]["rate_hz"] is not None]
         after = [r["populations"][name]["rate_hz_after_transient"] for r in ok]
+        if not rates:
+            why = no_data.split(":", 1)[-1].strip() if no_data else "no cells recorded"
+            print(f"{name} rate".ljust(23) + f": n/a ({why})")
+            continue
         line = f"{name} rate".ljust(23) + f": {statistics.median(rates):.2f} Hz"
         if transient and after[0] is not None:
-            line += f"  ({statistics.median(after):.2f} Hz after the {transient:g} ms transient)"
+            line += f"  ({statistics.median([a for a in after if a is not None]):.2f} Hz after the {transient:g} ms transient)"
         print(line)
     labels = [("import", "Import time"), ("compile", "Compile time"), ("realise", "Realise time (exact)"),
               ("build", "Build time"), ("sim", "Simulation time"), ("collect", "Collect time")]
+    host_only = r0.get("backend_info", {}).get("machine") if r0.get("estimates") else None
     for key, label in labels:
         if any(key in r["phases"] for r in ok):
-            print(f"{label:23s}: {_median_spread([_phase(r, key) for r in ok])}")
+            note = f"  (measured; {host_only}: host-side mapping + data generation only)" if key == "sim" and host_only else ""
+            print(f"{label:23s}: {_median_spread([_phase(r, key) for r in ok])}{note}")
+            _print_stages(ok, key)
     fmt = r0["data"]["format"]
     print(f"{'Writing time (' + fmt + ')':23s}: {_median_spread([_phase(r, 'write') for r in ok])}")
     cache = r0.get("backend_info", {}).get("compile_cache")
     if cache:
         print(f"Compile cache          : {', '.join(r.get('backend_info', {}).get('compile_cache', '?') for r in ok)}")
     rtf = [r["realtime_factor"] for r in ok]
-    print(f"Real-time factor       : {statistics.median(rtf):.3f}  (sim wall time / biological time)")
+    note = "host side only: not a board figure" if r0.get("estimates") else "sim wall time / biological time"
+    print(f"Real-time factor       : {statistics.median(rtf):.3f}  ({note})")
+    _print_estimates(r0)
+    if r0.get("validation") and not r0["validation"].get("possible", True):
+        print(f"Validation             : {r0['validation']['why']}")
     print(f"Peak memory            : {_fmt_bytes(statistics.median([r['peak_rss_bytes'] for r in ok]))}")
     # all translations are in the record; the summary shows at most 3 of a kind (PD has 55 delay lines)
     by_kind: dict[str, list[str]] = {}
@@ -228,12 +261,41 @@ def print_summary(records: list[dict[str, Any]], results_dir: str) -> None:
         print(f"Data                   : {files[0]}" + (f" (+{len(files) - 1} more)" if len(files) > 1 else ""))
 
 
+def _print_stages(ok: list[dict[str, Any]], phase: str) -> None:
+    """The simulator's own timers inside one phase (record["phases"][phase]["stages"]), medians over runs."""
+    stages = ok[0]["phases"].get(phase, {}).get("stages")
+    if not stages:
+        return
+    for name, stage in stages.items():
+        values = [r["phases"][phase].get("stages", {}).get(name, {}).get("wall_s") for r in ok]
+        top = sorted(stage.get("steps", {}).items(), key=lambda kv: -kv[1])[:3]
+        steps = ", ".join(f"{k} {v:.3f} s" for k, v in top if v >= 0.0005)
+        print(f"  {name:21s}: {_median_spread(values)}" + (f"  ({steps})" if steps else ""))
+
+
+def _print_estimates(record: dict[str, Any]) -> None:
+    est = record.get("estimates")
+    if not est:
+        return
+    ph = est["phases"]
+    print(f"Board phases           : {est['label']}")
+    print(f"  on-board load         : ~{ph['load_s']:.1f} s  (a N, a = {est['constants']['a_load_s_per_neuron'] * 1000:.1f} ms/neuron)")
+    print(f"  on-board run          : ~{ph['run_s']:.2f} s  (simtime x time_scale_factor {est['constants']['time_scale_factor']:g})")
+    print(f"  on-board extraction   : ~{ph['extract_s']:.2f} s  (b N simtime, b = "
+          f"{est['constants']['b_extract_s_per_neuron_per_s'] * 1000:.2f} ms/neuron/s)")
+    line = f"  on board in all       : ~{ph['on_board_s']:.1f} s"
+    if est.get("sim_phase_with_board_s") is not None:
+        line += f"; sim phase with a board ~{est['sim_phase_with_board_s']:.1f} s (measured host stages + estimate)"
+    print(line)
+    print(f"  calibration           : {est['calibration']['source']}")
+
+
 @command("run")
 def cmd_run(args: argparse.Namespace) -> int:
     from .runner import RunSpec, run_repeated
 
     try:
-        options = _options(args.option)
+        options = _backend_options(args)
     except ValueError as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
@@ -305,7 +367,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     seeds, ref_seeds = (5, 5) if args.quick else (args.seeds, args.reference_seeds)
     try:
-        options = _options(args.option)
+        options = _backend_options(args)
     except ValueError as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
@@ -545,6 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--option", action="append", metavar="KEY=VALUE",
                    help="a backend option (repeatable), e.g. cache=cold (brian2), connection=sparse (bindsnet)")
     p.add_argument("--json", action="store_true", help="print the run record(s) as JSON instead of the summary")
+    _add_machine_options(p)
     p = sub.add_parser("validate", help="does a backend reproduce a reference backend? (SCENARIOS.md section 4)")
     p.add_argument("scenario", help="scenario id or path")
     p.add_argument("--backend", "-b", required=True, choices=backend_names(), help="candidate backend (X)")
@@ -564,6 +627,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", default="results", help="results directory (default ./results)")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
     p.add_argument("--json", action="store_true", help="print the validation record as JSON")
+    _add_machine_options(p)
 
     p = sub.add_parser("sweep", help="isolated runs over N_pop, simtime and backends (resumable)")
     p.add_argument("target", help="scenario id or path, or a sweep file (.toml)")

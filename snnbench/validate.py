@@ -99,6 +99,9 @@ def validate(scenario_name: str, candidate: str, reference: str = "nest", *, see
         ok, why = backend_class(name).available()
         if not ok:
             raise ValidationError(f"backend {name} is unavailable: {why}")
+        ok, why = backend_class(name).validation_possible(dict(options or {}) if name == candidate else {})
+        if not ok:
+            raise ValidationError(f"backend {name}: {why}")
     threads = threads or default_threads(candidate)
     reference_threads = reference_threads or default_threads(reference)
     base = dict(scenario=scenario_name, format="parquet", timeout=timeout)

@@ -100,6 +100,13 @@ def execute(spec: dict[str, Any], progress: Path | None = None) -> dict[str, Any
         if backend is not None:
             record["translations"] = backend.translations
             record["backend_info"] = backend.info
+            for phase, stages in backend.phase_stages.items():
+                if phase in record["phases"]:
+                    record["phases"][phase]["stages"] = stages
+            if backend.estimates:
+                record["estimates"] = backend.estimates
+            if backend.validation is not None:
+                record["validation"] = backend.validation
             try:
                 backend.close()
             except Exception:  # noqa: BLE001 - closing must not hide the run's own outcome

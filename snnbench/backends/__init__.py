@@ -22,6 +22,7 @@ BACKENDS: dict[str, str] = {
     "brian2.standalone": "snnbench.backends.brian2:Brian2StandaloneBackend",
     "bindsnet": "snnbench.backends.bindsnet:BindsNETBackend",
     "pynn.nest": "snnbench.backends.pynn_nest:PyNNNestBackend",
+    "spinnaker": "snnbench.backends.spinnaker:SpiNNakerBackend",
 }
 
 

@@ -15,6 +15,14 @@ A backend whose code generation needs the built network (Brian2, GeNN) sets
 that writes some formats through its own API (PyNN's `write_data`) returns the files from
 `write_native`; otherwise (None) snnbench's writers write the collected arrays.
 
+Three optional outputs, each copied into the run record by the worker only when set:
+`phase_stages` (record["phases"][phase]["stages"]: sub-phases the simulator measures itself,
+e.g. sPyNNaker's Mapping/Loading/Running stages inside "sim", in seconds), `estimates`
+(record["estimates"]: figures that could not be measured here, each labelled as a model's
+estimate, never stored as phases) and `validation` (record["validation"] = {"possible": False,
+"why": ...} when a run's output cannot be validated). `validation_possible(options)` says the
+same before anything runs, so that `snnbench validate` refuses with the reason.
+
 `available()` and `supports()` say, before anything runs, whether the backend can run a
 scenario and why not. Every change the backend makes to the model on its way to the simulator
 (dt rounded, delays put on a grid, a model substituted) is recorded with `translate()` and lands
@@ -77,6 +85,12 @@ class Backend(ABC):
         self.options = dict(options or {})
         self.translations: list[dict[str, Any]] = []
         self.info: dict[str, Any] = {}  # backend facts for the record (cache state, devices, ...)
+        # Measured sub-phases the simulator reports itself, per snnbench phase (record["phases"][phase]["stages"]).
+        self.phase_stages: dict[str, dict[str, Any]] = {}
+        # Modelled figures for what could not be measured here (record["estimates"]; never mixed with phases).
+        self.estimates: dict[str, Any] = {}
+        # None: the run's output can be validated; else {"possible": False, "why": ...} (record["validation"]).
+        self.validation: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ availability
 
@@ -93,6 +107,11 @@ class Backend(ABC):
             return importlib.metadata.version(cls.distribution)
         except importlib.metadata.PackageNotFoundError:
             return "unknown"
+
+    @classmethod
+    def validation_possible(cls, options: dict[str, Any] | None = None) -> tuple[bool, str]:
+        """(False, why) when this backend's runs cannot be validated here (e.g. no spike data)."""
+        return True, ""
 
     def supports(self, resolved: ResolvedScenario, mode: str) -> list[str]:
         """Everything in `resolved` this backend cannot express; empty when it can run it."""

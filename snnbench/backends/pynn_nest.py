@@ -42,7 +42,6 @@ cell type and recorded counts) that let `snnbench.io.read_output` / `read_output
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import logging
 import math
@@ -54,21 +53,10 @@ from typing import Any
 import numpy as np
 
 from ..output import PopulationOutput, SimulationOutput
-from ..scenario.model import (
-    AllToAll,
-    FixedInDegree,
-    FixedProbability,
-    FixedTotalNumber,
-    FromList,
-    Normal,
-    NormalClipped,
-    OneToOne,
-    PoissonSourcePopulation,
-    Uniform,
-)
+from ..scenario.model import FromList, NormalClipped, Uniform
 from ..scenario.realise import Network, realise_spike_steps, rng_for
 from ..scenario.resolve import ResolvedScenario
-from .base import Backend
+from ._pynn_common import PyNNBackend, to_ms
 
 # Messages that are noise here, each for a known, harmless reason (see _silence_known_noise).
 _PYNN_EXTENSION_WARNINGS = (
@@ -107,12 +95,13 @@ def _silence_known_noise() -> None:
         pynn_log.addFilter(_DropUnsettableSynapticCurrent())
 
 
-class PyNNNestBackend(Backend):
+class PyNNNestBackend(PyNNBackend):
     name = "pynn.nest"
     title = "PyNN on NEST"
     distribution = "pynn"
     module = "pyNN"
     where = "CPU (OpenMP threads)"
+    delay_grid_by = "NEST"
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
@@ -163,12 +152,7 @@ class PyNNNestBackend(Backend):
                            "connection maps and synapse parameters from a deep copy of the NumpyRNG it is given, so "
                            "one shared NumpyRNG (as in VAbenchmarks.py) gives projections of the same shape the same "
                            "random numbers (VA COBA: E->E onto E cells 0-799 repeats E->I, weights included)")
-        self.pops: dict[str, Any] = {}
-        self.projections: dict[str, Any] = {}
-        for name, pop in resolved.cells.items():
-            self.pops[name] = self._create_cells(name, pop, network)
-        for name, pop in resolved.sources.items():
-            self.pops[name] = self._create_source(name, pop, network)
+        self._create_populations(network)
         self.synapses: dict[str, int] = {}
         for proj in resolved.projections:
             # Counted as nest.py counts them (free); PyNN's Projection.size() asks NEST for every
@@ -202,30 +186,6 @@ class PyNNNestBackend(Backend):
             longest = max(longest, (math.floor(high / dt) + 1) * dt)
         return longest
 
-    def _rng(self, *keys: str):
-        """A NumpyRNG of its own for one random item, seeded from the run's seed and the item's name.
-
-        Not one NumpyRNG for everything: PyNN 0.13's connectors evaluate their random connection
-        map and synapse parameters through lazyarray, which deep-copies the RandomDistribution
-        and with it the NumpyRNG, so the generator passed in never advances and every projection
-        of the same shape would draw the same numbers.
-        """
-        seed = int(rng_for(self.resolved.seed, "pynn.nest", *keys).integers(1, 2**31 - 1))
-        return self.NumpyRNG(seed=seed)
-
-    def _value(self, value, *keys: str):
-        """A constant or a scenario distribution as a PyNN value (RandomDistribution on a NumpyRNG)."""
-        RD = self.RandomDistribution
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, Uniform):
-            return RD("uniform", low=value.low, high=value.high, rng=self._rng(*keys))
-        if isinstance(value, Normal):
-            return RD("normal", mu=value.mu, sigma=value.sigma, rng=self._rng(*keys))
-        if isinstance(value, NormalClipped):
-            return RD("normal_clipped", mu=value.mu, sigma=value.sigma, low=value.low, high=value.high, rng=self._rng(*keys))
-        raise TypeError(value)
-
     def _create_cells(self, name, pop, network):
         sim, dt = self.sim, self.resolved.dt
         params = pop.spec.parameters.model_dump()
@@ -242,11 +202,9 @@ class PyNNNestBackend(Backend):
 
     def _create_source(self, name, pop, network):
         sim, dt = self.sim, self.resolved.dt
-        if isinstance(pop.spec, PoissonSourcePopulation) and network is None:
+        params = self._native_poisson(pop, network)
+        if params is not None:
             prm = pop.spec.parameters
-            params = {"rate": prm.rate, "start": prm.start}
-            if math.isfinite(prm.duration):
-                params["duration"] = prm.duration
             self.translate(
                 "SpikeSourcePoisson",
                 f"{name}: pyNN.nest poisson_generator -> parrot_neuron (one train per source; the hop adds {dt:g} ms); "
@@ -280,73 +238,6 @@ class PyNNNestBackend(Backend):
         times = [Sequence(s * dt) for s in steps]
         return sim.Population(pop.size, sim.SpikeSourceArray(spike_times=times), label=name)
 
-    def _connector(self, conn, label: str):
-        sim, rng = self.sim, self._rng("edges", label)
-        allow_self = getattr(conn, "allow_self_connections", True)
-        if isinstance(conn, FixedProbability):
-            return sim.FixedProbabilityConnector(conn.p, allow_self_connections=allow_self, rng=rng)
-        if isinstance(conn, FixedInDegree):
-            return sim.FixedNumberPreConnector(conn.n, allow_self_connections=allow_self,
-                                               with_replacement=conn.with_replacement, rng=rng)
-        if isinstance(conn, FixedTotalNumber):
-            return sim.FixedTotalNumberConnector(conn.n, allow_self_connections=allow_self,
-                                                 with_replacement=conn.with_replacement, rng=rng)
-        if isinstance(conn, OneToOne):
-            return sim.OneToOneConnector()
-        if isinstance(conn, AllToAll):
-            return sim.AllToAllConnector(allow_self_connections=allow_self)
-        raise TypeError(conn)
-
-    def _connect(self, proj, network: Network | None):
-        sim, dt = self.sim, self.resolved.dt
-        pre, post = self.pops[proj.pre], self.pops[proj.post]
-        conn = proj.connector
-        if network is not None or (self.needs_harness_arrays(proj) and not isinstance(conn, FromList)):
-            arrays = self.harness_arrays(proj, self.resolved, network)
-            delays = self.delay_steps(arrays.delay, dt, proj.label) * dt
-            rows = np.column_stack([arrays.pre_idx, arrays.post_idx, arrays.weight, delays]).astype(float)
-            connector = sim.FromListConnector(rows, column_names=("weight", "delay"))
-            synapse = sim.StaticSynapse()
-        elif isinstance(conn, FromList):
-            rows = np.asarray(conn.connections, dtype=float)
-            if rows.shape[1:] == (4,):
-                rows[:, 3] = self.delay_steps(rows[:, 3], dt, proj.label) * dt
-                connector = sim.FromListConnector(rows, column_names=("weight", "delay"))
-                synapse = sim.StaticSynapse()
-            else:
-                connector = sim.FromListConnector(rows.reshape(-1, 2))
-                synapse = self._synapse(proj)
-        else:
-            connector = self._connector(conn, proj.label)
-            synapse = self._synapse(proj)
-        return sim.Projection(pre, post, connector, synapse_type=synapse, receptor_type=proj.receptor, label=proj.label)
-
-    def _synapse(self, proj):
-        weight = self._value(proj.weight, "weights", proj.label)
-        return self.sim.StaticSynapse(weight=weight, delay=self._delay(proj))
-
-    def _delay(self, proj):
-        dt, delay = self.resolved.dt, proj.delay
-        if isinstance(delay, float):
-            on_grid = max(1, round(delay / dt)) * dt
-            if abs(on_grid - delay) > 1e-9:
-                self.translate("delay", f"{proj.label}: {delay} ms put on the {dt} ms grid ({on_grid} ms)")
-            return on_grid
-        self.translate("delay", f"{proj.label}: delays drawn from a distribution; NEST puts each on the {dt} ms grid")
-        return self._value(delay, "delays", proj.label)
-
-    def _record(self) -> None:
-        self.recording: list[str] = []
-        for name, pop in self.resolved.populations.items():
-            cells = self.pops[name]
-            n_spk, n_v = pop.n_record_spikes, pop.n_record_v
-            if n_spk:
-                (cells if n_spk == pop.size else cells[:n_spk]).record("spikes")
-            if n_v:
-                (cells if n_v == pop.size else cells[:n_v]).record("v")
-            if n_spk or n_v:
-                self.recording.append(name)
-
     # ------------------------------------------------------------------ run, collect
 
     def run(self) -> None:
@@ -371,7 +262,7 @@ class PyNNNestBackend(Backend):
                     ids, times = segment.spiketrains.multiplexed
                     if len(ids):
                         po.spike_index = np.asarray(cells.id_to_index(np.asarray(ids, dtype=np.int64)), dtype=np.int64)
-                        po.spike_time = np.asarray(times.magnitude, dtype=float) * _to_ms(times)
+                        po.spike_time = np.asarray(times.magnitude, dtype=float) * to_ms(times)
                 signals = [s for s in segment.analogsignals if s.name == "v"]
                 if signals:
                     po.v_index, po.v_times, po.v = _v_after_t0(signals[0], resolved.n_steps, dt, simtime)
@@ -422,18 +313,6 @@ class PyNNNestBackend(Backend):
     def close(self) -> None:
         if hasattr(self, "sim"):
             self.sim.end()
-
-
-def _to_ms(quantity) -> float:
-    """The factor to ms of a quantity's unit (quantities parses unit names slowly: once per unit)."""
-    return _ms_factor(quantity.dimensionality.string)
-
-
-@functools.lru_cache(maxsize=None)
-def _ms_factor(unit: str) -> float:
-    import quantities as pq
-
-    return float(pq.Quantity(1.0, unit).rescale(pq.ms).magnitude)
 
 
 def _v_after_t0(signal, n_steps: int, dt: float, simtime: float):

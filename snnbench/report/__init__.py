@@ -48,8 +48,10 @@ def _medians_table(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         def spread(name):
             vals = [r["phases"][name]["wall_s"] for r in rs if name in r["phases"]]
             return (min(vals), max(vals)) if len(vals) > 1 else None
-        rates = {p: statistics.median([r["populations"][p]["rate_hz"] for r in rs])
-                 for p, info in rs[0]["populations"].items() if not info["cell_type"].startswith("SpikeSource")}
+        def rate(p):  # None where no spikes came back (e.g. a SpiNNaker virtual board)
+            vals = [r["populations"][p]["rate_hz"] for r in rs if r["populations"][p]["rate_hz"] is not None]
+            return statistics.median(vals) if vals else None
+        rates = {p: rate(p) for p, info in rs[0]["populations"].items() if not info["cell_type"].startswith("SpikeSource")}
         rows.append({
             "backend": backend, "version": rs[0]["backend_version"], "N": n, "simtime": simtime, "threads": threads,
             "runs": len(rs), "phases": {p: (med(p), spread(p)) for p in ("compile", "build", "sim", "write")},
@@ -133,6 +135,8 @@ def build_report(store: ResultStore, out: str | Path, scenario: str | None = Non
     scenario_transient = next((r["resolved"]["transient"] for r in ok), 0.0)
     for backend, record in sorted(_representative(ok, point).items()):
         output = snnio.read_output(record["data"]["files"][0])
+        if not any(p.recorded.size for p in output.populations.values()):
+            continue  # no spike data came back (e.g. a SpiNNaker virtual board): nothing to draw
         activity.append({"backend": backend, "run_id": record["run_id"], "N": record["resolved"]["N_pop"],
                          "simtime": record["resolved"]["simtime"], "png": figures.raster(output, backend)})
         if scenario_transient < output.simtime:
