@@ -22,6 +22,8 @@ BACKENDS: dict[str, str] = {
     "brian2.standalone": "snnbench.backends.brian2:Brian2StandaloneBackend",
     "bindsnet": "snnbench.backends.bindsnet:BindsNETBackend",
     "pynn.nest": "snnbench.backends.pynn_nest:PyNNNestBackend",
+    "genn": "snnbench.backends.genn:GeNNBackend",
+    "genn.cuda": "snnbench.backends.genn:GeNNCudaBackend",
 }
 
 
