@@ -405,8 +405,8 @@ def test_native_connectors_and_sources(features):
     assert syn["indeg_repl"] == 4 * 40 and syn["total"] == 100 and syn["all"] == 3 * 30 and syn["one"] == 3
     assert syn["all_noself"] == 30 * 29 and syn["indeg_norepl_noself"] == 5 * 40
     assert 180 < syn["poisson_p"] < 300
-    p = out.populations["P"]  # 200 Hz from 20 ms for 100 ms: ~400 spikes from the first 5 sources
-    assert 300 < p.n_spikes < 500 and set(p.spike_index) <= set(range(5))
+    p = out.populations["P"]  # 200 Hz from 20 ms for 100 ms: ~100 spikes from the first 5 sources
+    assert 60 < p.n_spikes < 150 and set(p.spike_index) <= set(range(5))
     assert p.spike_time.min() > 20.0 and p.spike_time.max() <= 120.0 + 1e-9
     np.testing.assert_allclose(np.sort(out.populations["S"].spike_time), [5.0, 7.0, 10.1])
     assert out.populations["A"].v.shape == (2000, 3)
