@@ -315,6 +315,9 @@ def test_unsupported_things_are_refused(features, tmp_path):
     assert "cache='lukewarm'" in problem
     (problem,) = genn(options={"precision": "half"}).supports(r, "native")
     assert "precision='half'" in problem
+    (problem,) = genn(options={"optimize": "yes"}).supports(r, "native")
+    assert "optimize='yes'" in problem
+    assert genn(options={"optimize": False}).supports(r, "native") == []
     (problem,) = genn(options={"turbo": 1}).supports(r, "native")
     assert "turbo" in problem
     path = tmp_path / "fast.toml"
@@ -430,3 +433,7 @@ def test_small_coba_network_plausible_and_cache_warm(tmp_path, monkeypatch):
     again, _, info2 = _run_genn(r, "native")
     assert info2["compile_cache"] == "warm" and info2["objects_compiled"] == 0
     assert again.populations["E"].n_spikes == e.n_spikes  # same seed, same GeNN random numbers
+    assert info["optimize_code"] is True and info["code_dir"] == info2["code_dir"]
+    _, _, plain = _run_genn(r, "native", options={"optimize": False})  # GeNN's default: no -O flag
+    assert plain["optimize_code"] is False and plain["code_dir"] != info["code_dir"]  # not in GeNN's hash
+    assert plain["compile_cache"] == "cold"
