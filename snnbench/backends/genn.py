@@ -60,7 +60,9 @@ Code generation, make and loading are the 'compile' phase (after build). Generat
 snnbench's cache ($SNNBENCH_CACHE_DIR, else $XDG_CACHE_HOME/snnbench or ~/.cache/snnbench) under
 genn/<backend>/<scenario hash>-<mode>-N<N_pop>-<precision>-<O3|O0>; GeNN skips code generation when the
 model's hash (model.sha) is unchanged and make skips what is up to date. Option cache="cold" uses a
-fresh temporary directory, removed afterwards. GeNN compiles its generated code without any -O
+fresh temporary directory, removed afterwards. GeNN writes the seed into the generated code (and,
+in exact mode, each projection's longest row): a run with another seed regenerates and recompiles
+(compile_cache "partial", ~3-6 s for VA COBA here), a repeat of the same run is warm. GeNN compiles its generated code without any -O
 flag by default; the adapter sets optimize_code (-O3 -ffast-math, as Brian2's default flags) unless
 option optimize=false (VA COBA sim 0.6-0.7 s instead of 2.1-2.3 s here). backend_info["compile_cache"] is "warm" (same hash,
 no object rebuilt), "cold" (nothing there before) or "partial", with codegen_s, make_s, load_s.
