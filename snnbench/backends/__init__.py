@@ -23,6 +23,8 @@ BACKENDS: dict[str, str] = {
     "bindsnet": "snnbench.backends.bindsnet:BindsNETBackend",
     "pynn.nest": "snnbench.backends.pynn_nest:PyNNNestBackend",
     "spinnaker": "snnbench.backends.spinnaker:SpiNNakerBackend",
+    "genn": "snnbench.backends.genn:GeNNBackend",
+    "genn.cuda": "snnbench.backends.genn:GeNNCudaBackend",
 }
 
 

@@ -1,0 +1,835 @@
+"""genn and genn.cuda: GeNN 5 through PyGeNN, on its single-threaded CPU backend and its CUDA backend.
+
+PyGeNN is not on PyPI (`genn` there is an unrelated package): it is built from GeNN's sources
+(see the README, section GeNN). GeNN generates C++ (or CUDA) for the model, compiles it with make
+and loads the library; a compiler and make are needed at run time.
+
+The adapter works in two layers:
+
+  * `describe(resolved, mode, network)` turns a resolved scenario into a `ModelDescription`: plain
+    data (neuron populations with a model name, parameters, initial values; synapse populations
+    with a connectivity snippet or explicit arrays, weight model, delays; the translations made).
+    It is pure Python (numpy and snnbench only), so it is unit-tested without pygenn.
+  * `GeNNBackend` applies a description to pygenn (`GeNNModel`), builds and loads it (the compile
+    phase), steps it, and reads spikes and v back.
+
+Neurons. GeNN's built-in LIF with ExpCurr/ExpCond does not integrate as numba and NEST do: LIF
+treats the synaptic input as a current held constant over the step (exponential Euler), ExpCurr
+scales its input by tau/dt (1 - exp(-dt/tau)) (the step mean, not the exact iaf_psc_exp
+propagator), and ExpCond injects g (E - V) with V and g at the start of the step (so the
+conductance never enters the membrane's time constant). So the cells are custom neuron models
+that hold their synaptic variables themselves and integrate exactly as `numba_kernels`:
+
+  lif_curr (IF_curr_exp): v <- v_rest + (v - v_rest) P22 + P21E I_E + P21I I_I + P20 i_offset
+      (unless refractory); spike if v >= v_thresh; I <- I exp(-dt/tau_syn) + arrivals
+  lif_cond (IF_cond_exp): with the step-mean conductances g tau/dt (1 - exp(-dt/tau)),
+      v <- v_inf + (v - v_inf) exp(-dt g_tot / cm); refractory: v = v_reset; else spike if
+      v >= v_thresh; g <- g exp(-dt/tau) + arrivals
+
+The propagators are computed here in Python (as `numba_kernels.group_parameters`) and given to
+GeNN as parameters. Arrivals reach the cell through two additional input variables (IsynE,
+IsynI): every synapse population uses GeNN's DeltaCurr postsynaptic model (injectCurrent(inSyn);
+inSyn = 0) with `post_target_var` set to IsynE or IsynI, so a weight is added to the cell's own
+g_E/g_I (uS) or I_E/I_I (nA, inhibitory weights negative: PyNN's sign convention) unchanged, with
+no tau/dt factor. Refractoriness is a step counter (round(tau_refrac / dt) steps, as NEST);
+GeNN's auto-refractory check is off. Double precision by default (option precision="float").
+
+Time conventions (snnbench follows NEST, see `numba_kernels`). GeNN's step k runs the synapse
+update (spikes of step k-1-D, D = axonal delay steps) then the neuron update at t = k dt. A
+spike of step k is reported at (k+1) dt (GeNN's recorded time + dt); a delay of d steps is
+GeNN's axonal delay d - 1 (the spike of step k is delivered in step k + d, after that step's
+cell update: it reaches v from step k + d + 1, as in NEST and numba). Heterogeneous delays use
+dendritic delays: StaticPulseDendriticDelay with d - 1 steps (at most 255: uint8). Source spikes
+at m dt are emitted in step m - 1 (SpikeSourceArray, spike times given as (m - 1.5) dt so that
+`t >= time` holds from step m - 1 whatever the rounding of t).
+
+Connectivity. exact mode: every edge, weight and delay from the harness's arrays
+(set_sparse_connections), initial v and source spikes too (Poisson sources become
+SpikeSourceArrays). native mode: GeNN's own initialisation snippets and random numbers (seeded with
+the run's seed): fixed_probability -> FixedProbability (FixedProbabilityNoAutapse without
+autapses); fixed_in_degree with replacement -> FixedNumberPreWithReplacement; fixed_total_number
+with replacement -> FixedNumberTotalWithReplacement; one_to_one -> OneToOne; all_to_all -> a DENSE
+matrix. GeNN has no snippet for in-degree or total number without replacement, nor for
+with-replacement without autapses: those, distance-dependent connectors, explicit lists and
+projections whose delays are distributions are built from the harness's arrays (recorded).
+Initial v and weights that are distributions use GeNN's Uniform / Normal / NormalClipped var
+initialisers. SpikeSourcePoisson -> a custom Bernoulli source: in each step of its window a
+spike with probability rate dt (the harness's realisation too).
+
+Code generation, make and loading are the 'compile' phase (after build). Generated code lives in
+snnbench's cache ($SNNBENCH_CACHE_DIR, else $XDG_CACHE_HOME/snnbench or ~/.cache/snnbench) under
+genn/<backend>/<scenario hash>-<mode>-N<N_pop>-<precision>-<O3|O0>; GeNN skips code generation when the
+model's hash (model.sha) is unchanged and make skips what is up to date. Option cache="cold" uses a
+fresh temporary directory, removed afterwards. GeNN writes the seed into the generated code (and,
+in exact mode, each projection's longest row): a run with another seed regenerates and recompiles
+(compile_cache "partial", ~3-6 s for VA COBA here), a repeat of the same run is warm. GeNN compiles its generated code without any -O
+flag by default; the adapter sets optimize_code (-O3 -ffast-math, as Brian2's default flags) unless
+option optimize=false (VA COBA sim 0.6-0.7 s instead of 2.1-2.3 s here). backend_info["compile_cache"] is "warm" (same hash,
+no object rebuilt), "cold" (nothing there before) or "partial", with codegen_s, make_s, load_s.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import glob
+import importlib.util
+import math
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+from ..output import PopulationOutput, SimulationOutput, spikes_from_steps
+from ..scenario.model import (
+    AllToAll,
+    DistanceDelay,
+    FixedInDegree,
+    FixedProbability,
+    FixedTotalNumber,
+    FromList,
+    Normal,
+    NormalClipped,
+    OneToOne,
+    PoissonSourcePopulation,
+    Uniform,
+)
+from ..scenario.realise import Network, ProjectionArrays, realise_projection, realise_spike_steps, rng_for
+from ..scenario.resolve import ResolvedScenario
+from .base import Backend
+
+CACHE_OPTIONS = ("warm", "cold")
+PRECISIONS = ("double", "float")
+MODEL_NAME = "snnbench"
+MAX_DENDRITIC_STEPS = 255  # StaticPulseDendriticDelay's d is a uint8_t
+# Spike-recording buffer: at most this many bytes at once (pulled and emptied when full).
+_RECORDING_BYTES = 256 * 2**20
+
+PYGENN_MISSING = ("pygenn (GeNN 5) is not installed, and it is not on PyPI ('genn' there is an unrelated package): "
+                  "build it from GeNN's sources (python3.11 -m pip install <genn 5.4.0 source tree>) - see README 'GeNN'")
+
+
+def cache_root() -> Path:
+    """snnbench's cache directory for GeNN's generated code."""
+    base = os.environ.get("SNNBENCH_CACHE_DIR")
+    if not base:
+        base = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache"), "snnbench")
+    return Path(base).expanduser() / "genn"
+
+
+# ============================================================================= the description
+
+
+@dataclass
+class VarInit:
+    """A GeNN variable initialisation snippet (drawn by GeNN) and its parameters."""
+
+    snippet: str
+    params: dict[str, float]
+
+
+@dataclass
+class PopulationSpec:
+    name: str  # the scenario's name
+    genn_name: str  # a C identifier
+    size: int
+    cell_type: str
+    model: str  # "lif_cond", "lif_curr", "poisson_window" (custom) or "SpikeSourceArray" (GeNN's)
+    params: dict[str, float] = field(default_factory=dict)
+    vars: dict[str, Any] = field(default_factory=dict)  # float, VarInit or np.ndarray
+    egps: dict[str, np.ndarray] = field(default_factory=dict)
+    record_spikes: int = 0
+    record_v: int = 0
+    source_steps: list[np.ndarray] | None = None  # array sources: spike steps (t = step * dt), as given
+
+    @property
+    def is_source(self) -> bool:
+        return self.model in ("poisson_window", "SpikeSourceArray")
+
+
+@dataclass
+class SynapseSpec:
+    label: str  # the scenario's projection label
+    genn_name: str
+    pre: str
+    post: str
+    target: str  # the additional input variable of the post cells: IsynE or IsynI
+    matrix: str  # "SPARSE" or "DENSE"
+    weight_model: str  # StaticPulseConstantWeight, StaticPulse or StaticPulseDendriticDelay
+    weight_params: dict[str, float] = field(default_factory=dict)
+    weight_vars: dict[str, Any] = field(default_factory=dict)
+    connectivity: tuple[str, dict[str, float]] | None = None  # native: (snippet, params)
+    pre_idx: np.ndarray | None = None  # explicit connections (harness arrays)
+    post_idx: np.ndarray | None = None
+    axonal_delay_steps: int = 0
+    max_dendritic_delay_timesteps: int | None = None
+
+    @property
+    def explicit(self) -> bool:
+        return self.pre_idx is not None
+
+    @property
+    def n_explicit(self) -> int:
+        return 0 if self.pre_idx is None else int(self.pre_idx.size)
+
+
+@dataclass
+class ModelDescription:
+    dt: float
+    n_steps: int
+    seed: int  # GeNN's seed (>= 1: 0 means "random" to GeNN)
+    precision: str
+    populations: dict[str, PopulationSpec]
+    synapses: list[SynapseSpec]
+    empty: dict[str, int]  # projections without a single synapse (not given to GeNN)
+    translations: list[dict[str, Any]]
+
+
+def _identifier(prefix: str, name: str) -> str:
+    return prefix + "".join(c if c.isalnum() else "_" for c in name)
+
+
+def genn_seed(seed: int) -> int:
+    """GeNN's seed for the run's seed: GeNN takes 0 as 'seed from the OS', so 1..2**32-1."""
+    return int(seed) % (2**32 - 1) + 1
+
+
+def cell_parameters(cell_type: str, p, dt: float) -> dict[str, float]:
+    """The custom neuron model's parameters (propagators of `numba_kernels.group_parameters`)."""
+    dec_e, dec_i = math.exp(-dt / p.tau_syn_E), math.exp(-dt / p.tau_syn_I)
+    common = {"Vrest": p.v_rest, "Vreset": p.v_reset, "Vthresh": p.v_thresh, "Ioffset": p.i_offset,
+              "DecE": dec_e, "DecI": dec_i}
+    if cell_type == "IF_cond_exp":
+        return {**common, "Cm": p.cm, "GL": p.cm / p.tau_m, "Ee": p.e_rev_E, "Ei": p.e_rev_I,
+                "AvgE": p.tau_syn_E / dt * -math.expm1(-dt / p.tau_syn_E),
+                "AvgI": p.tau_syn_I / dt * -math.expm1(-dt / p.tau_syn_I)}
+    p22 = math.exp(-dt / p.tau_m)
+    out = {**common, "P22": p22, "P20": p.tau_m / p.cm * (1.0 - p22)}
+    for key, tau_s in (("P21E", p.tau_syn_E), ("P21I", p.tau_syn_I)):
+        if abs(p.tau_m - tau_s) < 1e-9 * p.tau_m:
+            out[key] = dt / p.cm * p22  # the limit of the general form when tau_m == tau_syn
+        else:
+            out[key] = tau_s * p.tau_m / (p.cm * (p.tau_m - tau_s)) * (p22 - math.exp(-dt / tau_s))
+    return out
+
+
+def var_init(value, what: str) -> float | VarInit:
+    """A constant or a scenario distribution as GeNN's initialiser."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, Uniform):
+        return VarInit("Uniform", {"min": value.low, "max": value.high})
+    if isinstance(value, Normal):
+        return VarInit("Normal", {"mean": value.mu, "sd": value.sigma})
+    if isinstance(value, NormalClipped):
+        if math.isinf(value.low) and math.isinf(value.high):
+            return VarInit("Normal", {"mean": value.mu, "sd": value.sigma})
+        # GeNN writes parameters into C++ as literals: an infinite bound becomes a finite far one.
+        lo = value.low if math.isfinite(value.low) else value.mu - 1e6 * max(value.sigma, 1.0)
+        hi = value.high if math.isfinite(value.high) else value.mu + 1e6 * max(value.sigma, 1.0)
+        return VarInit("NormalClipped", {"mean": value.mu, "sd": value.sigma, "min": lo, "max": hi})
+    raise ValueError(f"{what}: GeNN has no initialiser for {value!r}")
+
+
+def native_snippet(proj, same: bool) -> tuple[str, tuple[str, dict[str, float]] | None] | None:
+    """(matrix type, (snippet, params) or None) for a connector GeNN draws itself; None: it cannot."""
+    conn = proj.connector
+    no_self = same and not getattr(conn, "allow_self_connections", True)
+    if isinstance(conn, FixedProbability):
+        return "SPARSE", ("FixedProbabilityNoAutapse" if no_self else "FixedProbability", {"prob": float(conn.p)})
+    if isinstance(conn, FixedInDegree):
+        if conn.with_replacement and not no_self:
+            return "SPARSE", ("FixedNumberPreWithReplacement", {"num": int(conn.n)})
+        return None
+    if isinstance(conn, FixedTotalNumber):
+        if conn.with_replacement and not no_self:
+            return "SPARSE", ("FixedNumberTotalWithReplacement", {"num": int(conn.n)})
+        return None
+    if isinstance(conn, OneToOne):
+        return "SPARSE", ("OneToOne", {})
+    if isinstance(conn, AllToAll):
+        return ("DENSE", None) if not no_self else None
+    return None
+
+
+def _why_not_native(proj, same: bool) -> str:
+    conn = proj.connector
+    if isinstance(conn, (FixedInDegree, FixedTotalNumber)):
+        what = "fixed_in_degree" if isinstance(conn, FixedInDegree) else "fixed_total_number"
+        if not conn.with_replacement:
+            return f"GeNN has no {what} snippet without replacement (only FixedNumber...WithReplacement)"
+        return f"GeNN's {what} snippet with replacement allows autapses; this projection forbids them"
+    if isinstance(conn, AllToAll):
+        return "GeNN's dense all-to-all includes autapses; this projection forbids them"
+    if isinstance(conn, FromList):
+        return "an explicit list"
+    return f"GeNN has no snippet for {conn.type}"
+
+
+class Describer:
+    """Scenario -> ModelDescription, recording every translation; no pygenn needed."""
+
+    def __init__(self, resolved: ResolvedScenario, mode: str, network: Network | None = None,
+                 precision: str = "double", translate: Callable[..., None] | None = None):
+        self.resolved, self.mode, self.network, self.precision = resolved, mode, network, precision
+        self.translations: list[dict[str, Any]] = []
+        self._sink = translate
+
+    def translate(self, what: str, detail: str, **data: Any) -> None:
+        entry = {"what": what, "detail": detail, **data}
+        self.translations.append(entry)
+        if self._sink is not None:
+            self._sink(what, detail, **data)
+
+    # -------------------------------------------------------------- the whole model
+
+    def describe(self) -> ModelDescription:
+        r = self.resolved
+        dt = r.dt
+        if self.mode == "exact" and self.network is None:
+            raise ValueError("exact mode needs the realised network")
+        pops: dict[str, PopulationSpec] = {}
+        for name, pop in r.cells.items():
+            pops[name] = self._cells(name, pop)
+        for name, pop in r.sources.items():
+            pops[name] = self._source(name, pop)
+        synapses, empty = [], {}
+        for k, proj in enumerate(r.projections):
+            spec = self._projection(k, proj, pops)
+            if spec is None:
+                empty[proj.label] = 0
+            else:
+                synapses.append(spec)
+        self.translate("spike times", f"GeNN stamps a spike with the time of its step's start (t = k dt): reported times are GeNN's + {dt} ms (NEST's end-of-step stamp)")
+        if any(p.record_v for p in pops.values()):
+            self.translate("v sampling", "v read after every step (after reset) and stamped (k+1) dt, k = 0..n_steps-1, as numba")
+        if self.precision != "double":
+            self.translate("precision", f"GeNN model in {self.precision} precision (scalar), numba and NEST use double")
+        return ModelDescription(dt=dt, n_steps=r.n_steps, seed=genn_seed(r.seed), precision=self.precision,
+                                populations=pops, synapses=synapses, empty=empty, translations=self.translations)
+
+    # -------------------------------------------------------------- populations
+
+    def _cells(self, name: str, pop) -> PopulationSpec:
+        dt = self.resolved.dt
+        prm = pop.spec.parameters
+        # The threshold is checked on the clamped v (v_reset) during refractoriness too: the scenario
+        # model guarantees v_reset < v_thresh, so a refractory cell never fires (as in numba).
+        model = "lif_cond" if pop.cell_type == "IF_cond_exp" else "lif_curr"
+        params: dict[str, float] = cell_parameters(pop.cell_type, prm, dt)
+        steps = int(round(prm.tau_refrac / dt))
+        if abs(steps * dt - prm.tau_refrac) > 1e-9:
+            self.translate("tau_refrac", f"{name}: {prm.tau_refrac} ms rounded to {steps * dt:g} ms (the dt grid, as NEST does)")
+        params["RefracSteps"] = steps
+        self.translate("neuron model", (
+            f"{name}: {pop.cell_type} as the custom GeNN neuron model {model} (exact integration as numba; "
+            + ("step-mean conductances in the membrane's exponent" if model == "lif_cond" else "iaf_psc_exp propagators")
+            + ") with its synaptic variables inside the cell, fed by DeltaCurr through IsynE/IsynI; not GeNN's LIF with "
+            + ("ExpCond, which injects g (E - V) as a constant current over the step" if model == "lif_cond"
+               else "ExpCurr, which scales input by tau/dt (1 - exp(-dt/tau)) and holds it constant over the step")))
+        syn = ("gE", "gI") if model == "lif_cond" else ("IE", "II")
+        if self.network is not None:
+            v0: Any = np.asarray(self.network.populations[name].v_init, dtype=float)
+        else:
+            v = pop.spec.initial_values.v
+            v0 = var_init(prm.v_rest if v is None else v, f"{name}.v")
+        return PopulationSpec(
+            name=name, genn_name=_identifier("p_", name), size=pop.size, cell_type=pop.cell_type, model=model,
+            params=params, vars={"V": v0, "RefracTime": 0, syn[0]: 0.0, syn[1]: 0.0},
+            record_spikes=pop.n_record_spikes, record_v=pop.n_record_v,
+        )
+
+    def _source(self, name: str, pop) -> PopulationSpec:
+        r, dt = self.resolved, self.resolved.dt
+        base = dict(name=name, genn_name=_identifier("p_", name), size=pop.size, cell_type=pop.cell_type,
+                    record_spikes=pop.n_record_spikes)
+        if isinstance(pop.spec, PoissonSourcePopulation) and self.network is None:
+            prm = pop.spec.parameters
+            p = prm.rate * dt / 1000.0
+            if p > 1:
+                raise ValueError(f"{name}: rate x dt = {p:g} > 1 cannot be one spike per step at most")
+            # Emission steps k with start <= k dt < start + duration (reported (k+1) dt in (start, stop]),
+            # compared at half steps so that the rounding of t does not matter.
+            k_start = int(math.floor(prm.start / dt + 1e-9))
+            stop = min(r.simtime, prm.start + prm.duration)
+            k_stop = int(math.floor(stop / dt + 1e-9))
+            for what, value in (("start", prm.start), ("start + duration", prm.start + prm.duration)):
+                if math.isfinite(value) and abs(round(value / dt) * dt - value) > 1e-9:
+                    self.translate("SpikeSourcePoisson", f"{name}: {what} {value} ms put on the {dt} ms grid")
+            self.translate("SpikeSourcePoisson", f"{name}: custom GeNN source, a spike with probability rate dt = {p:g} in each step "
+                           "of its window (Bernoulli, as the harness's realisation), GeNN's random numbers; one train per source")
+            return PopulationSpec(model="poisson_window", params={"P": p, "TStart": (k_start - 0.5) * dt,
+                                                                  "TStop": (k_stop - 0.5) * dt}, **base)
+        if self.network is not None:
+            steps = self.network.populations[name].spike_steps
+        else:
+            steps = realise_spike_steps(pop, r, rng_for(r.seed, "spikes", pop.name))
+        counts = np.array([s.size for s in steps], dtype=np.int64)
+        end = np.cumsum(counts)
+        start = end - counts
+        times = (np.concatenate(steps).astype(float) - 1.5) * dt if counts.sum() else np.array([np.inf])
+        self.translate("spike source", f"{name}: GeNN SpikeSourceArray; a spike at m dt is emitted in step m - 1 (as NEST's "
+                       "spike_generator): spike times given as (m - 1.5) dt")
+        return PopulationSpec(model="SpikeSourceArray", vars={"startSpike": start.astype(np.uint32), "endSpike": end.astype(np.uint32)},
+                              egps={"spikeTimes": times}, source_steps=list(steps), **base)
+
+    # -------------------------------------------------------------- projections
+
+    def _arrays(self, proj, why: str | None) -> ProjectionArrays:
+        if self.network is not None:
+            return next(p for p in self.network.projections if p.label == proj.label)
+        if why:
+            self.translate("connector", f"{proj.label}: {why}; edges, weights and delays drawn by the harness from the seed")
+        return realise_projection(proj, self.resolved)
+
+    def _projection(self, k: int, proj, pops: dict[str, PopulationSpec]) -> SynapseSpec | None:
+        r, dt = self.resolved, self.resolved.dt
+        target = "IsynE" if proj.receptor == "excitatory" else "IsynI"
+        spec = SynapseSpec(label=proj.label, genn_name=_identifier(f"s{k}_", proj.label), pre=proj.pre, post=proj.post,
+                           target=target, matrix="SPARSE", weight_model="StaticPulse")
+        same = proj.pre == proj.post
+        native = None if self.network is not None else native_snippet(proj, same)
+        why = None
+        if self.network is None:
+            if native is None:
+                why = _why_not_native(proj, same)
+            elif isinstance(proj.delay, DistanceDelay):
+                why, native = "distance-dependent delays", None
+            elif not isinstance(proj.delay, (int, float)):
+                why, native = "GeNN draws no delays: delays that are distributions", None
+        if native is not None:
+            matrix, conn = native
+            if conn is not None and conn[1].get("prob", conn[1].get("num", 1)) == 0:
+                return None  # no synapse at all
+            spec.matrix, spec.connectivity = matrix, conn
+            if isinstance(proj.weight, (int, float)):
+                spec.weight_model, spec.weight_params = "StaticPulseConstantWeight", {"g": float(proj.weight)}
+            else:
+                spec.weight_vars = {"g": var_init(proj.weight, f"{proj.label}.weight")}
+            d = max(1, int(round(proj.delay / dt)))
+            if abs(d * dt - proj.delay) > 1e-9:
+                self.translate("delay", f"{proj.label}: {proj.delay} ms put on the {dt} ms grid ({d * dt:g} ms)")
+            spec.axonal_delay_steps = d - 1
+            if isinstance(proj.connector, FixedInDegree):
+                self.translate("fixed_in_degree", f"{proj.label}: GeNN's FixedNumberPreWithReplacement ({proj.connector.n} sources "
+                               "per target drawn with replacement, multapses possible), as the scenario asks")
+            return spec
+        arrays = self._arrays(proj, why)
+        if arrays.size == 0:
+            return None
+        spec.pre_idx = np.asarray(arrays.pre_idx, dtype=np.int64)
+        spec.post_idx = np.asarray(arrays.post_idx, dtype=np.int64)
+        steps = self._delay_steps(arrays.delay, dt, proj.label)
+        weight = np.asarray(arrays.weight, dtype=float)
+        if np.all(steps == steps[0]):
+            spec.axonal_delay_steps = int(steps[0]) - 1
+            spec.weight_vars = {"g": weight}
+        else:
+            dend = steps - 1
+            if dend.max() > MAX_DENDRITIC_STEPS:
+                raise ValueError(f"projection {proj.label}: a delay of {int(steps.max())} steps exceeds GeNN's dendritic delays "
+                                 f"(StaticPulseDendriticDelay holds at most {MAX_DENDRITIC_STEPS} + 1 steps)")
+            spec.weight_model = "StaticPulseDendriticDelay"
+            spec.weight_vars = {"g": weight, "d": dend.astype(np.uint8)}
+            spec.max_dendritic_delay_timesteps = int(dend.max()) + 1
+            self.translate("delay", f"{proj.label}: heterogeneous delays as GeNN dendritic delays of d - 1 steps "
+                           f"(StaticPulseDendriticDelay, {spec.max_dendritic_delay_timesteps} slots)")
+        return spec
+
+    def _delay_steps(self, delays: np.ndarray, dt: float, label: str) -> np.ndarray:
+        steps = np.maximum(1, np.rint(delays / dt)).astype(np.int64)
+        off = np.abs(steps * dt - delays) > 1e-6 * max(dt, 1.0)
+        if off.any():
+            self.translate("delay", f"{label}: {int(off.sum())} of {delays.size} delays put on the {dt} ms grid",
+                           max_change_ms=float(np.abs(steps * dt - delays).max()))
+        return steps
+
+
+def describe(resolved: ResolvedScenario, mode: str, network: Network | None = None, precision: str = "double",
+             translate: Callable[..., None] | None = None) -> ModelDescription:
+    """The GeNN model for `resolved` (pure Python); `translate` also receives each translation."""
+    return Describer(resolved, mode, network, precision, translate).describe()
+
+
+# ============================================================================= pygenn
+
+# The custom models' code (GeNN 5 syntax). Parameters are per population (compiled in).
+LIF_COND = dict(
+    params=["Vrest", "Vreset", "Vthresh", "Ioffset", "DecE", "DecI", "Cm", "GL", "Ee", "Ei", "AvgE", "AvgI", ("RefracSteps", "int")],
+    vars=[("V", "scalar"), ("RefracTime", "int"), ("gE", "scalar"), ("gI", "scalar")],
+    additional_input_vars=[("IsynE", "scalar", 0.0), ("IsynI", "scalar", 0.0)],
+    sim_code="""
+        const scalar ge = gE * AvgE;
+        const scalar gi = gI * AvgI;
+        const scalar gt = GL + ge + gi;
+        const scalar vinf = (GL * Vrest + Ioffset + ge * Ee + gi * Ei) / gt;
+        if (RefracTime > 0) {
+            V = Vreset;
+            RefracTime -= 1;
+        }
+        else {
+            V = vinf + (V - vinf) * exp(-dt * gt / Cm);
+        }
+        gE = gE * DecE + IsynE;
+        gI = gI * DecI + IsynI;
+        """,
+    threshold_condition_code="V >= Vthresh",
+    reset_code="""
+        V = Vreset;
+        RefracTime = RefracSteps;
+        """,
+)
+LIF_CURR = dict(
+    params=["Vrest", "Vreset", "Vthresh", "Ioffset", "DecE", "DecI", "P22", "P21E", "P21I", "P20", ("RefracSteps", "int")],
+    vars=[("V", "scalar"), ("RefracTime", "int"), ("IE", "scalar"), ("II", "scalar")],
+    additional_input_vars=[("IsynE", "scalar", 0.0), ("IsynI", "scalar", 0.0)],
+    sim_code="""
+        if (RefracTime > 0) {
+            RefracTime -= 1;
+        }
+        else {
+            V = Vrest + (V - Vrest) * P22 + P21E * IE + P21I * II + P20 * Ioffset;
+        }
+        IE = IE * DecE + IsynE;
+        II = II * DecI + IsynI;
+        """,
+    threshold_condition_code="V >= Vthresh",
+    reset_code="""
+        V = Vreset;
+        RefracTime = RefracSteps;
+        """,
+)
+POISSON_WINDOW = dict(
+    params=["P", "TStart", "TStop"],
+    threshold_condition_code="t > TStart && t < TStop && gennrand_uniform() < P",
+)
+
+
+def _cuda_backend_built() -> bool:
+    spec = importlib.util.find_spec("pygenn")
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    return any(glob.glob(os.path.join(loc, "cuda_backend*")) for loc in spec.submodule_search_locations)
+
+
+def _gpu_status() -> tuple[bool, str]:
+    """(True, device count) or (False, why no NVIDIA GPU can be used), through the driver API."""
+    import ctypes
+
+    try:
+        cuda = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return False, "no NVIDIA driver (libcuda.so.1 cannot be loaded): no NVIDIA GPU here"
+    rc = cuda.cuInit(0)
+    if rc != 0:
+        return False, f"the NVIDIA driver does not initialise (cuInit error {rc}): no usable NVIDIA GPU"
+    count = ctypes.c_int(0)
+    rc = cuda.cuDeviceGetCount(ctypes.byref(count))
+    if rc != 0 or count.value == 0:
+        return False, "no NVIDIA GPU (cuDeviceGetCount = 0)"
+    return True, f"{count.value} GPU(s)"
+
+
+class GeNNBackend(Backend):
+    name = "genn"
+    title = "GeNN 5 (PyGeNN), single-threaded CPU backend"
+    distribution = "pygenn"
+    module = "pygenn"
+    install_hint = "see README 'GeNN'"
+    where = "CPU (1 thread)"
+    max_threads = 1
+    compile_after_build = True
+    genn_backend: ClassVar[str] = "single_threaded_cpu"
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        if importlib.util.find_spec("pygenn") is None:
+            return False, PYGENN_MISSING
+        if not (shutil.which("g++") or shutil.which("c++")):
+            return False, "GeNN compiles the C++ it generates: no C++ compiler (g++) found on PATH"
+        if not shutil.which("make"):
+            return False, "GeNN builds its generated code with 'make': not found on PATH"
+        return True, f"pygenn {cls.version()}"
+
+    def supports(self, resolved: ResolvedScenario, mode: str) -> list[str]:
+        problems = []
+        for problem in super().supports(resolved, mode):
+            if problem.startswith("at most"):
+                problem = f"{self.name} runs in one thread (GeNN's {self.genn_backend} backend), {self.threads} asked for"
+            problems.append(problem)
+        cache = self.options.get("cache", "warm")
+        if cache not in CACHE_OPTIONS:
+            problems.append(f"option cache={cache!r}: expected one of {', '.join(CACHE_OPTIONS)}")
+        precision = self.options.get("precision", "double")
+        if precision not in PRECISIONS:
+            problems.append(f"option precision={precision!r}: expected one of {', '.join(PRECISIONS)}")
+        if not isinstance(self.options.get("optimize", True), bool):
+            problems.append(f"option optimize={self.options['optimize']!r}: expected true or false")
+        unknown = set(self.options) - {"cache", "precision", "optimize"}
+        if unknown:
+            problems.append(f"unknown option(s) {', '.join(sorted(unknown))}; {self.name} accepts: cache, precision, optimize")
+        return problems
+
+    # ------------------------------------------------------------------ load
+
+    def load(self) -> None:
+        import pygenn
+
+        self.pygenn = pygenn
+        from pygenn import genn_model
+
+        if self.genn_backend not in genn_model.backend_modules:
+            raise RuntimeError(f"pygenn has no {self.genn_backend} backend (built: {', '.join(genn_model.backend_modules)})")
+        self.info["pygenn_version"] = pygenn.__version__
+        self.info["genn_backend"] = self.genn_backend
+        self._temp_dir: Path | None = None
+        self._lock_fh = None
+        self.model = None
+
+    # ------------------------------------------------------------------ build
+
+    def build(self, resolved: ResolvedScenario, mode: str, network: Network | None) -> None:
+        pg = self.pygenn
+        self.resolved, self.mode = resolved, mode
+        precision = self.options.get("precision", "double")
+        desc = describe(resolved, mode, network, precision, translate=self.translate)
+        self.desc = desc
+        self.optimize = bool(self.options.get("optimize", True))
+        # GeNN's default builds its generated code without optimisation (no -O flag at all);
+        # optimize_code adds -O3 -ffast-math (CPU) or nvcc's -O3 --use_fast_math, as Brian2 compiles.
+        model = pg.GeNNModel(precision, MODEL_NAME, backend=self.genn_backend, time_precision="double",
+                             optimize_code=self.optimize)
+        model.dt = desc.dt
+        model.seed = desc.seed
+        model.timing_enabled = True
+        self.model = model
+        self.info["genn_seed"] = desc.seed
+        self.info["precision"] = precision
+        self.info["optimize_code"] = self.optimize
+
+        models = {
+            "lif_cond": pg.create_neuron_model("snn_lif_cond", **LIF_COND),
+            "lif_curr": pg.create_neuron_model("snn_lif_curr", **LIF_CURR),
+            "poisson_window": pg.create_neuron_model("snn_poisson_window", **POISSON_WINDOW),
+        }
+        self._models = models  # keep the Python objects alive with the model
+        self.pops: dict[str, Any] = {}
+        for name, spec in desc.populations.items():
+            neuron = models.get(spec.model, spec.model)
+            pop = model.add_neuron_population(spec.genn_name, spec.size, neuron, spec.params,
+                                              {k: self._value(v) for k, v in spec.vars.items()})
+            for egp, values in spec.egps.items():
+                pop.extra_global_params[egp].set_init_values(np.asarray(values, dtype=np.float64 if precision == "double" else np.float32))
+            if spec.record_spikes and spec.source_steps is None:
+                pop.spike_recording_enabled = True
+            self.pops[name] = pop
+        self.syns: dict[str, Any] = {}
+        for spec in desc.synapses:
+            wu = pg.init_weight_update(spec.weight_model, spec.weight_params,
+                                       {k: self._value(v) for k, v in spec.weight_vars.items()})
+            ps = pg.init_postsynaptic("DeltaCurr")
+            conn = pg.init_sparse_connectivity(spec.connectivity[0], spec.connectivity[1]) if spec.connectivity else None
+            args = (spec.genn_name, spec.matrix, self.pops[spec.pre], self.pops[spec.post], wu, ps)
+            sg = model.add_synapse_population(*args, conn) if conn is not None else model.add_synapse_population(*args)
+            sg.post_target_var = spec.target
+            if spec.axonal_delay_steps:
+                sg.axonal_delay_steps = spec.axonal_delay_steps
+            if spec.max_dendritic_delay_timesteps:
+                sg.max_dendritic_delay_timesteps = spec.max_dendritic_delay_timesteps
+            if spec.explicit:
+                sg.set_sparse_connections(spec.pre_idx, spec.post_idx)
+            self.syns[spec.label] = sg
+
+    def _value(self, v):
+        if isinstance(v, VarInit):
+            return self.pygenn.init_var(v.snippet, v.params)
+        return v
+
+    # ------------------------------------------------------------------ compile
+
+    def _code_dir(self) -> Path:
+        r = self.resolved
+        if self.options.get("cache", "warm") == "cold":
+            parent = cache_root() / "cold"
+            parent.mkdir(parents=True, exist_ok=True)
+            self._temp_dir = Path(tempfile.mkdtemp(prefix=f"{self.genn_backend}-", dir=parent))
+            return self._temp_dir
+        # optimize_code only changes the Makefile, which GeNN does not hash: it is in the name.
+        opt = "O3" if self.optimize else "O0"
+        path = cache_root() / self.genn_backend / f"{r.hash}-{self.mode}-N{r.N_pop}-{self.desc.precision}-{opt}"
+        path.mkdir(parents=True, exist_ok=True)
+        # One run at a time per directory: make and the loaded library live there.
+        self._lock_fh = open(path.with_name(path.name + ".lock"), "w")
+        t0 = time.perf_counter()
+        fcntl.flock(self._lock_fh, fcntl.LOCK_EX)
+        self.info["cache_lock_wait_s"] = time.perf_counter() - t0
+        return path
+
+    @staticmethod
+    def _state(code: Path) -> tuple[str | None, dict[str, int]]:
+        sha = code / "model.sha"
+        objects = {str(p): p.stat().st_mtime_ns for p in code.glob("*.o")} if code.is_dir() else {}
+        return (sha.read_text() if sha.exists() else None), objects
+
+    def compile(self, resolved: ResolvedScenario) -> None:
+        from pygenn import genn_model
+
+        path = self._code_dir()
+        code = path / f"{MODEL_NAME}_CODE"
+        self.info["code_dir"] = str(code)
+        sha0, obj0 = self._state(code)
+        make = {"s": 0.0}
+        original = genn_model.check_call
+
+        def timed_check_call(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                make["s"] += time.perf_counter() - t
+
+        genn_model.check_call = timed_check_call
+        t0 = time.perf_counter()
+        try:
+            self.model.build(str(path))
+        finally:
+            genn_model.check_call = original
+        t1 = time.perf_counter()
+        sha1, obj1 = self._state(code)
+        rebuilt = sum(1 for p, m in obj1.items() if obj0.get(p) != m)
+        if not obj0 or sha0 is None:
+            state = "cold"
+        elif sha0 == sha1 and rebuilt == 0:
+            state = "warm"
+        else:
+            state = "partial"
+        self.info.update(compile_cache=state, code_regenerated=sha0 != sha1, objects_compiled=rebuilt,
+                         objects_reused=len(obj1) - rebuilt, codegen_s=(t1 - t0) - make["s"], make_s=make["s"])
+        # Load: allocate, initialise (GeNN draws native connectivity and initial values here), copy arrays.
+        self._recording_steps = self._recording_chunk()
+        t2 = time.perf_counter()
+        self.model.load(num_recording_timesteps=self._recording_steps)
+        self.info["load_s"] = time.perf_counter() - t2
+        self.info["init_s"] = float(self.model.init_time)
+        self.info["init_sparse_s"] = float(self.model.init_sparse_time)
+        self.info["recording_buffer_steps"] = self._recording_steps
+
+    def _recording_chunk(self) -> int:
+        n = self.desc.n_steps
+        words = sum((s.size + 31) // 32 for s in self.desc.populations.values() if s.record_spikes and s.source_steps is None)
+        if words == 0:
+            return n
+        cap = max(1, _RECORDING_BYTES // (4 * words))
+        if n <= cap:
+            return n
+        # GeNN's recording buffer must be full when read: a divisor of the number of steps.
+        return max(d for d in range(1, cap + 1) if n % d == 0)
+
+    # ------------------------------------------------------------------ run
+
+    def run(self) -> None:
+        model, desc = self.model, self.desc
+        n, chunk = desc.n_steps, self._recording_steps
+        recorded = {name: spec for name, spec in desc.populations.items() if spec.record_spikes and spec.source_steps is None}
+        v_pops = {name: spec.record_v for name, spec in desc.populations.items() if spec.record_v}
+        self._spikes: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {name: [] for name in recorded}
+        self._v = {name: np.empty((n, k)) for name, k in v_pops.items()}
+        on_device = self.genn_backend != "single_threaded_cpu"
+        views = {name: self.pops[name].vars["V"] for name in v_pops}
+        t0 = time.perf_counter()
+        for k in range(n):
+            model.step_time()
+            for name, var in views.items():
+                if on_device:
+                    var.pull_from_device()
+                self._v[name][k] = var.view[:v_pops[name]]
+            if recorded and (k + 1) % chunk == 0:
+                model.pull_recording_buffers_from_device()
+                for name in recorded:
+                    times, ids = self.pops[name].spike_recording_data[0]
+                    self._spikes[name].append((np.asarray(times, dtype=float).copy(), np.asarray(ids, dtype=np.int64).copy()))
+        self.info["sim_loop_s"] = time.perf_counter() - t0
+        for key, attr in (("neuron_update_s", "neuron_update_time"), ("presynaptic_update_s", "presynaptic_update_time")):
+            self.info[key] = float(getattr(model, attr))
+
+    # ------------------------------------------------------------------ collect
+
+    def _synapse_count(self, label: str) -> int:
+        spec = next((s for s in self.desc.synapses if s.label == label), None)
+        if spec is None:
+            return 0
+        if spec.explicit:
+            return spec.n_explicit
+        if spec.matrix == "DENSE":
+            return self.desc.populations[spec.pre].size * self.desc.populations[spec.post].size
+        sg = self.syns[label]
+        sg.pull_connectivity_from_device()
+        return int(np.asarray(sg._row_lengths.view, dtype=np.int64).sum())
+
+    def collect(self) -> SimulationOutput:
+        resolved, desc, dt = self.resolved, self.desc, self.desc.dt
+        out = {}
+        for name, pop in resolved.populations.items():
+            spec = desc.populations[name]
+            recorded = np.arange(pop.n_record_spikes, dtype=np.int64)
+            if spec.source_steps is not None:
+                index, times = spikes_from_steps(spec.source_steps, recorded, dt)
+            elif name in self._spikes and self._spikes[name]:
+                t = np.concatenate([c[0] for c in self._spikes[name]])
+                i = np.concatenate([c[1] for c in self._spikes[name]])
+                keep = i < pop.n_record_spikes
+                steps = np.rint(t[keep] / dt).astype(np.int64) + 1  # GeNN's start-of-step stamp -> end of step
+                index = i[keep]
+                order = np.lexsort((index, steps))
+                index, times = index[order], steps[order] * dt
+            else:
+                index, times = np.empty(0, np.int64), np.empty(0)
+            po = PopulationOutput(name, pop.size, pop.cell_type, recorded, index, times)
+            if name in self._v:
+                po.v_index = np.arange(spec.record_v, dtype=np.int64)
+                po.v = self._v[name]
+                po.v_times = np.arange(1, desc.n_steps + 1) * dt
+            out[name] = po
+        synapses = {proj.label: self._synapse_count(proj.label) for proj in resolved.projections}
+        return SimulationOutput(simtime=resolved.simtime, dt=dt, populations=out, synapses=synapses)
+
+    def close(self) -> None:
+        model = getattr(self, "model", None)
+        try:
+            if model is not None and getattr(model, "_loaded", False):
+                model.unload()
+        finally:
+            self.model = None
+            if getattr(self, "_lock_fh", None) is not None:
+                fcntl.flock(self._lock_fh, fcntl.LOCK_UN)
+                self._lock_fh.close()
+                self._lock_fh = None
+            if getattr(self, "_temp_dir", None) is not None:
+                shutil.rmtree(self._temp_dir, ignore_errors=True)
+                self._temp_dir = None
+
+
+class GeNNCudaBackend(GeNNBackend):
+    name = "genn.cuda"
+    title = "GeNN 5 (PyGeNN), CUDA backend"
+    where = "GPU (CUDA)"
+    genn_backend = "cuda"
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        ok, why = super().available()
+        if not ok:
+            return ok, why
+        if not _cuda_backend_built():
+            return False, ("pygenn was built without the CUDA backend (CUDA_PATH unset at build time): "
+                           "rebuild it with CUDA_PATH set to a CUDA toolkit - see README 'GeNN'")
+        gpu, detail = _gpu_status()
+        if not gpu:
+            return False, detail
+        if not (os.environ.get("CUDA_PATH") or shutil.which("nvcc")):
+            return False, "GeNN's CUDA backend compiles with nvcc: set CUDA_PATH (or put nvcc on PATH)"
+        return True, f"pygenn {cls.version()}, {detail}"
