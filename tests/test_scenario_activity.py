@@ -49,3 +49,16 @@ def test_potjans_diesmann_small_scale_is_active_and_asynchronous_across_layers(b
     for name in ("L4E", "L6E"):
         low, high = scenario.expected.rate_hz[name]
         assert low <= stats[name].mean_rate <= high, (name, stats[name].mean_rate)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_v1_sheet_dots_runs_with_the_event_stream_wired_to_the_sheet(backend):
+    """The retina (spike arrays on a 32 x 32 grid) reaches every E cell with its 8 Gaussian inputs,
+    on NEST too, where spike_generators have no positions (built from the harness's lists, recorded)."""
+    scenario = load_scenario("v1-sheet-dots")
+    r = resolve(scenario, Overrides(N_pop=1125, simtime=300.0))
+    out = run_in_process(r, backend, threads=2 if backend == "nest" else 1)
+    retina = next(p for p in r.projections if p.pre == "retina")
+    assert out.synapses[retina.label] == retina.connector.n * r.populations[retina.post].size
+    stats = run_statistics(out, scenario.run.transient)
+    assert stats["E"].mean_rate > 1.0

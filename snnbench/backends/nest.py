@@ -101,11 +101,13 @@ class NestBackend(Backend):
         self.info["threads_used"] = nest.GetKernelStatus("local_num_threads")
         self.nodes, self.recorders, self.meters, self.synapses = {}, {}, {}, {}
         self.source_steps: dict[str, list[np.ndarray]] = {}  # spike_generator sources: times known
+        self.spatial: set[str] = set()  # populations created with positions (NEST spatial connections)
         for name, pop in resolved.cells.items():
             params = nest_cell_parameters(pop.cell_type, pop.spec.parameters)
             if pop.grid_shape is not None and network is None:
                 layout = nest.spatial.free(pos=positions(pop.grid_shape).tolist(), extent=[1.0, 1.0], edge_wrap=True)
                 nodes = nest.Create(NEST_MODELS[pop.cell_type], params=params, positions=layout)
+                self.spatial.add(name)
             else:
                 nodes = nest.Create(NEST_MODELS[pop.cell_type], pop.size, params=params)
             if network is not None:
@@ -171,7 +173,13 @@ class NestBackend(Backend):
         post_type = self.resolved.populations[proj.post].cell_type
         factor = weight_factor(post_type, proj.receptor)
         conn = proj.connector
-        if network is not None or self.needs_harness_arrays(proj):
+        # spike_generator sources have no positions (a parrot layer would shift them by dt): a
+        # distance-dependent projection from one is built from the harness's realisation
+        unplaced = isinstance(conn, GaussianInDegree) and network is None and not {proj.pre, proj.post} <= self.spatial
+        if unplaced:
+            self.translate("connector", f"{proj.label}: gaussian_in_degree from {proj.pre}, which NEST holds without "
+                           "positions (spike_generator), built from the harness's realisation (one_to_one lists)")
+        if network is not None or unplaced or self.needs_harness_arrays(proj):
             arrays = self.harness_arrays(proj, self.resolved, network)
             if arrays.size == 0:
                 return
