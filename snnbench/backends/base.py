@@ -172,15 +172,16 @@ class Backend(ABC):
             return True
         return isinstance(proj.delay, DistanceDelay) and not self.native_distance_delays
 
-    def harness_arrays(self, proj, resolved: ResolvedScenario, network: Network | None = None) -> ProjectionArrays:
+    def harness_arrays(self, proj, resolved: ResolvedScenario, network: Network | None = None,
+                       why: str | None = None) -> ProjectionArrays:
         """The realised arrays of one projection (from `network` in exact mode), recording the
-        fallback when native mode has to use them."""
+        fallback when native mode has to use them (`why`: the reason, when it is not the connector)."""
         if network is not None:
             return next(p for p in network.projections if p.label == proj.label)
         if not isinstance(proj.connector, FromList):
-            self.translate("connector", f"{proj.label}: no native equivalent of {proj.connector.type}"
-                           + (" with distance-dependent delays" if isinstance(proj.delay, DistanceDelay) else "")
-                           + "; edges, weights and delays drawn by the harness from the seed")
+            reason = why or (f"no native equivalent of {proj.connector.type}"
+                             + (" with distance-dependent delays" if isinstance(proj.delay, DistanceDelay) else ""))
+            self.translate("connector", f"{proj.label}: {reason}; edges, weights and delays drawn by the harness from the seed")
         return realise_projection(proj, resolved)
 
     def delay_steps(self, delays: np.ndarray, dt: float, label: str) -> np.ndarray:

@@ -176,11 +176,10 @@ class NestBackend(Backend):
         # spike_generator sources have no positions (a parrot layer would shift them by dt): a
         # distance-dependent projection from one is built from the harness's realisation
         unplaced = isinstance(conn, GaussianInDegree) and network is None and not {proj.pre, proj.post} <= self.spatial
-        if unplaced:
-            self.translate("connector", f"{proj.label}: gaussian_in_degree from {proj.pre}, which NEST holds without "
-                           "positions (spike_generator), built from the harness's realisation (one_to_one lists)")
         if network is not None or unplaced or self.needs_harness_arrays(proj):
-            arrays = self.harness_arrays(proj, self.resolved, network)
+            why = (f"gaussian_in_degree from {proj.pre}, which NEST holds without positions (spike_generator)"
+                   if unplaced else None)
+            arrays = self.harness_arrays(proj, self.resolved, network, why=why)
             if arrays.size == 0:
                 return
             steps = self.delay_steps(arrays.delay, dt, proj.label)
