@@ -55,13 +55,19 @@ def _add_override_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dt", type=float, metavar="MS", help="time step, ms")
 
 
-def _options(items: list[str] | None) -> dict[str, Any]:
-    """--option KEY=VALUE (repeatable): VALUE is read as JSON when it parses (numbers, true), else a string."""
+def _options(items: list[str] | None, backend: str | None = None) -> dict[str, Any]:
+    """--option KEY=VALUE (repeatable): VALUE is read as the type `backend` declares for KEY;
+    for an undeclared KEY (refused later, by name) as JSON when it parses, else a string."""
+    cls = backend_class(backend) if backend else None
     options: dict[str, Any] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ValueError(f"--option expects KEY=VALUE, got {item!r}")
+        declared = cls.declared_option(key) if cls else None
+        if declared is not None:
+            options[key] = declared.parse(value)
+            continue
         try:
             options[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -70,8 +76,9 @@ def _options(items: list[str] | None) -> dict[str, Any]:
 
 
 def _backend_options(args: argparse.Namespace) -> dict[str, Any]:
-    """--option items plus the SpiNNaker machine flags (--spinnaker-host, --spalloc) as backend options."""
-    options = _options(args.option)
+    """--option items plus the SpiNNaker machine flags (--spinnaker-host, --spalloc) as backend
+    options, checked against the backend's declared options (OptionError, a ValueError: bad input)."""
+    options = _options(args.option, args.backend)
     machine = {"spinnaker_host": getattr(args, "spinnaker_host", None), "spalloc": getattr(args, "spalloc", None)}
     for key, value in machine.items():
         if value is None:
@@ -81,6 +88,7 @@ def _backend_options(args: argparse.Namespace) -> dict[str, Any]:
         options[key] = value
     if options.get("spinnaker_host") and options.get("spalloc"):
         raise ValueError("give either --spinnaker-host or --spalloc, not both")
+    backend_class(args.backend).check_options(options)
     return options
 
 
@@ -115,7 +123,7 @@ def _err(message: str) -> None:
 
 @command("list")
 def cmd_list(args: argparse.Namespace) -> int:
-    show_all = not (args.scenarios or args.backends)
+    show_all = not (args.scenarios or args.backends or args.options)
     if args.scenarios or show_all:
         print("Scenarios")
         for sid, path, scenario in list_scenarios():
@@ -133,6 +141,15 @@ def cmd_list(args: argparse.Namespace) -> int:
             ok, why = cls.available()
             state = "available" if ok else "unavailable"
             print(f"  {name:20s} {state:12s} {why}   [{cls.where}]")
+            if cls.accepted_options:
+                print(f"  {'':20s} options: {', '.join(o.describe() for o in cls.accepted_options)}")
+    if args.options:
+        print("Backend options (snnbench run --option NAME=VALUE; a sweep file's [design.options.BACKEND])")
+        for name in backend_names():
+            cls = backend_class(name)
+            print(f"  {name}" + ("" if cls.accepted_options else ": none"))
+            for o in cls.accepted_options:
+                print(f"    {o.describe()}\n        {o.doc}")
     return EXIT_OK
 
 
@@ -586,6 +603,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="scenarios and backends (with availability)")
     p.add_argument("--scenarios", action="store_true", help="only scenarios")
     p.add_argument("--backends", action="store_true", help="only backends")
+    p.add_argument("--options", action="store_true", help="each backend's options: type, default, what it does")
 
     p = sub.add_parser("show", help="a scenario, resolved with any overrides")
     p.add_argument("scenario", help="scenario id (from scenarios/) or a path to a .toml file")

@@ -18,20 +18,6 @@ import psutil
 # Packages whose versions go into every record (the backend's own are added by the runner).
 CORE_PACKAGES = ("snnbench", "numpy", "scipy", "numba", "llvmlite", "neo", "quantities", "psutil", "pydantic")
 
-# The packages behind each backend, reported with its runs.
-BACKEND_PACKAGES = {
-    "numba": ("numba", "llvmlite"),
-    "nest": ("nest-simulator",),
-    "pynn.nest": ("pynn", "nest-simulator", "neo", "lazyarray"),
-    "brian2": ("brian2", "cython", "sympy"),
-    "brian2.standalone": ("brian2", "sympy"),
-    "bindsnet": ("bindsnet", "torch"),
-    "spinnaker": ("sPyNNaker", "SpiNNFrontEndCommon", "SpiNNaker_PACMAN", "SpiNNMan", "pynn"),
-    "genn": ("pygenn",),
-    "genn.cuda": ("pygenn",),
-}
-
-
 def package_version(name: str) -> str | None:
     try:
         return importlib.metadata.version(name)
@@ -76,8 +62,20 @@ def machine_id(info: dict[str, Any]) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
+def backend_packages(backend: str | None) -> tuple[str, ...]:
+    """The packages behind a backend (its class's `packages`), reported with its runs."""
+    if not backend:
+        return ()
+    from .backends import backend_class
+
+    try:
+        return backend_class(backend).provenance_packages()
+    except (KeyError, ImportError, AttributeError):  # an extra backend that cannot be imported here
+        return ()
+
+
 def software(backend: str | None = None) -> dict[str, str | None]:
-    names = list(CORE_PACKAGES) + list(BACKEND_PACKAGES.get(backend or "", ()))
+    names = list(CORE_PACKAGES) + list(backend_packages(backend))
     return {name: package_version(name) for name in dict.fromkeys(names)}
 
 

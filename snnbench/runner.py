@@ -165,6 +165,7 @@ def run_isolated(spec: RunSpec, store: ResultStore, repeat: dict[str, Any] | Non
     scenario = load_scenario(scenario_file)
     resolved = resolve(scenario, spec.overrides)  # a ScenarioError here: bad input, nothing is run
     cls = backend_class(spec.backend)
+    cls.check_options(spec.options)  # an OptionError here: bad input, nothing is run
     if spec.memory_limit_bytes is None:
         spec.memory_limit_bytes = default_memory_limit()
     run_id = new_run_id()

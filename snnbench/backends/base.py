@@ -23,6 +23,15 @@ estimate, never stored as phases) and `validation` (record["validation"] = {"pos
 "why": ...} when a run's output cannot be validated). `validation_possible(options)` says the
 same before anything runs, so that `snnbench validate` refuses with the reason.
 
+Options. A backend declares the options it reads (`accepted_options`: name, type, default, doc,
+allowed values); `check_options()` validates a run's options against them in the parent, before
+any run starts (`snnbench run/validate/sweep`, the asv suites), from the class alone, so a
+backend whose simulator is not installed validates its options too. `option(name)` reads one,
+falling back to its declared default. A backend reads no option it does not declare.
+
+Registry facts are class attributes too: `name`, `packages` (reported in every run's
+provenance) and `runs_on` (CPU, GPU, board); `snnbench.backends` registers each class once.
+
 `available()` and `supports()` say, before anything runs, whether the backend can run a
 scenario and why not. Every change the backend makes to the model on its way to the simulator
 (dt rounded, delays put on a grid, a model substituted) is recorded with `translate()` and lands
@@ -34,6 +43,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -61,13 +71,77 @@ class BackendUnavailable(RuntimeError):
     """The backend's package is missing or cannot run here; the message says why."""
 
 
+class OptionError(ValueError):
+    """A run's backend options do not match the backend's declarations (bad input: exit 2)."""
+
+
+RUNS_ON = ("CPU", "GPU", "board")  # where a backend's simulation runs (`Backend.runs_on`)
+_OPTION_TYPES = {bool: "bool", int: "int", float: "float", str: "str"}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option a backend reads: `snnbench run --option NAME=VALUE`, a sweep file's
+    `options.<backend>`, `RunSpec.options`. `default` None means the backend derives it (the doc
+    says how)."""
+
+    name: str
+    type: type  # bool, int, float or str
+    default: Any
+    doc: str
+    choices: tuple = ()  # the allowed values, when there is a fixed set
+    minimum: float | None = None
+
+    def __post_init__(self):
+        if self.type not in _OPTION_TYPES:
+            raise TypeError(f"option {self.name}: type must be one of bool, int, float, str, not {self.type!r}")
+
+    def describe(self) -> str:
+        """`cache (str: warm|cold, default warm)`: the option's name, type and default on one line."""
+        kind = _OPTION_TYPES[self.type]
+        if self.choices:
+            kind += ": " + "|".join(str(c) for c in self.choices)
+        elif self.minimum is not None:
+            kind += f" >= {self.minimum:g}"
+        default = "" if self.default is None else f", default {self.default}"
+        return f"{self.name} ({kind}{default})"
+
+    def problem(self, value: Any) -> str | None:
+        """Why `value` is not acceptable for this option; None when it is."""
+        ok_types = (int, float) if self.type is float else (self.type,)
+        if (isinstance(value, bool) and self.type is not bool) or not isinstance(value, ok_types):
+            return f"option {self.name}={value!r}: expected {_OPTION_TYPES[self.type]}"
+        if self.choices and value not in self.choices:
+            return f"option {self.name}={value!r}: expected one of {', '.join(str(c) for c in self.choices)}"
+        if self.minimum is not None and value < self.minimum:
+            return f"option {self.name}={value!r}: expected a value >= {self.minimum:g}"
+        return None
+
+    def parse(self, text: str) -> Any:
+        """The value of `--option NAME=TEXT`, read as this option's type (unparseable text is
+        returned as it is, for `problem()` to name)."""
+        if self.type is str:
+            return text
+        if self.type is bool:
+            return {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(text.lower(), text)
+        try:
+            return self.type(text)
+        except ValueError:
+            return text
+
+
 class Backend(ABC):
     name: ClassVar[str]
     title: ClassVar[str]
     distribution: ClassVar[str]  # the PyPI distribution whose version is reported
     module: ClassVar[str]  # the module whose presence makes the backend available
     install_hint: ClassVar[str] = "run the README's install command (bash install.sh)"
-    where: ClassVar[str] = "CPU"
+    where: ClassVar[str] = "CPU"  # in words, for `snnbench list`
+    runs_on: ClassVar[tuple[str, ...]] = ("CPU",)  # of RUNS_ON: where the simulation runs
+    # PyPI distributions reported with every run of this backend (provenance); default: `distribution`.
+    packages: ClassVar[tuple[str, ...]] = ()
+    # The options this backend reads (validated before any run; `snnbench list --options`).
+    accepted_options: ClassVar[tuple[Option, ...]] = ()
     cell_types: ClassVar[tuple[str, ...]] = ("IF_cond_exp", "IF_curr_exp")
     source_types: ClassVar[tuple[str, ...]] = ("SpikeSourcePoisson", "SpikeSourceArray")
     connectors: ClassVar[tuple[type, ...]] = ALL_CONNECTORS
@@ -109,13 +183,56 @@ class Backend(ABC):
             return "unknown"
 
     @classmethod
+    def provenance_packages(cls) -> tuple[str, ...]:
+        return cls.packages or (cls.distribution,)
+
+    # ------------------------------------------------------------------ options
+
+    @classmethod
+    def declared_option(cls, name: str) -> Option | None:
+        return next((o for o in cls.accepted_options if o.name == name), None)
+
+    @classmethod
+    def describe_options(cls) -> str:
+        """The accepted options with their types and defaults, on one line."""
+        if not cls.accepted_options:
+            return f"{cls.name} accepts no options"
+        return f"{cls.name} accepts: " + ", ".join(o.describe() for o in cls.accepted_options)
+
+    @classmethod
+    def option_problems(cls, options: dict[str, Any] | None) -> list[str]:
+        """One line per option that is unknown to this backend or has a value it does not accept."""
+        problems = []
+        for key, value in (options or {}).items():
+            declared = cls.declared_option(key)
+            if declared is None:
+                problems.append(f"unknown option {key!r}")
+            elif (why := declared.problem(value)) is not None:
+                problems.append(why)
+        return problems
+
+    @classmethod
+    def check_options(cls, options: dict[str, Any] | None) -> None:
+        """Raise OptionError (one line: the problems, then what is accepted) unless every option is valid."""
+        problems = cls.option_problems(options)
+        if problems:
+            raise OptionError(f"backend {cls.name}: {'; '.join(problems)} ({cls.describe_options()})")
+
+    def option(self, name: str) -> Any:
+        """The value of a declared option for this run: as given, else its declared default."""
+        declared = self.declared_option(name)
+        if declared is None:
+            raise KeyError(f"{self.name} reads an option it does not declare: {name!r}")
+        return self.options.get(name, declared.default)
+
+    @classmethod
     def validation_possible(cls, options: dict[str, Any] | None = None) -> tuple[bool, str]:
         """(False, why) when this backend's runs cannot be validated here (e.g. no spike data)."""
         return True, ""
 
     def supports(self, resolved: ResolvedScenario, mode: str) -> list[str]:
         """Everything in `resolved` this backend cannot express; empty when it can run it."""
-        problems = []
+        problems = [f"{p} ({self.describe_options()})" for p in self.option_problems(self.options)]
         if mode not in self.connectivity_modes:
             problems.append(f"connectivity mode {mode!r} is not supported (supported: {', '.join(self.connectivity_modes)})")
         if self.max_threads is not None and self.threads > self.max_threads:

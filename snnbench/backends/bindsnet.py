@@ -115,15 +115,20 @@ from ..scenario.model import (
 )
 from ..scenario.realise import Network, realise_spike_steps, rng_for
 from ..scenario.resolve import ResolvedScenario
-from .base import Backend, BackendUnavailable
+from .base import Backend, BackendUnavailable, Option
 
-OPTIONS = {
-    "connection": ("sparse", "dense"),  # weight storage (the first is the default)
-    "sparse_format": ("auto", "ell", "csr"),  # auto: ELLPACK unless padding would double the memory
-    "device": ("auto", "cpu", "cuda"),  # auto: CUDA when torch sees a GPU
-    "dtype": ("auto", "float64", "float32"),  # auto: float64 on the CPU, float32 on CUDA
-}
 DEFAULT_CHUNK_STEPS = 1000  # steps per Network.run call (input tensors and recorder buffers)
+OPTIONS = (
+    Option("connection", str, "sparse", "weight storage: sparse matrices, or dense pre x post matrices",
+           choices=("sparse", "dense")),
+    Option("sparse_format", str, "auto", "sparse storage: ELLPACK, CSR, or auto (ELLPACK unless its padding would "
+           "double the memory)", choices=("auto", "ell", "csr")),
+    Option("device", str, "auto", "torch device; auto: CUDA when torch sees a GPU", choices=("auto", "cpu", "cuda")),
+    Option("dtype", str, "auto", "floating-point type; auto: float64 on the CPU, float32 on CUDA",
+           choices=("auto", "float64", "float32")),
+    Option("chunk_steps", int, DEFAULT_CHUNK_STEPS, "steps per Network.run call (the size of the input tensors and "
+           "of the recorder's device buffer)", minimum=1),
+)
 _TORCHVISION_STUBS = ("torchvision._meta_registrations", "torchvision._autograd_registrations")
 _PROBE_TIMEOUT_S = 300
 
@@ -659,6 +664,9 @@ class BindsNETBackend(Backend):
     distribution = "bindsnet"
     module = "bindsnet"
     where = "CPU (torch threads); CUDA where torch sees a GPU"
+    runs_on = ("CPU", "GPU")
+    packages = ("bindsnet", "torch")
+    accepted_options = OPTIONS
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
@@ -673,20 +681,7 @@ class BindsNETBackend(Backend):
     # ------------------------------------------------------------------ options
 
     def _option(self, key: str) -> str:
-        return str(self.options.get(key, OPTIONS[key][0]))
-
-    def supports(self, resolved: ResolvedScenario, mode: str) -> list[str]:
-        problems = super().supports(resolved, mode)
-        known = set(OPTIONS) | {"chunk_steps"}
-        for key, value in self.options.items():
-            if key not in known:
-                problems.append(f"unknown option {key!r} (known: {', '.join(sorted(known))})")
-            elif key == "chunk_steps":
-                if not (isinstance(value, int) and value >= 1):
-                    problems.append(f"option chunk_steps must be an integer >= 1, got {value!r}")
-            elif str(value) not in OPTIONS[key]:
-                problems.append(f"option {key}={value!r} is not one of {', '.join(OPTIONS[key])}")
-        return problems
+        return str(self.option(key))
 
     # ------------------------------------------------------------------ load
 
@@ -741,7 +736,7 @@ class BindsNETBackend(Backend):
         self.resolved, self.mode, self.network = resolved, mode, network
         dt = resolved.dt
         storage = self._option("connection")
-        self.chunk_steps = max(1, min(int(self.options.get("chunk_steps", DEFAULT_CHUNK_STEPS)), resolved.n_steps))
+        self.chunk_steps = max(1, min(self.option("chunk_steps"), resolved.n_steps))
         draws = _TorchDraws(torch, resolved.seed, dev) if network is None else None
         self._record_translations(resolved, mode, storage)
 

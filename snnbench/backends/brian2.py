@@ -87,9 +87,11 @@ from ..scenario.model import (
 )
 from ..scenario.realise import Network, connect as realise_connect, realise_spike_steps, rng_for
 from ..scenario.resolve import ResolvedScenario
-from .base import Backend
+from .base import Backend, Option
 
 CACHE_OPTIONS = ("warm", "cold")
+CACHE_OPTION = Option("cache", str, "warm", "warm: reuse snnbench's code cache (~/.cache/snnbench/brian2), shared by runs; "
+                      "cold: a fresh cache for this run, removed after it (measures a cold compile)", choices=CACHE_OPTIONS)
 # tau_m and tau_syn closer than this (relative) make Brian2's exact solution 0/0: tau_syn is moved.
 _DEGENERATE_TAU = 1e-6
 # Redraws of normal_clipped values in standalone mode (where values cannot be read back in between).
@@ -205,6 +207,8 @@ class Brian2Backend(Backend):
     distribution = "brian2"
     module = "brian2"
     where = "CPU (1 thread)"
+    packages = ("brian2", "cython", "sympy")
+    accepted_options = (CACHE_OPTION,)
     max_threads = 1
     compile_after_build = True
     device_name: ClassVar[str] = "runtime"
@@ -231,12 +235,6 @@ class Brian2Backend(Backend):
                 problem = (f"brian2 (runtime device) runs in one thread, {self.threads} asked for; "
                            "use the backend brian2.standalone for OpenMP threads")
             problems.append(problem)
-        cache = self.options.get("cache", "warm")
-        if cache not in CACHE_OPTIONS:
-            problems.append(f"option cache={cache!r}: expected one of {', '.join(CACHE_OPTIONS)}")
-        unknown = set(self.options) - {"cache"}
-        if unknown:
-            problems.append(f"unknown option(s) {', '.join(sorted(unknown))}; brian2 accepts: cache")
         return problems
 
     # ------------------------------------------------------------------ load
@@ -267,7 +265,7 @@ class Brian2Backend(Backend):
         b2 = self.b2
         b2.set_device("runtime")
         b2.prefs.codegen.target = "cython"  # never a silent fallback to numpy
-        if self.options.get("cache", "warm") == "cold":
+        if self.option("cache") == "cold":
             cache_dir = self._fresh_cache_dir("cython")
         else:
             cache_dir = cache_root() / "cython"
@@ -626,6 +624,7 @@ class Brian2StandaloneBackend(Brian2Backend):
     name = "brian2.standalone"
     title = "Brian2, C++ standalone device"
     where = "CPU (OpenMP threads)"
+    packages = ("brian2", "sympy")
     max_threads = None
     uses_child_processes = True
     device_name = "cpp_standalone"
@@ -635,7 +634,7 @@ class Brian2StandaloneBackend(Brian2Backend):
 
     def build(self, resolved: ResolvedScenario, mode: str, network: Network | None) -> None:
         b2 = self.b2
-        if self.options.get("cache", "warm") == "cold":
+        if self.option("cache") == "cold":
             project = self._fresh_cache_dir("standalone")
         else:
             # Sizes are compiled into the code: one project per size too, so that a sweep over

@@ -100,10 +100,18 @@ from ..scenario.model import (
 )
 from ..scenario.realise import Network, ProjectionArrays, realise_projection, realise_spike_steps, rng_for
 from ..scenario.resolve import ResolvedScenario
-from .base import Backend
+from .base import Backend, Option
 
 CACHE_OPTIONS = ("warm", "cold")
 PRECISIONS = ("double", "float")
+OPTIONS = (
+    Option("cache", str, "warm", "warm: reuse the generated and compiled model in ~/.cache/snnbench/genn; "
+           "cold: a fresh directory for this run, removed after it (measures a cold compile)", choices=CACHE_OPTIONS),
+    Option("precision", str, "double", "GeNN's scalar type for the model's state and parameters (time stays double)",
+           choices=PRECISIONS),
+    Option("optimize", bool, True, "compile the generated code with -O3 -ffast-math (nvcc: -O3 --use_fast_math); "
+           "false: GeNN's default build, without optimisation"),
+)
 MODEL_NAME = "snnbench"
 MAX_DENDRITIC_STEPS = 255  # StaticPulseDendriticDelay's d is a uint8_t
 # Spike-recording buffer: at most this many bytes at once (pulled and emptied when full).
@@ -541,6 +549,8 @@ class GeNNBackend(Backend):
     module = "pygenn"
     install_hint = "see README 'GeNN'"
     where = "CPU (1 thread)"
+    packages = ("pygenn",)
+    accepted_options = OPTIONS
     max_threads = 1
     compile_after_build = True
     genn_backend: ClassVar[str] = "single_threaded_cpu"
@@ -561,17 +571,6 @@ class GeNNBackend(Backend):
             if problem.startswith("at most"):
                 problem = f"{self.name} runs in one thread (GeNN's {self.genn_backend} backend), {self.threads} asked for"
             problems.append(problem)
-        cache = self.options.get("cache", "warm")
-        if cache not in CACHE_OPTIONS:
-            problems.append(f"option cache={cache!r}: expected one of {', '.join(CACHE_OPTIONS)}")
-        precision = self.options.get("precision", "double")
-        if precision not in PRECISIONS:
-            problems.append(f"option precision={precision!r}: expected one of {', '.join(PRECISIONS)}")
-        if not isinstance(self.options.get("optimize", True), bool):
-            problems.append(f"option optimize={self.options['optimize']!r}: expected true or false")
-        unknown = set(self.options) - {"cache", "precision", "optimize"}
-        if unknown:
-            problems.append(f"unknown option(s) {', '.join(sorted(unknown))}; {self.name} accepts: cache, precision, optimize")
         return problems
 
     # ------------------------------------------------------------------ load
@@ -595,10 +594,10 @@ class GeNNBackend(Backend):
     def build(self, resolved: ResolvedScenario, mode: str, network: Network | None) -> None:
         pg = self.pygenn
         self.resolved, self.mode = resolved, mode
-        precision = self.options.get("precision", "double")
+        precision = self.option("precision")
         desc = describe(resolved, mode, network, precision, translate=self.translate)
         self.desc = desc
-        self.optimize = bool(self.options.get("optimize", True))
+        self.optimize = self.option("optimize")
         # GeNN's default builds its generated code without optimisation (no -O flag at all);
         # optimize_code adds -O3 -ffast-math (CPU) or nvcc's -O3 --use_fast_math, as Brian2 compiles.
         model = pg.GeNNModel(precision, MODEL_NAME, backend=self.genn_backend, time_precision="double",
@@ -653,7 +652,7 @@ class GeNNBackend(Backend):
 
     def _code_dir(self) -> Path:
         r = self.resolved
-        if self.options.get("cache", "warm") == "cold":
+        if self.option("cache") == "cold":
             parent = cache_root() / "cold"
             parent.mkdir(parents=True, exist_ok=True)
             self._temp_dir = Path(tempfile.mkdtemp(prefix=f"{self.genn_backend}-", dir=parent))
@@ -817,6 +816,7 @@ class GeNNCudaBackend(GeNNBackend):
     name = "genn.cuda"
     title = "GeNN 5 (PyGeNN), CUDA backend"
     where = "GPU (CUDA)"
+    runs_on = ("GPU",)
     genn_backend = "cuda"
 
     @classmethod

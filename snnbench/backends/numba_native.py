@@ -25,6 +25,7 @@ class NumbaBackend(Backend):
     distribution = "numba"
     module = "numba"
     where = "CPU (threads)"
+    packages = ("numba", "llvmlite")
 
     def load(self) -> None:
         import numba

@@ -101,6 +101,7 @@ class PyNNNestBackend(PyNNBackend):
     distribution = "pynn"
     module = "pyNN"
     where = "CPU (OpenMP threads)"
+    packages = ("pynn", "nest-simulator", "neo", "lazyarray")
     delay_grid_by = "NEST"
 
     @classmethod

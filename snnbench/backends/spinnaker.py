@@ -91,6 +91,7 @@ from ..output import PopulationOutput, SimulationOutput
 from ..scenario.realise import Network, realise_spike_steps, rng_for, sample
 from ..scenario.resolve import ResolvedScenario, expected_connections
 from ._pynn_common import PyNNBackend, to_ms
+from .base import Option
 
 CFG_NAME = ".spynnaker.cfg"
 DEFAULT_VERSION = 5  # a 48-chip SpiNN-5 board; the virtual machine grows to fit
@@ -290,6 +291,20 @@ class SpiNNakerBackend(PyNNBackend):
     module = "spynnaker"
     install_hint = "pip install 'snnbench[spinnaker]' (sPyNNaker==1!7.4.1)"
     where = "SpiNNaker (a virtual board when none is configured: host-side mapping and data generation only)"
+    runs_on = ("board",)
+    packages = ("sPyNNaker", "SpiNNFrontEndCommon", "SpiNNaker_PACMAN", "SpiNNMan", "pynn")
+    accepted_options = (
+        Option("spinnaker_host", str, None, "a SpiNNaker board's host name or IP address (--spinnaker-host); "
+               "default: the user's sPyNNaker cfg, else a virtual board"),
+        Option("spalloc", str, None, "a spalloc server to allocate boards from (--spalloc)"),
+        Option("spinnaker_version", int, None, f"the board version; default: the user's cfg, else {DEFAULT_VERSION}"),
+        Option("time_scale_factor", int, None, "wall-clock slow-down of the simulation; default round(1 ms / dt) "
+               "(10 at dt 0.1 ms)", minimum=1),
+        Option("neurons_per_core", int, DEFAULT_NEURONS_PER_CORE, "at most this many neurons per core, every cell type",
+               minimum=1),
+        Option("run_dir", str, None, "where the run's sPyNNaker cfg, HOME and reports go; default: the working "
+               "directory (a measured run's own, removed after it)"),
+    )
     delay_grid_by = "sPyNNaker"
     max_threads = 1  # the host side is one Python process
     source_types: ClassVar[tuple[str, ...]] = ("SpikeSourcePoisson", "SpikeSourceArray")
