@@ -2,18 +2,40 @@
 
 Two suites with the same benchmarks and different sizes:
     Quick  VA COBA, numba and NEST, N_pop 2000, 250 ms   (CI: `asv run --bench Quick ...`)
-    Full   VA COBA and CUBA, every backend, N_pop 1000-8000, 250 and 1000 ms (real machines)
+    Full   VA COBA and CUBA, every registered backend, N_pop 1000-8000, 250 and 1000 ms (real machines)
 
 Each case is one run in a fresh process (see common.py); threads = 1 everywhere, so that the
-figures compare simulators, not thread counts. The mean rates are tracked too: a change that
-makes a backend faster by simulating something else shows up as a jump in its rate.
+figures compare simulators, not thread counts. The mean rate of every population of cells the
+suite's scenarios have is tracked too (`track_rate`, one more parameter: the population): a
+change that makes a backend faster by simulating something else shows up as a jump in a rate.
+A backend that cannot run here (not installed, no GPU, ...) is skipped: asv shows n/a.
 """
 
 from __future__ import annotations
 
 import math
 
+from snnbench.backends import backend_names
+from snnbench.scenario import load_scenario
+
 from .common import measured_run, new_cache_dir
+
+
+def _populations(scenarios: list[str]) -> list[str]:
+    """The populations of cells of these scenarios, in file order, each once."""
+    return list(dict.fromkeys(name for s in scenarios for name in load_scenario(s).cell_populations))
+
+
+def _rate_track(params: list[list]):
+    """track_rate for a suite with these params: one more parameter, the population."""
+
+    def track_rate(self, *args):
+        return _rate(self.record, args[-1])
+
+    track_rate.params = params + [_populations(params[0])]
+    track_rate.param_names = _PhaseSuite.param_names + ["population"]
+    track_rate.unit = "Hz"
+    return track_rate
 
 
 def _phase(record: dict, name: str) -> float:
@@ -27,13 +49,15 @@ def _rate(record: dict, population: str) -> float:
 
 class _PhaseSuite:
     param_names = ["scenario", "backend", "N_pop", "simtime_ms"]
-    version = "snnbench-phases-1"
+    version = "snnbench-phases-2"
 
     def setup_cache(self):
         return new_cache_dir()
 
-    def setup(self, cache_dir, scenario, backend, n_pop, simtime):
+    def setup(self, cache_dir, scenario, backend, n_pop, simtime, *population):
         self.record = measured_run(cache_dir, scenario, backend, n_pop, simtime, timeout=self.timeout)
+        if population and population[0] not in self.record["populations"]:
+            raise NotImplementedError(f"{scenario} has no population {population[0]}")
 
     def track_build_s(self, *_):
         return _phase(self.record, "build")
@@ -65,16 +89,6 @@ class _PhaseSuite:
 
     track_realtime_factor.unit = "sim wall s / biological s"
 
-    def track_rate_E(self, *_):
-        return _rate(self.record, "E")
-
-    track_rate_E.unit = "Hz"
-
-    def track_rate_I(self, *_):
-        return _rate(self.record, "I")
-
-    track_rate_I.unit = "Hz"
-
     def track_synapses(self, *_):
         return float(self.record["synapses"])
 
@@ -84,13 +98,15 @@ class _PhaseSuite:
 class Quick(_PhaseSuite):
     params = [["vogels-abbott-coba"], ["numba", "nest"], [2000], [250.0]]
     timeout = 600
+    track_rate = _rate_track(params)
 
 
 class Full(_PhaseSuite):
     params = [
         ["vogels-abbott-coba", "vogels-abbott-cuba"],
-        ["numba", "nest", "pynn.nest", "brian2", "brian2.standalone", "bindsnet", "genn", "spinnaker"],
+        backend_names(),  # every registered backend (and SNNBENCH_EXTRA_BACKENDS)
         [1000, 2000, 4000, 8000],
         [250.0, 1000.0],
     ]
     timeout = 3600
+    track_rate = _rate_track(params)

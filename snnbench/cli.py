@@ -551,8 +551,12 @@ def results_table(records: list[dict[str, Any]]) -> tuple[list[str], list[list[s
         key = (r["scenario"], r["resolved"]["N_pop"], r["resolved"]["simtime"], r["backend"], options, r["threads"],
                r["connectivity"], r["data"]["format"])
         groups.setdefault(key, []).append(r)
+    # One rate column per population of cells in these runs (VA: E, I; Potjans-Diesmann: all eight).
+    populations = list(dict.fromkeys(name for r in records if r.get("status") == "ok"
+                                     for name, pop in r["populations"].items()
+                                     if not pop["cell_type"].startswith("SpikeSource")))
     header = ["scenario", "N", "T (ms)", "backend", "threads", "runs", "compile (s)", "build (s)", "sim (s)",
-              "write (s)", "peak RSS (MiB)", "E rate (Hz)", "I rate (Hz)"]
+              "write (s)", "peak RSS (MiB)"] + [f"{name} rate (Hz)" for name in populations]
     rows = []
     for key, rs in sorted(groups.items(), key=lambda kv: tuple(str(k) for k in kv[0])):
         scenario, n, simtime, backend, options, threads, _, fmt = key
@@ -564,8 +568,8 @@ def results_table(records: list[dict[str, Any]]) -> tuple[list[str], list[list[s
             scenario, str(n), f"{simtime:g}", f"{backend} {rs[0]['backend_version']}" + (f" ({options})" if options else ""),
             str(threads), str(len(rs)),
             _cell(phase("compile")), _cell(phase("build")), _cell(phase("sim")), _cell(phase("write")) + f" {fmt}",
-            _cell([r["peak_rss_bytes"] for r in rs], 1 / 2**20, "{:.0f}"), _cell(rate("E"), fmt="{:.1f}"),
-            _cell(rate("I"), fmt="{:.1f}"),
+            _cell([r["peak_rss_bytes"] for r in rs], 1 / 2**20, "{:.0f}"),
+            *(_cell(rate(name), fmt="{:.1f}") for name in populations),
         ])
     return header, rows
 

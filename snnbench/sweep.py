@@ -134,8 +134,8 @@ def expand(designs: list[Design], name: str = "") -> Sweep:
     for d in designs:
         scenario = load_scenario(d.scenario)
         simtimes = parse_floats(d.simtime) if d.simtime is not None else [scenario.run.simtime]
-        for backend in d.backends:
-            backend_class(backend)  # unknown names fail here, before anything runs
+        for backend in d.backends:  # unknown names and bad options fail here, before anything runs
+            backend_class(backend).check_options(d.options.get(backend, {}))
         for rep in range(d.repeat):
             for simtime in simtimes:
                 for n in parse_n_pop(d.N_pop):
@@ -159,7 +159,19 @@ def load_sweep_file(path: str | Path) -> Sweep:
         parsed = SweepFile.model_validate(data)
     except ValidationError as exc:
         raise from_validation_error(path, exc) from None
+    problems = [(f"design[{i}].options.{backend}", problem) for i, d in enumerate(parsed.design)
+                for backend, options in d.options.items() for problem in _option_problems(d, backend, options)]
+    if problems:
+        raise ScenarioError(path, problems)
     return expand(parsed.design, parsed.name or path.stem)
+
+
+def _option_problems(design: Design, backend: str, options: dict[str, Any]) -> list[str]:
+    """A sweep file's options for one backend, checked against that backend's declarations."""
+    if backend not in design.backends:
+        return [f"options for backend {backend!r}, which this design does not run (backends: {', '.join(design.backends)})"]
+    cls = backend_class(backend)
+    return [f"{problem} ({cls.describe_options()})" for problem in cls.option_problems(options)]
 
 
 def _key(record: dict[str, Any]) -> tuple:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
+import re
 import shutil
 import subprocess
 import sys
@@ -12,6 +15,7 @@ import json5
 import pytest
 
 from snnbench.asv_offline import ASSETS, NODE_MODULES, vendor_site
+from snnbench.backends import REGISTRY, backend_class, backend_names
 
 from .conftest import ROOT
 
@@ -51,10 +55,9 @@ def test_vendoring_removes_every_cdn_address(tmp_path):
     assert '"index.json":{"project":"x"}' in data
 
 
-@pytest.fixture(scope="module")
-def quick_site(tmp_path_factory):
-    """The README's asv commands, with results and HTML in a temporary directory."""
-    out = tmp_path_factory.mktemp("asv")
+def _asv_in(out: Path, bench: list[str], publish: bool = False, timeout: float = 900) -> None:
+    """The README's asv commands (machine, run on this commit with --python=same, publish), with
+    results, HTML and snnbench's run records under `out`; each `bench` is one --bench regex."""
     conf = json5.loads((ROOT / "asv.conf.json").read_text())
     conf.update(repo=str(ROOT), benchmark_dir=str(ROOT / "benchmarks"), results_dir=str(out / "results"),
                 html_dir=str(out / "html"), env_dir=str(out / "env"))
@@ -64,13 +67,31 @@ def quick_site(tmp_path_factory):
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
     steps = [
         ASV + ["machine", "--machine", "pytest", "--yes", "--config", str(conf_file)],
-        ASV + ["run", "--machine", "pytest", "--python=same", f"--set-commit-hash={head}", "--bench", "Quick",
-               "--config", str(conf_file), "--show-stderr"],
-        ASV + ["publish", "--config", str(conf_file)],
-    ]
+        ASV + ["run", "--machine", "pytest", "--python=same", f"--set-commit-hash={head}",
+               *(arg for regex in bench for arg in ("--bench", regex)), "--config", str(conf_file), "--show-stderr"],
+    ] + ([ASV + ["publish", "--config", str(conf_file)]] if publish else [])
     for cmd in steps:
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
         assert proc.returncode == 0, f"{cmd}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+
+
+def _asv_results(out: Path, benchmark: str) -> dict[tuple, float | None]:
+    """{params: value} of one benchmark in the single results file asv wrote under `out`
+    (None: n/a, i.e. skipped, failed or not run)."""
+    from asv.results import Results
+
+    (path,) = [p for p in (out / "results" / "pytest").glob("*.json") if p.name != "machine.json"]
+    results = Results.load(str(path))
+    params = results.get_result_params(benchmark)
+    values = results.get_result_value(benchmark, params)
+    return dict(zip(itertools.product(*params), values))
+
+
+@pytest.fixture(scope="module")
+def quick_site(tmp_path_factory):
+    """The README's asv commands, with results and HTML in a temporary directory."""
+    out = tmp_path_factory.mktemp("asv")
+    _asv_in(out, ["Quick"], publish=True)
     return out
 
 
@@ -80,10 +101,43 @@ def test_quick_profile_saves_results_and_provenance(quick_site):
     data = json.loads(results[0].read_text())
     names = set(data["results"])
     assert {"phases.Quick.track_sim_s", "phases.Quick.track_build_s", "phases.Quick.track_write_s",
-            "phases.Quick.track_peak_rss", "phases.Quick.track_rate_E"} <= names
+            "phases.Quick.track_peak_rss", "phases.Quick.track_rate"} <= names
+    rates = _asv_results(quick_site, "phases.Quick.track_rate")
+    assert {params[-1] for params in rates} == {"'E'", "'I'"}  # a track per population of VA COBA
+    assert all(v is not None and math.isfinite(v) for p, v in rates.items() if p[1] == "'numba'"), rates
     runs = [json.loads(line) for line in (quick_site / "runs" / "runs.jsonl").read_text().splitlines()]
     assert {r["backend"] for r in runs} >= {"numba"} and all(r["status"] == "ok" for r in runs)
-    assert all(r["options"] == {"asv": True} and r["provenance"]["git"]["revision"] for r in runs)
+    # asv's runs are tagged in the record; the backend gets no option it does not declare
+    assert all(r["options"] == {} and r["tags"] == {"asv": True} and r["provenance"]["git"]["revision"] for r in runs)
+
+
+def test_full_suite_covers_every_registered_backend():
+    from benchmarks.phases import Full
+
+    assert Full.params[1] == backend_names()
+    assert set(REGISTRY) <= set(Full.params[1])
+
+
+FULL_CASE = ("vogels-abbott-cuba", 1000, 250.0)  # the smallest case of the Full suite
+
+
+def test_full_suite_runs_every_available_backend(tmp_path):
+    """One small Full case per registered backend through `asv run`: every backend that is
+    available here gives a number, and only the unavailable ones are n/a."""
+    scenario, n_pop, simtime = FULL_CASE
+    names = "|".join(re.escape(name) for name in REGISTRY)
+    _asv_in(tmp_path, [rf"phases\.Full\.track_sim_s\('{scenario}', '({names})', {n_pop}, {simtime!r}\)"], timeout=1800)
+    values = {params[1].strip("'"): v for params, v in _asv_results(tmp_path, "phases.Full.track_sim_s").items()
+              if params[0] == f"'{scenario}'" and params[2] == str(n_pop) and params[3] == repr(simtime)}
+    assert set(values) == set(REGISTRY)
+    runs = {r["backend"]: r for r in map(json.loads, (tmp_path / "runs" / "runs.jsonl").read_text().splitlines())}
+    for name, value in values.items():
+        ok, why = backend_class(name).available()
+        if ok:
+            failure = (runs.get(name) or {}).get("failure")
+            assert value is not None and math.isfinite(value) and value > 0, f"{name}: n/a in asv Full ({failure})"
+        else:
+            assert value is None and name not in runs, f"{name} is unavailable ({why}) but was run"
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (install.sh installs it)")

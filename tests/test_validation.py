@@ -14,6 +14,7 @@ import quantities as pq
 from snnbench.analysis import compare_exact, compare_statistical, ks_distance, population_statistics
 from snnbench.analysis.protocol import InsufficientReference
 from snnbench.analysis.statistics import PopulationStatistics
+from snnbench.backends import REGISTRY
 from snnbench.output import PopulationOutput, SimulationOutput
 from snnbench.scenario import Overrides
 from snnbench.validate import validate
@@ -156,12 +157,12 @@ def test_cli_validate_exit_status_and_table(validation_store, tmp_path):
     assert bad.returncode == 2 and "not a multiple of dt" in bad.stderr
 
 
+# Every registered CPU backend but numba (tested above) and the reference, from the registry.
 OTHER_BACKENDS = [
     pytest.param(name, marks=pytest.mark.skipif(
-        __import__("importlib").util.find_spec(module) is None,
-        reason=f"the Python package {dist!r} is not installed (the README's install command installs it)"))
-    for name, module, dist in [("brian2", "brian2", "brian2"), ("brian2.standalone", "brian2", "brian2"),
-                               ("pynn.nest", "pyNN", "pynn"), ("bindsnet", "bindsnet", "bindsnet")]
+        __import__("importlib").util.find_spec(cls.module) is None,
+        reason=f"the Python package {cls.distribution!r} is not installed ({cls.install_hint})"))
+    for name, cls in REGISTRY.items() if "CPU" in cls.runs_on and name not in ("numba", "nest")
 ]
 
 

@@ -334,7 +334,7 @@ class SpiNNakerBackend(PyNNBackend):
         user_cfg = read_user_cfg()  # before HOME moves: the user's own cfg
         self.target = machine_target(self.options, user_cfg)
         self.virtual = self.target["kind"] == "virtual"
-        base = Path(self.options.get("run_dir") or os.getcwd()).resolve() / "spinnaker"
+        base = Path(self.option("run_dir") or os.getcwd()).resolve() / "spinnaker"
         home = base / "home"
         self.reports_dir = base / "reports"  # sPyNNaker writes <default_report_file_path>/reports/<timestamp>
         for d in (home, base / "xdg-config", base / "xdg-site"):
@@ -361,14 +361,14 @@ class SpiNNakerBackend(PyNNBackend):
         step_us = dt * 1000.0
         if abs(step_us - round(step_us)) > 1e-6:
             raise ValueError(f"sPyNNaker needs a timestep in whole microseconds; dt = {dt} ms is not")
-        self.time_scale_factor = int(self.options.get("time_scale_factor") or max(1, round(1.0 / dt)))
+        self.time_scale_factor = int(self.option("time_scale_factor") or max(1, round(1.0 / dt)))
         sim.setup(timestep=dt, min_delay=dt, time_scale_factor=self.time_scale_factor)
         self.translate("timestep", f"sPyNNaker at the scenario's dt = {dt:g} ms ({round(step_us)} us) with "
                        f"time_scale_factor {self.time_scale_factor}: {dt * self.time_scale_factor:g} ms of wall clock per "
                        f"step, {self.time_scale_factor:g}x slower than real time (sPyNNaker 7.4.1 alone would choose "
                        f"{max(1, math.ceil(step_us / 10000.0))})",
                        dt_ms=dt, time_scale_factor=self.time_scale_factor)
-        per_core = int(self.options.get("neurons_per_core") or DEFAULT_NEURONS_PER_CORE)
+        per_core = int(self.option("neurons_per_core"))
         for cell_type in sorted({p.cell_type for p in resolved.cells.values()}):
             sim.set_number_of_neurons_per_core(getattr(sim, cell_type), per_core)
         self.translate("neurons_per_core", f"at most {per_core} neurons per core for every cell type (sPyNNaker's "
