@@ -83,7 +83,9 @@ _OPTION_TYPES = {bool: "bool", int: "int", float: "float", str: "str"}
 class Option:
     """One option a backend reads: `snnbench run --option NAME=VALUE`, a sweep file's
     `options.<backend>`, `RunSpec.options`. `default` None means the backend derives it (the doc
-    says how)."""
+    says how). Options are scalars (bool, int, float, str) with at most a set of choices or a
+    minimum, so the checks are written out here: each message has to fit snnbench's one-line form.
+    """
 
     name: str
     type: type  # bool, int, float or str
