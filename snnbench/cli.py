@@ -627,7 +627,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds before a run is killed and recorded as failed")
     p.add_argument("--memory-limit", type=float, metavar="GiB", help="resident memory limit per run (default 90%% of RAM)")
     p.add_argument("--option", action="append", metavar="KEY=VALUE",
-                   help="a backend option (repeatable), e.g. cache=cold (brian2), connection=sparse (bindsnet)")
+                   help="a backend option (repeatable), e.g. cache=cold (brian2); each backend's: snnbench list --options")
     p.add_argument("--json", action="store_true", help="print the run record(s) as JSON instead of the summary")
     _add_machine_options(p)
     p = sub.add_parser("validate", help="does a backend reproduce a reference backend? (SCENARIOS.md section 4)")
