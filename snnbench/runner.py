@@ -10,20 +10,29 @@ anything runs), then starts the child in its own session, and waits:
 - a child that dies on a signal (SIGKILL from the kernel's OOM killer, SIGSEGV, ...) or exits
   without writing its result: "crash" or "oom", with the phase it was in and its log's tail.
 
+- SIGINT or SIGTERM to snnbench (with `interrupts.handling_interrupts` active, as the command
+  has it): the child's group is killed and the run recorded as failed, kind "interrupted",
+  with the phases measured so far; then `Interrupted` is raised to the caller.
+
 Every outcome, ok or failed, is appended to the store as one record; records already written
-are untouched whatever happens to this run.
+are untouched whatever happens to this run. Before any process starts, a network whose
+estimated memory (`estimate_memory`) exceeds the memory limit or the machine's RAM is refused
+(`RunRefused`), unless `force`. If snnbench itself dies, the child dies with it and leaves no
+work dir or partial data (see `snnbench.worker` and `snnbench.orphan_guard`).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import secrets
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,9 +43,10 @@ import psutil
 import snnbench
 
 from .backends import backend_class
+from .interrupts import Interrupted, deferred, take_pending
 from .provenance import provenance
-from .scenario import Overrides, find_scenario, load_scenario, resolve
-from .store import ResultStore
+from .scenario import Overrides, ResolvedScenario, find_scenario, load_scenario, resolve
+from .store import ResultStore, StoreError, discard_staged
 
 SCHEMA_VERSION = 1
 DEFAULT_TIMEOUT_S = 3600.0
@@ -46,6 +56,71 @@ _LOG_TAIL_CHARS = 3000
 def default_memory_limit() -> int:
     """90 % of physical memory: the run is stopped and recorded before the machine starts swapping."""
     return int(0.9 * psutil.virtual_memory().total)
+
+
+class RunRefused(ValueError):
+    """A run that is not started: bad settings, or a network too large for the memory limit."""
+
+
+# The memory estimate is a floor, not a forecast: it refuses only networks that cannot fit.
+# Measured here (README): NEST about 57 and numba about 85 bytes per synapse, 92-230 MiB for an
+# interpreter with a simulator loaded; every simulator stores at least a target index, a
+# weight and a delay per synapse.
+ESTIMATE_BASE_BYTES = 64 * 2**20
+ESTIMATE_BYTES_PER_NEURON = 256
+ESTIMATE_BYTES_PER_SYNAPSE = 40
+ESTIMATE_BYTES_PER_V_SAMPLE = 8
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    neurons: int
+    sources: int
+    synapses: float
+    v_samples: float  # recorded membrane potential values (cells x steps)
+    bytes: float
+
+    def describe(self) -> str:
+        return (f"{self.bytes / 2**30:.3g} GiB ({self.neurons:,} neurons, {self.sources:,} sources, "
+                f"{self.synapses:.3g} synapses x {ESTIMATE_BYTES_PER_SYNAPSE} B, {self.v_samples:.3g} v samples)")
+
+
+def estimate_memory(resolved: ResolvedScenario) -> MemoryEstimate:
+    """A lower bound of the memory a run of `resolved` needs, from its sizes and synapse counts.
+
+    bytes = 64 MiB + 256 B per neuron or source + 40 B per expected synapse + 8 B per recorded
+    v sample (cells with v recorded x time steps). Spike recordings are not counted (they depend
+    on the activity).
+    """
+    neurons = sum(p.size for p in resolved.cells.values())
+    sources = sum(p.size for p in resolved.sources.values())
+    synapses = float(resolved.expected_synapses())
+    v_samples = float(sum(p.n_record_v for p in resolved.cells.values())) * resolved.n_steps
+    total = (ESTIMATE_BASE_BYTES + ESTIMATE_BYTES_PER_NEURON * (neurons + sources)
+             + ESTIMATE_BYTES_PER_SYNAPSE * synapses + ESTIMATE_BYTES_PER_V_SAMPLE * v_samples)
+    return MemoryEstimate(neurons, sources, synapses, v_samples, total)
+
+
+def check_memory(resolved: ResolvedScenario, memory_limit_bytes: int | None) -> None:
+    """Raise RunRefused if the estimate exceeds the limit (default 90 % of RAM) or the RAM itself."""
+    ram = psutil.virtual_memory().total
+    limit = memory_limit_bytes if memory_limit_bytes is not None else default_memory_limit()
+    estimate = estimate_memory(resolved)
+    if estimate.bytes > min(limit, ram):
+        which = (f"this machine's RAM ({ram / 2**30:.3g} GiB)" if ram <= limit
+                 else f"the memory limit of {limit / 2**30:.3g} GiB")
+        raise RunRefused(f"{resolved.id} at N_pop {resolved.N_pop:,} needs an estimated {estimate.describe()}, "
+                         f"more than {which}; nothing was run (--force to try anyway, --memory-limit to change the limit)")
+
+
+def _check_spec(spec: "RunSpec") -> None:
+    if not (isinstance(spec.timeout, (int, float)) and math.isfinite(spec.timeout) and spec.timeout > 0):
+        raise RunRefused(f"--timeout: expected a finite number of seconds > 0, got {spec.timeout!r}")
+    limit = spec.memory_limit_bytes
+    if limit is not None and not (isinstance(limit, (int, float)) and math.isfinite(limit) and limit > 0):
+        raise RunRefused(f"--memory-limit: expected a finite size > 0, got {limit!r} bytes")
+    if not isinstance(spec.threads, int) or spec.threads < 1:
+        raise RunRefused(f"--threads: expected an integer >= 1, got {spec.threads!r}")
 
 
 @dataclass
@@ -61,6 +136,7 @@ class RunSpec:
     options: dict[str, Any] = field(default_factory=dict)
     timeout: float = DEFAULT_TIMEOUT_S
     memory_limit_bytes: int | None = None
+    force: bool = False  # run even if the memory estimate exceeds the limit
 
 
 def new_run_id() -> str:
@@ -70,6 +146,10 @@ def new_run_id() -> str:
 
 def child_env(threads: int) -> dict[str, str]:
     env = dict(os.environ)
+    # The worker dies with this process: by the kernel (PR_SET_PDEATHSIG, which fires when the
+    # *thread* that started it ends, so only when that thread is the main one) and by its guard.
+    env["SNNBENCH_PARENT_PID"] = str(os.getpid())
+    env["SNNBENCH_PDEATHSIG"] = "1" if threading.current_thread() is threading.main_thread() else "0"
     for var in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[var] = str(threads)
     # The child must import this same snnbench, even when it runs from a source tree.
@@ -101,6 +181,10 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 def _watch(proc: subprocess.Popen, timeout: float, memory_limit: int | None, poll: float = 0.25) -> dict[str, Any]:
+    """Wait for the child; kill it past its timeout or memory limit, or when snnbench is interrupted.
+
+    Runs inside interrupts.deferred(): a SIGINT/SIGTERM is noticed here at the next poll.
+    """
     start = time.monotonic()
     handle = psutil.Process(proc.pid)
     peak = 0
@@ -110,6 +194,13 @@ def _watch(proc: subprocess.Popen, timeout: float, memory_limit: int | None, pol
             return {"how": "exited", "returncode": rc, "tree_peak_rss_bytes": peak}
         except subprocess.TimeoutExpired:
             pass
+        except KeyboardInterrupt:  # a library caller without snnbench's signal handling
+            _kill_group(proc)
+            return {"how": "interrupted", "signum": signal.SIGINT, "returncode": proc.returncode, "tree_peak_rss_bytes": peak}
+        signum = take_pending()
+        if signum is not None:
+            _kill_group(proc)
+            return {"how": "interrupted", "signum": signum, "returncode": proc.returncode, "tree_peak_rss_bytes": peak}
         rss = _tree_rss(handle)
         peak = max(peak, rss)
         if time.monotonic() - start > timeout:
@@ -139,7 +230,10 @@ def _failure_from_outcome(outcome: dict[str, Any], progress: dict[str, Any], spe
     phase = progress.get("phase")
     where = f" in phase {phase!r}" if phase else ""
     how, rc = outcome["how"], outcome.get("returncode")
-    if how == "timeout":
+    if how == "interrupted":
+        kind = "interrupted"
+        message = f"snnbench received {signal.Signals(outcome['signum']).name}{where}; the run was stopped"
+    elif how == "timeout":
         kind, message = "timeout", f"no result after the {spec.timeout:g} s timeout; killed{where}"
     elif how == "memory":
         kind = "oom"
@@ -161,11 +255,14 @@ def run_isolated(spec: RunSpec, store: ResultStore, repeat: dict[str, Any] | Non
 
     `repeat` and `tags` (e.g. the sweep a run belongs to) are stored in the record as they are.
     """
+    _check_spec(spec)
     scenario_file = find_scenario(spec.scenario)
     scenario = load_scenario(scenario_file)
     resolved = resolve(scenario, spec.overrides)  # a ScenarioError here: bad input, nothing is run
     cls = backend_class(spec.backend)
     cls.check_options(spec.options)  # an OptionError here: bad input, nothing is run
+    if not spec.force:
+        check_memory(resolved, spec.memory_limit_bytes)
     if spec.memory_limit_bytes is None:
         spec.memory_limit_bytes = default_memory_limit()
     run_id = new_run_id()
@@ -193,7 +290,9 @@ def run_isolated(spec: RunSpec, store: ResultStore, repeat: dict[str, Any] | Non
         record["tags"] = tags
     store.logs_dir.mkdir(parents=True, exist_ok=True)
     log = store.logs_dir / f"{run_id}.log"
-    with tempfile.TemporaryDirectory(prefix=f"snnbench-{run_id}-") as work:
+    # From here on a SIGINT/SIGTERM is held back: _watch notices it, stops the child, and the
+    # run is recorded as interrupted before Interrupted reaches the caller.
+    with deferred(), tempfile.TemporaryDirectory(prefix=f"snnbench-{run_id}-") as work:
         work_dir = Path(work)
         payload = {
             "run_id": run_id,
@@ -215,9 +314,11 @@ def run_isolated(spec: RunSpec, store: ResultStore, repeat: dict[str, Any] | Non
                 stdout=log_fh, stderr=subprocess.STDOUT, start_new_session=True,
             )
             outcome = _watch(proc, spec.timeout, spec.memory_limit_bytes)
-        progress = json.loads(progress_path.read_text()) if progress_path.exists() else {}
-        if outcome["how"] == "exited" and result_path.exists():
-            record.update(json.loads(result_path.read_text()))
+        discard_staged(store.data_dir, run_id)  # partial data of a child that did not finish
+        progress = _read_json(progress_path)
+        result = _read_json(result_path) if outcome["how"] == "exited" else {}
+        if result.get("status") in ("ok", "failed"):
+            record.update(result)
         else:
             record.update({
                 "status": "failed",
@@ -225,19 +326,36 @@ def run_isolated(spec: RunSpec, store: ResultStore, repeat: dict[str, Any] | Non
                 "phases": progress.get("phases", {}),
                 "provenance": provenance(spec.backend),
             })
-    record["process_tree_peak_rss_bytes"] = outcome.get("tree_peak_rss_bytes")
-    if record["status"] == "failed" and record.get("failure") and "log_tail" not in record["failure"]:
-        record["failure"]["log_tail"] = _tail(log)
-    if record["status"] == "ok":
-        sim = record["phases"].get("sim", {}).get("wall_s")
-        record["realtime_factor"] = sim / (resolved.simtime / 1000.0) if sim is not None else None
-        if log.exists() and log.stat().st_size == 0:
-            log.unlink()
-    record["log"] = str(log) if log.exists() else None
-    record["peak_rss_bytes"] = max((p.get("peak_rss_bytes", 0) + p.get("children_peak_rss_bytes", 0) for p in record["phases"].values()), default=0)
-    record["machine_id"] = record["provenance"]["machine"]["machine_id"]
-    store.append_run(record)
+        record["process_tree_peak_rss_bytes"] = outcome.get("tree_peak_rss_bytes")
+        if record["status"] == "failed" and record.get("failure") and "log_tail" not in record["failure"]:
+            record["failure"]["log_tail"] = _tail(log)
+        if record["status"] == "ok":
+            sim = record["phases"].get("sim", {}).get("wall_s")
+            record["realtime_factor"] = sim / (resolved.simtime / 1000.0) if sim is not None else None
+            if log.exists() and log.stat().st_size == 0:
+                log.unlink()
+        record["log"] = str(log) if log.exists() else None
+        record["peak_rss_bytes"] = max((p.get("peak_rss_bytes", 0) + p.get("children_peak_rss_bytes", 0) for p in record["phases"].values()), default=0)
+        record["machine_id"] = record["provenance"]["machine"]["machine_id"]
+        try:
+            store.append_run(record)
+        except StoreError:
+            # no record, no data: files nobody can find from the store would only mislead
+            for f in (record.get("data") or {}).get("files") or []:
+                Path(f).unlink(missing_ok=True)
+            raise
+    if outcome["how"] == "interrupted":
+        raise Interrupted(outcome["signum"], f"run {run_id} recorded as failed [interrupted] in {store.runs_file}")
     return record
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """A JSON object the child wrote (atomically), or {} if there is none."""
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def run_repeated(spec: RunSpec, store: ResultStore, repeats: int,

@@ -4,13 +4,22 @@ Runs the phases of one measured run in this fresh process and writes the run rec
 (atomically). Before each phase it writes PROGRESS, so that if the process dies (segfault,
 out-of-memory kill, timeout) the parent still knows which phase it died in and what the
 earlier phases measured.
+
+Its data files are written into a staging folder (`data/.partial-RUN_ID/`) and moved into
+`data/` only when complete. If the parent `snnbench` dies, the kernel kills this process
+(PR_SET_PDEATHSIG) and `snnbench.orphan_guard` kills what it started and removes its work dir
+and staging folder: a run nobody will record leaves nothing behind.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import signal
+import subprocess
 import sys
+import threading
 import traceback
 from pathlib import Path
 from typing import Any
@@ -21,7 +30,9 @@ from .backends import backend_class
 from .measure import PhaseMeter
 from .provenance import provenance
 from .scenario import Overrides, load_scenario, realise, resolve
-from .store import dumps
+from .store import discard_staged, dumps, publish_staged, staging_dir
+
+_PR_SET_PDEATHSIG = 1
 
 
 def _write_atomic(path: Path, payload: dict[str, Any]) -> None:
@@ -80,12 +91,16 @@ def execute(spec: dict[str, Any], progress: Path | None = None) -> dict[str, Any
             "scenario": resolved.id, "backend": spec["backend"], "run_id": spec["run_id"],
             "scenario_hash": resolved.hash, "seed": resolved.seed, "connectivity": spec["connectivity"],
         }
+        final_stem = Path(spec["data_stem"])
+        staged = staging_dir(final_stem.parent, spec["run_id"])
+        stem = str(staged / final_stem.name)  # complete files are moved next to final_stem
         with enter("write") as extra:
-            files = backend.write_native(spec["format"], spec["data_stem"], annotations)
+            files = backend.write_native(spec["format"], stem, annotations)
             extra["writer"] = "snnbench" if files is None else backend.name
             if files is None:
-                files = snnio.write(output, spec["format"], spec["data_stem"], annotations)
+                files = snnio.write(output, spec["format"], stem, annotations)
             extra["bytes_written"] = sum(Path(f).stat().st_size for f in files)
+            files = publish_staged(staged, files) if files else []
         record.update(summarise(output, resolved))
         record["data"] = {"format": spec["format"], "files": files}
         record["status"] = "ok"
@@ -96,6 +111,8 @@ def execute(spec: dict[str, Any], progress: Path | None = None) -> dict[str, Any
         record["failure"] = {"kind": "exception", "message": f"{type(exc).__name__}: {exc}", "phase": entered[-1] if entered else None,
                              "traceback": traceback.format_exc(limit=30)}
     finally:
+        if record["status"] != "ok" and "data_stem" in spec:
+            discard_staged(Path(spec["data_stem"]).parent, spec["run_id"])
         record["phases"] = meter.as_dict()
         if backend is not None:
             record["translations"] = backend.translations
@@ -115,10 +132,48 @@ def execute(spec: dict[str, Any], progress: Path | None = None) -> dict[str, Any
     return record
 
 
+def _die_with_parent(parent: int) -> None:
+    """Ask the kernel to SIGKILL this process when the thread that started it ends (Linux)."""
+    if os.environ.get("SNNBENCH_PDEATHSIG") != "1":
+        return  # the parent started us from a thread that may end before it does (see runner)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return  # not Linux: the guard and the parent watch below still apply
+
+
+def _watch_parent(parent: int, paths: list[str]) -> None:
+    """Start the orphan guard; also end this process from a thread if the parent is gone."""
+    try:
+        subprocess.Popen([sys.executable, "-m", "snnbench.orphan_guard", str(parent), str(os.getpid()), *paths],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True, close_fds=True)
+    except OSError:
+        pass  # no guard: the in-process watch still ends the worker
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os.killpg(os.getpgid(0), signal.SIGKILL)
+            threading.Event().wait(0.5)
+
+    threading.Thread(target=watch, name="snnbench-parent-watch", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     spec_path, result_path, progress_path = (Path(a) for a in argv)
     spec = json.loads(spec_path.read_text())
+    parent = int(os.environ.get("SNNBENCH_PARENT_PID", "0"))
+    if parent:
+        _die_with_parent(parent)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            return 3
+        paths = [str(spec_path.parent)]
+        if "data_stem" in spec:
+            paths.append(str(staging_dir(Path(spec["data_stem"]).parent, spec["run_id"])))
+        _watch_parent(parent, paths)
     record = execute(spec, progress_path)
     _write_atomic(result_path, record)
     return 0 if record["status"] == "ok" else 1
