@@ -9,25 +9,37 @@
     snnbench report                    a self-contained HTML report (figures, models, validation)
     snnbench table                     medians [min-max] of stored runs
 
-Exit status: 0 success (validate: PASS), 1 a run failed or validation FAILED (recorded),
-2 bad input or the validation could not run.
+Exit status: 0 success (validate: PASS), 1 a run failed or validation FAILED (recorded), or
+a record could not be written (the store is left as it was), 2 bad input or the validation
+could not run (nothing was run), 130 interrupted by SIGINT/SIGTERM (the run in progress is
+recorded as failed, kind "interrupted").
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import statistics
 import sys
-from typing import Any, Callable
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Callable, NoReturn
 
 from . import __version__
 from .backends import backend_class, backend_names
 from .io import FORMATS
+from .interrupts import EXIT_INTERRUPTED, Interrupted, handling_interrupts
 from .scenario import Overrides, ScenarioError, list_scenarios, load_scenario, resolve
-from .store import ResultStore, dumps
+from .store import ResultStore, StoreError, StoreWarning, dumps
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class BadInput(ValueError):
+    """An option that cannot be used; the message names it and says what was expected."""
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -42,17 +54,82 @@ def command(name: str):
 # ------------------------------------------------------------------------------ helpers
 
 
+# ------------------------------------------------------------------------------ argument types
+# Each says what it expected; argparse adds the option's name (one line, see _Parser.error).
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (nan, inf, 0 and negatives refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with snnbench's one-line errors: `snnbench: run: argument --dt: ...`."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.split(" ", 1)[1] if " " in self.prog else ""
+        where = f"{command}: " if command else ""
+        self.exit(EXIT_BAD_INPUT, f"snnbench: {where}{message} (see {self.prog} --help)\n")
+
+
+def _results_dir(path: str, option: str = "--results", write: bool = True) -> str:
+    """`path` as a results directory: not a file; when written to, created and writable."""
+    target = Path(path)
+    try:
+        if target.exists() and not target.is_dir():
+            raise BadInput(f"{option} {path}: is a file, expected a directory")
+        if write:
+            target.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=target):
+                pass
+    except BadInput:
+        raise
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise BadInput(f"{option} {path}: cannot be {'written' if write else 'read'}: {reason}") from None
+    return path
+
+
 def _overrides(args: argparse.Namespace) -> Overrides:
-    return Overrides(N_pop=args.N_pop, scale=args.scale, simtime=args.simtime, seed=args.seed, dt=args.dt)
+    return Overrides(N_pop=args.N_pop, scale=args.scale, simtime=args.simtime, seed=args.seed, dt=args.dt,
+                     k_scale=getattr(args, "K_scale", None))
 
 
 def _add_override_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("overrides")
-    g.add_argument("--N-pop", dest="N_pop", type=int, metavar="N", help="total neurons (scales every scaling population)")
-    g.add_argument("--scale", type=float, help="scale factor for population sizes (instead of --N-pop)")
-    g.add_argument("--simtime", type=float, metavar="MS", help="biological time to simulate, ms")
-    g.add_argument("--seed", type=int, help="random seed (connectivity, initial values, sources)")
-    g.add_argument("--dt", type=float, metavar="MS", help="time step, ms")
+    g.add_argument("--N-pop", dest="N_pop", type=positive_int, metavar="N", help="total neurons (scales every scaling population)")
+    g.add_argument("--scale", type=positive_float, help="scale factor for population sizes (instead of --N-pop)")
+    g.add_argument("--K-scale", dest="K_scale", type=positive_float, metavar="K_S",
+                   help="scale every in-degree (weights and DC follow as the scenario's [scaling] says)")
+    g.add_argument("--simtime", type=positive_float, metavar="MS", help="biological time to simulate, ms")
+    g.add_argument("--seed", type=non_negative_int, help="random seed (connectivity, initial values, sources)")
+    g.add_argument("--dt", type=positive_float, metavar="MS", help="time step, ms")
 
 
 def _options(items: list[str] | None, backend: str | None = None) -> dict[str, Any]:
@@ -309,7 +386,7 @@ def _print_estimates(record: dict[str, Any]) -> None:
 
 @command("run")
 def cmd_run(args: argparse.Namespace) -> int:
-    from .runner import RunSpec, run_repeated
+    from .runner import RunSpec, preflight, run_repeated
 
     try:
         options = _backend_options(args)
@@ -319,9 +396,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = RunSpec(
         scenario=args.scenario, backend=args.backend, overrides=_overrides(args), threads=args.threads,
         connectivity=args.connectivity, format=args.format, timeout=args.timeout, options=options,
-        memory_limit_bytes=int(args.memory_limit * 2**30) if args.memory_limit else None,
+        memory_limit_bytes=int(args.memory_limit * 2**30) if args.memory_limit else None, force=args.force,
     )
-    store = ResultStore(args.results)
+    store = ResultStore(_results_dir(args.results))
+    preflight(spec)  # bad settings, scenario or size: exit 2 before anything is announced or run
 
     def announce(i: int, n: int) -> None:
         if not args.json:
@@ -391,8 +469,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     try:
         record = validate(
             args.scenario, args.backend, args.reference, seeds=seeds, reference_seeds=ref_seeds,
-            overrides=Overrides(N_pop=args.N_pop, scale=args.scale, simtime=args.simtime, dt=args.dt),
-            threads=args.threads, connectivity=args.connectivity, store=ResultStore(args.results),
+            overrides=Overrides(N_pop=args.N_pop, scale=args.scale, simtime=args.simtime, dt=args.dt, k_scale=args.K_scale),
+            threads=args.threads, connectivity=args.connectivity, store=ResultStore(_results_dir(args.results)),
             reuse=not args.fresh, options=options, timeout=args.timeout,
             progress=(lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr, flush=True)),
         )
@@ -411,7 +489,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 @command("sweep")
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from .sweep import Design, expand, load_sweep_file, plan, run_sweep
+    from .sweep import SweepInputError, design_from_options, expand, load_sweep_file, plan, run_sweep
 
     if args.target.endswith(".toml") and not args.backends:
         sweep = load_sweep_file(args.target)
@@ -420,26 +498,27 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             _err("a scenario sweep needs --backends and --N-pop (or give a sweep file)")
             return EXIT_BAD_INPUT
         try:
-            design = Design(scenario=args.target, backends=args.backends.split(","), N_pop=args.N_pop,
-                            simtime=args.simtime, repeat=args.repeat, threads=args.threads, connectivity=args.connectivity,
-                            format=args.format, timeout=args.timeout)
-        except ValueError as exc:
+            design = design_from_options(scenario=args.target, backends=args.backends, N_pop=args.N_pop,
+                                         simtime=args.simtime, repeat=args.repeat, threads=args.threads,
+                                         connectivity=args.connectivity, format=args.format, timeout=args.timeout)
+        except SweepInputError as exc:
             _err(f"invalid sweep: {exc}")
             return EXIT_BAD_INPUT
         sweep = expand([design], args.name or "")
-    store = ResultStore(args.results)
+    store = ResultStore(_results_dir(args.results, write=not args.dry_run))
     if args.dry_run:
         todo, done = plan(sweep, store, args.retry_failed)
         print(f"sweep {sweep.name}: {len(sweep.points)} points, {len(done)} already recorded, {len(todo)} to run")
         for p in todo:
             print(f"  {p.scenario} {p.label}")
         return EXIT_OK
-    outcome = run_sweep(sweep, store, retry_failed=args.retry_failed, show_progress=not args.json)
+    outcome = run_sweep(sweep, store, retry_failed=args.retry_failed, show_progress=not args.json, force=args.force)
     if args.json:
         print(dumps(outcome))
     else:
+        claimed = f", {outcome['claimed_elsewhere']} run by another sweep" if outcome.get("claimed_elsewhere") else ""
         print(f"sweep {outcome['name']}: {outcome['ok']} ok, {outcome['failed']} failed, {outcome['skipped']} skipped "
-              f"(already recorded) of {outcome['points']} points; records in {store.runs_file}")
+              f"(already recorded){claimed} of {outcome['points']} points; records in {store.runs_file}")
     return EXIT_OK if outcome["failed"] == 0 else EXIT_FAILED
 
 
@@ -455,7 +534,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if unknown:
         _err(f"unknown phase {unknown[0]!r}; expected one of: {', '.join(PHASES)}")
         return EXIT_BAD_INPUT
-    records = ResultStore(args.results).runs()
+    predictions = []
+    for item in args.predict or []:
+        n, _, t = item.partition(",")
+        try:
+            point = (positive_float(n), positive_float(t) if t else None)
+        except argparse.ArgumentTypeError as exc:
+            _err(f"--predict {item!r}: expected N[,SIMTIME], {exc}")
+            return EXIT_BAD_INPUT
+        predictions.append(point)
+    records = ResultStore(_results_dir(args.results, write=False)).runs()
     try:
         report = fit_report(records, args.scenario, phases, include_cold=args.include_cold)
     except ValueError as exc:
@@ -464,11 +552,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if not report["models"]:
         _err(f"no runs to fit in {ResultStore(args.results).runs_file} (run a sweep first)")
         return EXIT_FAILED
-    predictions = []
-    if args.predict:
-        for item in args.predict:
-            n, _, t = item.partition(",")
-            predictions.append((float(n), float(t) if t else report["simtimes"][-1]))
+    predictions = [(n, t if t is not None else report["simtimes"][-1]) for n, t in predictions]
     if args.json:
         out = {k: v for k, v in report.items() if k not in ("models", "crossovers")}
         out["models"] = [m.as_dict() for m in report["models"]]
@@ -513,8 +597,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import build_report
 
+    store = ResultStore(_results_dir(args.results, write=False))
+    out = _results_dir(args.out, "--out")
     try:
-        path = build_report(ResultStore(args.results), args.out, args.scenario, args.title)
+        path = build_report(store, out, args.scenario, args.title)
     except ValueError as exc:
         _err(str(exc))
         return EXIT_FAILED
@@ -548,8 +634,8 @@ def results_table(records: list[dict[str, Any]]) -> tuple[list[str], list[list[s
         if r.get("status") != "ok":
             continue
         options = ", ".join(f"{k}={v}" for k, v in sorted((r.get("options") or {}).items()))
-        key = (r["scenario"], r["resolved"]["N_pop"], r["resolved"]["simtime"], r["backend"], options, r["threads"],
-               r["connectivity"], r["data"]["format"])
+        key = (r["scenario"], r["resolved"]["N_pop"], r["resolved"]["simtime"], r["backend"], options, r.get("threads"),
+               r.get("connectivity"), (r.get("data") or {}).get("format") or r.get("format") or "-")
         groups.setdefault(key, []).append(r)
     # One rate column per population of cells in these runs (VA: E, I; Potjans-Diesmann: all eight).
     populations = list(dict.fromkeys(name for r in records if r.get("status") == "ok"
@@ -565,7 +651,7 @@ def results_table(records: list[dict[str, Any]]) -> tuple[list[str], list[list[s
         def rate(pop):
             return [r["populations"].get(pop, {}).get("rate_hz") for r in rs]
         rows.append([
-            scenario, str(n), f"{simtime:g}", f"{backend} {rs[0]['backend_version']}" + (f" ({options})" if options else ""),
+            scenario, str(n), f"{simtime:g}", f"{backend} {rs[0].get('backend_version') or '?'}" + (f" ({options})" if options else ""),
             str(threads), str(len(rs)),
             _cell(phase("compile")), _cell(phase("build")), _cell(phase("sim")), _cell(phase("write")) + f" {fmt}",
             _cell([r["peak_rss_bytes"] for r in rs], 1 / 2**20, "{:.0f}"),
@@ -576,7 +662,7 @@ def results_table(records: list[dict[str, Any]]) -> tuple[list[str], list[list[s
 
 @command("table")
 def cmd_table(args: argparse.Namespace) -> int:
-    records = ResultStore(args.results).runs()
+    records = ResultStore(_results_dir(args.results, write=False)).runs()
     if args.scenario:
         records = [r for r in records if r["scenario"] == args.scenario]
     header, rows = results_table(records)
@@ -600,7 +686,7 @@ def cmd_table(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="snnbench", description="Benchmark spiking-network simulators on scenarios written once.")
+    parser = _Parser(prog="snnbench", description="Benchmark spiking-network simulators on scenarios written once.")
     parser.add_argument("--version", action="version", version=f"snnbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -618,14 +704,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", help="scenario id (from scenarios/) or a path to a .toml file")
     p.add_argument("--backend", "-b", default="numba", choices=backend_names(), help="backend (default: numba)")
     _add_override_options(p)
-    p.add_argument("--threads", type=int, default=1, help="threads for the backend (default 1)")
+    p.add_argument("--threads", type=positive_int, default=1, help="threads for the backend (default 1)")
     p.add_argument("--connectivity", choices=("native", "exact"), default="native",
                    help="native: the backend's own connectors and RNG; exact: the harness's arrays (default native)")
     p.add_argument("--format", choices=FORMATS, default="pickle", help="data format for spikes and v (default pickle)")
-    p.add_argument("--repeat", type=int, default=1, help="number of measured runs (medians are printed)")
+    p.add_argument("--repeat", type=positive_int, default=1, help="number of measured runs (medians are printed)")
     p.add_argument("--results", default="results", help="results directory (default ./results)")
-    p.add_argument("--timeout", type=float, default=3600.0, help="seconds before a run is killed and recorded as failed")
-    p.add_argument("--memory-limit", type=float, metavar="GiB", help="resident memory limit per run (default 90%% of RAM)")
+    p.add_argument("--timeout", type=positive_float, default=3600.0, help="seconds before a run is killed and recorded as failed")
+    p.add_argument("--memory-limit", type=positive_float, metavar="GiB", help="resident memory limit per run (default 90%% of RAM)")
+    p.add_argument("--force", action="store_true",
+                   help="run even if the network's estimated memory exceeds the memory limit or the RAM")
     p.add_argument("--option", action="append", metavar="KEY=VALUE",
                    help="a backend option (repeatable), e.g. cache=cold (brian2); each backend's: snnbench list --options")
     p.add_argument("--json", action="store_true", help="print the run record(s) as JSON instead of the summary")
@@ -634,20 +722,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", help="scenario id or path")
     p.add_argument("--backend", "-b", required=True, choices=backend_names(), help="candidate backend (X)")
     p.add_argument("--reference", default="nest", choices=backend_names(), help="reference backend (Y), default nest")
-    p.add_argument("--seeds", type=int, default=5, help="candidate seeds (default 5)")
-    p.add_argument("--reference-seeds", type=int, default=10, help="reference seeds (default 10)")
+    p.add_argument("--seeds", type=positive_int, default=5, help="candidate seeds (default 5)")
+    p.add_argument("--reference-seeds", type=positive_int, default=10, help="reference seeds (default 10)")
     p.add_argument("--quick", action="store_true", help="5 reference and 5 candidate seeds")
     g = p.add_argument_group("overrides")
-    g.add_argument("--N-pop", dest="N_pop", type=int, metavar="N")
-    g.add_argument("--scale", type=float)
-    g.add_argument("--simtime", type=float, metavar="MS")
-    g.add_argument("--dt", type=float, metavar="MS")
-    p.add_argument("--threads", type=int, help="threads per run (default: the machine's cores, within the backend's limit)")
+    g.add_argument("--N-pop", dest="N_pop", type=positive_int, metavar="N")
+    g.add_argument("--scale", type=positive_float)
+    g.add_argument("--K-scale", dest="K_scale", type=positive_float, metavar="K_S")
+    g.add_argument("--simtime", type=positive_float, metavar="MS")
+    g.add_argument("--dt", type=positive_float, metavar="MS")
+    p.add_argument("--threads", type=positive_int, help="threads per run (default: the machine's cores, within the backend's limit)")
     p.add_argument("--connectivity", choices=("native", "exact"), default="native", help="for the statistical tier")
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="a backend option for the candidate (repeatable)")
     p.add_argument("--fresh", action="store_true", help="do not reuse matching runs already in the store")
     p.add_argument("--results", default="results", help="results directory (default ./results)")
-    p.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
+    p.add_argument("--timeout", type=positive_float, default=3600.0, help="seconds per run")
     p.add_argument("--json", action="store_true", help="print the validation record as JSON")
     _add_machine_options(p)
 
@@ -656,11 +745,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backends", help="comma-separated backends, e.g. numba,nest")
     p.add_argument("--N-pop", dest="N_pop", help="start:stop:count (log-spaced), start:stop:count:lin, or a,b,c")
     p.add_argument("--simtime", help="comma-separated simtimes in ms (default: the scenario's)")
-    p.add_argument("--repeat", type=int, default=3, help="runs per point (default 3)")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--repeat", type=positive_int, default=3, help="runs per point (default 3)")
+    p.add_argument("--threads", type=positive_int, default=1)
     p.add_argument("--connectivity", choices=("native", "exact"), default="native")
     p.add_argument("--format", choices=FORMATS, default="parquet", help="data format (default parquet)")
-    p.add_argument("--timeout", type=float, default=1800.0, help="seconds per run before it is killed and recorded")
+    p.add_argument("--timeout", type=positive_float, default=1800.0, help="seconds per run before it is killed and recorded")
+    p.add_argument("--force", action="store_true", help="run points whose estimated memory exceeds the limit or the RAM")
     p.add_argument("--name", help="a name for the sweep (stored with its runs)")
     p.add_argument("--results", default="results", help="results directory (default ./results)")
     p.add_argument("--retry-failed", action="store_true", help="run again the points whose earlier run failed")
@@ -688,20 +778,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_store_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Store warnings (a skipped line) as one line each, like every other snnbench message."""
+    if issubclass(category, StoreWarning):
+        print(f"snnbench: warning: {message}", file=sys.stderr)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+_default_showwarning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; return its exit status (0, 1, 2 or 130, see the module's docstring)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    for option in ("repeat", "threads", "seeds", "reference_seeds"):
-        value = getattr(args, option, None)
-        if value is not None and value < 1:
-            parser.error(f"--{option.replace('_', '-')} must be >= 1")
     try:
-        return _COMMANDS[args.command](args)
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a bad argument (already reported on one line)
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
+    from .runner import RunRefused
+
+    try:
+        with handling_interrupts(), warnings.catch_warnings():
+            warnings.showwarning = _show_store_warning
+            return _COMMANDS[args.command](args)
     except ScenarioError as exc:
-        _err(f"invalid scenario:\n{exc}")
+        if len(exc.problems) == 1:
+            _err(f"invalid scenario: {exc}")
+        else:
+            _err(f"invalid scenario:\n{exc}")
         return EXIT_BAD_INPUT
+    except (BadInput, RunRefused) as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    except Interrupted as exc:
+        _err(f"interrupted by {exc.name}" + (f"; {exc.detail}" if exc.detail else "; nothing was recorded"))
+        return EXIT_INTERRUPTED
+    except StoreError as exc:
+        _err(str(exc))
+        return EXIT_FAILED
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as exc:  # the machine, not the input: a full disk, a vanished directory
+        _err(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

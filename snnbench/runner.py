@@ -249,20 +249,30 @@ def _failure_from_outcome(outcome: dict[str, Any], progress: dict[str, Any], spe
     return {"kind": kind, "message": message, "phase": phase, "log_tail": _tail(log)}
 
 
+def preflight(spec: RunSpec) -> tuple[Path, Any, ResolvedScenario]:
+    """Everything checked before a process starts: settings, scenario, overrides, memory.
+
+    Raises RunRefused or ScenarioError (bad input: nothing is run); returns the scenario's
+    file, model and resolved form.
+    """
+    _check_spec(spec)
+    scenario_file = find_scenario(spec.scenario)
+    scenario = load_scenario(scenario_file)
+    resolved = resolve(scenario, spec.overrides)
+    backend_class(spec.backend).check_options(spec.options)  # an OptionError (a ValueError): bad input
+    if not spec.force:
+        check_memory(resolved, spec.memory_limit_bytes)
+    return scenario_file, scenario, resolved
+
+
 def run_isolated(spec: RunSpec, store: ResultStore, repeat: dict[str, Any] | None = None,
                  tags: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run `spec` in a fresh child process and append its record to `store`; return the record.
 
     `repeat` and `tags` (e.g. the sweep a run belongs to) are stored in the record as they are.
     """
-    _check_spec(spec)
-    scenario_file = find_scenario(spec.scenario)
-    scenario = load_scenario(scenario_file)
-    resolved = resolve(scenario, spec.overrides)  # a ScenarioError here: bad input, nothing is run
+    scenario_file, scenario, resolved = preflight(spec)
     cls = backend_class(spec.backend)
-    cls.check_options(spec.options)  # an OptionError here: bad input, nothing is run
-    if not spec.force:
-        check_memory(resolved, spec.memory_limit_bytes)
     if spec.memory_limit_bytes is None:
         spec.memory_limit_bytes = default_memory_limit()
     run_id = new_run_id()

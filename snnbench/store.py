@@ -34,10 +34,10 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Literal, Optional, Union
+from typing import Annotated, Any, Iterator, Literal, Optional, Union
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .interrupts import deferred
 
@@ -161,6 +161,8 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
 # returned unchanged (strict: "1.5" is not a number).
 
 Number = Union[int, float]
+Positive = Annotated[Number, Field(gt=0)]
+NonNegative = Annotated[Number, Field(ge=0)]
 
 
 class _Shape(BaseModel):
@@ -168,10 +170,10 @@ class _Shape(BaseModel):
 
 
 class _Phase(_Shape):
-    wall_s: Number
+    wall_s: NonNegative
     cpu_s: Optional[Number] = None
-    peak_rss_bytes: Optional[Number] = None
-    children_peak_rss_bytes: Optional[Number] = None
+    peak_rss_bytes: Optional[NonNegative] = None
+    children_peak_rss_bytes: Optional[NonNegative] = None
     stages: Optional[dict[str, Any]] = None
 
 
@@ -182,8 +184,8 @@ class _Failure(_Shape):
 
 
 class _Resolved(_Shape):
-    N_pop: int
-    simtime: Number
+    N_pop: Annotated[int, Field(gt=0)]
+    simtime: Positive
     transient: Optional[Number] = None
     dt: Optional[Number] = None
     scale: Optional[Number] = None
@@ -192,9 +194,9 @@ class _Resolved(_Shape):
 
 class _PopulationFigures(_Shape):
     cell_type: str
-    size: Optional[int] = None
-    spikes: Optional[Number] = None
-    recorded: Optional[int] = None
+    size: Annotated[int, Field(ge=0)]
+    spikes: NonNegative
+    recorded: Annotated[int, Field(ge=0)]
     rate_hz: Optional[Number] = None
     rate_hz_after_transient: Optional[Number] = None
 
@@ -237,8 +239,8 @@ class _OkRun(_Run):
     status: Literal["ok"]
     resolved: _Resolved
     populations: dict[str, _PopulationFigures]
-    synapses: Number
-    peak_rss_bytes: Number
+    synapses: NonNegative
+    peak_rss_bytes: NonNegative
     data: Optional[_Data] = None
     realtime_factor: Optional[Number] = None
 

@@ -13,7 +13,15 @@ out-of-memory run is recorded as a failed run and the sweep goes on. Points are 
 round (every configuration once, then every configuration again...), so that drift of a
 shared machine spreads over all backends alike. Re-running the same sweep skips points already
 recorded with the same scenario content, overrides, backend version, machine, threads,
-connectivity and format (failed points too, unless --retry-failed).
+connectivity and format (failed points too, unless --retry-failed; a run stopped by Ctrl-C,
+kind "interrupted", is never counted as done).
+
+Several sweeps may share one store (two shells, two jobs): each point is claimed in the store
+(`ResultStore.claim`) before it runs and released after its record is appended, and a point
+claimed by another live process is left to it. A point is what the store says it is, machine
+included (a timing belongs to its machine), so sweeps on two machines each measure their own
+points and contend only where their machine ids agree. `run_point` runs one point (claim, check,
+run, record, release): the sweep loop and the cluster path both call it.
 """
 
 from __future__ import annotations
@@ -26,12 +34,20 @@ from typing import Any, Literal, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .backends import backend_class
+from .backends import backend_class, backend_names
+from .interrupts import Interrupted
 from .provenance import machine
-from .runner import RunSpec, run_isolated
-from .scenario import Overrides, ScenarioError, load_scenario, resolve
+from .runner import RunSpec, check_memory, run_isolated
+from .scenario import Overrides, ScenarioError, find_scenario, load_scenario, resolve
 from .scenario.errors import from_validation_error
+from .scenario.load import read_text
 from .store import ResultStore
+
+MAX_POINTS = 100_000  # a typo such as --repeat 3000000 is refused, not expanded
+
+
+class SweepInputError(ValueError):
+    """A sweep given on the command line that cannot be run; the message names the option."""
 
 
 def parse_n_pop(spec: str | list[int]) -> list[int]:
@@ -42,29 +58,38 @@ def parse_n_pop(spec: str | list[int]) -> list[int]:
         parts = spec.split(":")
         if len(parts) not in (3, 4) or (len(parts) == 4 and parts[3] not in ("lin", "log")):
             raise ValueError(f"expected start:stop:count[:lin|log], got {spec!r}")
-        start, stop, count = float(parts[0]), float(parts[1]), int(parts[2])
-        if start <= 0 or stop < start or count < 1:
-            raise ValueError(f"expected 0 < start <= stop and count >= 1, got {spec!r}")
+        try:
+            start, stop, count = float(parts[0]), float(parts[1]), int(parts[2])
+        except ValueError:
+            raise ValueError(f"expected numbers in start:stop:count, got {spec!r}") from None
+        if not (np.isfinite(start) and np.isfinite(stop)) or start <= 0 or stop < start or not 1 <= count <= 10_000:
+            raise ValueError(f"expected finite 0 < start <= stop and 1 <= count <= 10000, got {spec!r}")
         space = np.linspace if len(parts) == 4 and parts[3] == "lin" else np.geomspace
         values = [int(round(v)) for v in space(start, stop, count)]
     else:
-        values = [int(v) for v in spec.split(",") if v.strip()]
+        try:
+            values = [int(v) for v in spec.split(",") if v.strip()]
+        except ValueError:
+            raise ValueError(f"expected whole numbers a,b,c or start:stop:count, got {spec!r}") from None
     if not values or min(values) < 1:
         raise ValueError(f"N_pop values must be >= 1, got {spec!r}")
     return sorted(set(values))
 
 
 def parse_floats(spec: str | list[float]) -> list[float]:
-    values = [float(v) for v in spec] if isinstance(spec, list) else [float(v) for v in spec.split(",") if v.strip()]
-    if not values or min(values) <= 0:
-        raise ValueError(f"expected positive values, got {spec!r}")
+    try:
+        values = [float(v) for v in spec] if isinstance(spec, list) else [float(v) for v in spec.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"expected comma-separated numbers, got {spec!r}") from None
+    if not values or min(values) <= 0 or not all(np.isfinite(values)):
+        raise ValueError(f"expected finite positive values, got {spec!r}")
     return sorted(set(values))
 
 
 class Design(BaseModel):
     """One block of a sweep: the cross product of its backends, N_pop and simtime values."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     scenario: str
     backends: list[str] = Field(min_length=1)
@@ -76,6 +101,15 @@ class Design(BaseModel):
     format: Literal["pickle", "nix", "parquet", "none"] = "parquet"
     timeout: float = Field(default=1800.0, gt=0)
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per backend
+
+    @field_validator("backends")
+    @classmethod
+    def _known_backends(cls, v):
+        known = backend_names()
+        for name in v:
+            if name not in known:
+                raise ValueError(f"unknown backend {name!r}; expected one of: {', '.join(known)}")
+        return v
 
     @field_validator("N_pop")
     @classmethod
@@ -128,9 +162,31 @@ class Sweep:
     points: list[Point] = field(default_factory=list)
 
 
+_OPTION_OF = {"backends": "--backends", "N_pop": "--N-pop", "simtime": "--simtime", "repeat": "--repeat",
+              "threads": "--threads", "timeout": "--timeout", "connectivity": "--connectivity", "format": "--format"}
+
+
+def design_from_options(**fields: Any) -> Design:
+    """A Design from command-line options; SweepInputError names the option that is wrong."""
+    fields["backends"] = [b.strip() for b in str(fields["backends"]).split(",")]
+    try:
+        return Design(**fields)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        option = _OPTION_OF.get(str(err["loc"][0]), str(err["loc"][0])) if err["loc"] else "sweep"
+        msg = err["msg"].removeprefix("Value error, ")
+        raise SweepInputError(f"{option}: {msg}") from None
+
+
 def expand(designs: list[Design], name: str = "") -> Sweep:
     """Every point of every design, ordered round by round (repeat index outermost)."""
     points = []
+    total = 0
+    for d in designs:
+        n_simtimes = len(parse_floats(d.simtime)) if d.simtime is not None else 1
+        total += d.repeat * n_simtimes * len(parse_n_pop(d.N_pop)) * len(d.backends)
+    if total > MAX_POINTS:
+        raise ScenarioError(name or "sweep", [("", f"{total:,} points; a sweep of more than {MAX_POINTS:,} is refused")])
     for d in designs:
         scenario = load_scenario(d.scenario)
         simtimes = parse_floats(d.simtime) if d.simtime is not None else [scenario.run.simtime]
@@ -150,11 +206,13 @@ def expand(designs: list[Design], name: str = "") -> Sweep:
 
 
 def load_sweep_file(path: str | Path) -> Sweep:
-    path = Path(path)
+    path = find_scenario(path)  # an existing file (or a ScenarioError naming it)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(read_text(path))
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(path, [("", f"not valid TOML: {exc}")]) from None
+    except RecursionError:
+        raise ScenarioError(path, [("", "not usable TOML: nested too deeply")]) from None
     try:
         parsed = SweepFile.model_validate(data)
     except ValidationError as exc:
@@ -181,11 +239,34 @@ def _key(record: dict[str, Any]) -> tuple:
             tuple(sorted((k, str(v)) for k, v in (record.get("options") or {}).items())))
 
 
+def _counts_as_done(record: dict[str, Any], retry_failed: bool) -> bool:
+    """A record that makes its point done: ok, or failed unless retried; never an interrupted run."""
+    if record.get("kind", "run") != "run":
+        return False
+    if record.get("status") == "ok":
+        return True
+    return not retry_failed and (record.get("failure") or {}).get("kind") != "interrupted"
+
+
+def point_key(point: Point, scenario_hash: str | None = None, machine_id: str | None = None) -> tuple:
+    """The store's identity of a point without its repeat index (what `_key` gives for its records)."""
+    spec = point.spec()
+    scenario_hash = scenario_hash or resolve(load_scenario(point.scenario)).hash
+    return (scenario_hash, point.backend, backend_class(point.backend).version(), machine_id or machine()["machine_id"],
+            point.threads, point.connectivity, point.format, tuple(sorted(spec.overrides.as_dict().items())),
+            tuple(sorted((k, str(v)) for k, v in spec.options.items())))
+
+
+def claim_key(point: Point, key: tuple | None = None) -> str:
+    """The string a point is claimed under: its identity and its repeat index."""
+    return repr((key or point_key(point), point.repeat))
+
+
 def plan(sweep: Sweep, store: ResultStore, retry_failed: bool = False) -> tuple[list[Point], list[Point]]:
     """(points to run, points already recorded) for this machine and these backend versions."""
     counts: dict[tuple, int] = {}
     for r in store.runs():
-        if r.get("kind") == "run" and (r.get("status") == "ok" or not retry_failed):
+        if _counts_as_done(r, retry_failed):
             counts[_key(r)] = counts.get(_key(r), 0) + 1
     mid = machine()["machine_id"]
     hashes: dict[str, str] = {}
@@ -193,9 +274,7 @@ def plan(sweep: Sweep, store: ResultStore, retry_failed: bool = False) -> tuple[
     for p in sweep.points:
         if p.scenario not in hashes:
             hashes[p.scenario] = resolve(load_scenario(p.scenario)).hash
-        spec = p.spec()
-        key = (hashes[p.scenario], p.backend, backend_class(p.backend).version(), mid, p.threads, p.connectivity, p.format,
-               tuple(sorted(spec.overrides.as_dict().items())), tuple(sorted((k, str(v)) for k, v in spec.options.items())))
+        key = point_key(p, hashes[p.scenario], mid)
         if p.repeat < counts.get(key, 0):
             done.append(p)
         else:
@@ -203,13 +282,57 @@ def plan(sweep: Sweep, store: ResultStore, retry_failed: bool = False) -> tuple[
     return todo, done
 
 
-def run_sweep(sweep: Sweep, store: ResultStore, retry_failed: bool = False, show_progress: bool = True) -> dict[str, Any]:
-    """Run every point not yet recorded; return counts. Failed runs are recorded and skipped over."""
+def _already_recorded(store: ResultStore, point: Point, key: tuple, retry_failed: bool) -> bool:
+    """Whether this repeat of the point has a record (another sweep may have made it meanwhile)."""
+    return any(_key(r) == key and (r.get("repeat") or {}).get("index") == point.repeat and _counts_as_done(r, retry_failed)
+               for r in store.runs())
+
+
+def run_point(point: Point, store: ResultStore, sweep_name: str, retry_failed: bool = False,
+              force: bool = False) -> dict[str, Any] | None:
+    """Run one point of a sweep and append its record; None if it is not this process's to run.
+
+    The point is claimed first (None: another live sweep holds it), then checked against the
+    store again (None: it was recorded since it was planned), then run as an isolated run,
+    recorded, and the claim released. A claim whose owner dies is taken over by the next sweep.
+    """
+    key = point_key(point)
+    claim = store.claim(claim_key(point, key))
+    if claim is None:
+        return None
+    with claim:
+        if _already_recorded(store, point, key, retry_failed):
+            return None
+        spec = point.spec()
+        spec.force = force
+        return run_isolated(spec, store, repeat={"index": point.repeat}, tags={"sweep": sweep_name})
+
+
+def check_sweep_memory(points: list[Point]) -> None:
+    """Refuse the sweep before anything runs if one of its points cannot fit (runner.check_memory)."""
+    seen = set()
+    for p in points:
+        if (p.scenario, p.N_pop, p.simtime) in seen:
+            continue
+        seen.add((p.scenario, p.N_pop, p.simtime))
+        check_memory(resolve(load_scenario(p.scenario), Overrides(N_pop=p.N_pop, simtime=p.simtime)), None)
+
+
+def run_sweep(sweep: Sweep, store: ResultStore, retry_failed: bool = False, show_progress: bool = True,
+              force: bool = False) -> dict[str, Any]:
+    """Run every point not yet recorded; return counts. Failed runs are recorded and skipped over.
+
+    Interrupted (Ctrl-C, SIGTERM) propagates with a note of the points done; those stay done and
+    the same command resumes with the rest.
+    """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     todo, done = plan(sweep, store, retry_failed)
-    outcome = {"name": sweep.name, "points": len(sweep.points), "skipped": len(done), "ok": 0, "failed": 0, "failures": []}
+    if not force:
+        check_sweep_memory(todo)
+    outcome = {"name": sweep.name, "points": len(sweep.points), "skipped": len(done), "ok": 0, "failed": 0,
+               "claimed_elsewhere": 0, "failures": []}
     console = Console(stderr=True)
     if done:
         console.print(f"sweep {sweep.name}: {len(done)} of {len(sweep.points)} points already recorded, {len(todo)} to run")
@@ -219,9 +342,17 @@ def run_sweep(sweep: Sweep, store: ResultStore, retry_failed: bool = False, show
         task = progress.add_task(sweep.name, total=len(todo))
         for point in todo:
             progress.update(task, description=f"{sweep.name}: {point.label}")
-            record = run_isolated(point.spec(), store, repeat={"index": point.repeat},
-                                  tags={"sweep": sweep.name})
-            if record["status"] == "ok":
+            try:
+                record = run_point(point, store, sweep.name, retry_failed, force)
+            except Interrupted as exc:
+                finished = outcome["ok"] + outcome["failed"]
+                exc.detail = (f"{exc.detail}; " if exc.detail else "") + (
+                    f"sweep {sweep.name}: {finished} points run now, {len(done)} before, {len(todo) - finished} left "
+                    "(the same command resumes)")
+                raise
+            if record is None:
+                outcome["claimed_elsewhere"] += 1
+            elif record["status"] == "ok":
                 outcome["ok"] += 1
             else:
                 outcome["failed"] += 1

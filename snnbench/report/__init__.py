@@ -39,7 +39,7 @@ def _reference_point(records: list[dict[str, Any]]) -> tuple[int, float] | None:
 def _medians_table(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for r in records:
-        groups.setdefault((configuration(r), r["resolved"]["N_pop"], r["resolved"]["simtime"], r["threads"]), []).append(r)
+        groups.setdefault((configuration(r), r["resolved"]["N_pop"], r["resolved"]["simtime"], r.get("threads", 1)), []).append(r)
     rows = []
     for (backend, n, simtime, threads), rs in sorted(groups.items()):
         def med(name):
@@ -49,11 +49,12 @@ def _medians_table(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             vals = [r["phases"][name]["wall_s"] for r in rs if name in r["phases"]]
             return (min(vals), max(vals)) if len(vals) > 1 else None
         def rate(p):  # None where no spikes came back (e.g. a SpiNNaker virtual board)
-            vals = [r["populations"][p]["rate_hz"] for r in rs if r["populations"][p]["rate_hz"] is not None]
+            vals = [r["populations"].get(p, {}).get("rate_hz") for r in rs]
+            vals = [v for v in vals if v is not None]
             return statistics.median(vals) if vals else None
         rates = {p: rate(p) for p, info in rs[0]["populations"].items() if not info["cell_type"].startswith("SpikeSource")}
         rows.append({
-            "backend": backend, "version": rs[0]["backend_version"], "N": n, "simtime": simtime, "threads": threads,
+            "backend": backend, "version": rs[0].get("backend_version", "?"), "N": n, "simtime": simtime, "threads": threads,
             "runs": len(rs), "phases": {p: (med(p), spread(p)) for p in ("compile", "build", "sim", "write")},
             "memory": statistics.median([r["peak_rss_bytes"] for r in rs]) / 2**20,
             "synapses": rs[0]["synapses"], "rates": rates,
@@ -132,9 +133,12 @@ def build_report(store: ResultStore, out: str | Path, scenario: str | None = Non
                             "caption": f"{phase} vs simtime at N_pop {sizes[-1]}: measured medians and fitted model."})
 
     activity, stats_by_backend = [], {}
-    scenario_transient = next((r["resolved"]["transient"] for r in ok), 0.0)
+    scenario_transient = next((r["resolved"].get("transient") or 0.0 for r in ok), 0.0)
     for backend, record in sorted(_representative(ok, point).items()):
-        output = snnio.read_output(record["data"]["files"][0])
+        try:
+            output = snnio.read_output(record["data"]["files"][0])
+        except Exception:  # noqa: BLE001 - a damaged data file costs its figure, not the report
+            continue
         if not any(p.recorded.size for p in output.populations.values()):
             continue  # no spike data came back (e.g. a SpiNNaker virtual board): nothing to draw
         activity.append({"backend": backend, "run_id": record["run_id"], "N": record["resolved"]["N_pop"],
@@ -152,7 +156,7 @@ def build_report(store: ResultStore, out: str | Path, scenario: str | None = Non
     env.filters["ci"] = format_ci
     env.filters["sec"] = lambda v: "0" if v < 5e-4 else f"{v:.3g}"  # below 0.5 ms: a phase with nothing to do
     html = env.get_template("report.html").render(
-        title=title or f"snnbench: {scenario}", scenario=scenario, scenario_title=ok[0]["scenario_title"],
+        title=title or f"snnbench: {scenario}", scenario=scenario, scenario_title=ok[0].get("scenario_title") or scenario,
         generated=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), version=__version__,
         n_runs=len(runs), n_ok=len(ok), backends=backends, provenance=_provenance(runs), point=point,
         medians=_medians_table(ok), figures=figs, scaling=scaling, fits=fits, activity=activity,

@@ -53,14 +53,29 @@ def _message(err: dict) -> str:
     for bound in ("greater than", "less than"):
         msg = msg.replace(f"Input should be {bound}", f"expected a value {bound}")
     msg = msg.replace("Input should be", "expected")
+    if kind == "finite_number":
+        msg = "expected a finite number (not nan or inf)"
     if kind not in ("scenario", "unknown_key", "value_error") and "input" in err:
         value = err["input"]
         msg += ", got a table" if isinstance(value, dict) else ", got a list" if isinstance(value, list) else f", got {value!r}"
     return msg
 
 
+# A value that fails every branch of a union yields one error per branch. These say only that
+# the value was not of some branch's type; a more specific error of another branch (a unit, an
+# order, a finite number, a key inside the table) at the same key or below it is the one to show.
+_TYPE_MISMATCH = {
+    "float_type", "float_parsing", "int_type", "int_parsing", "int_from_float", "string_type", "bool_type",
+    "bool_parsing", "dict_type", "model_type", "model_attributes_type", "list_type", "tuple_type",
+}
+
+
+def _below(path: str, other: str) -> bool:
+    return other == path or not path or other.startswith(path + ".") or other.startswith(path + "[")
+
+
 def from_validation_error(file: str | Path, exc: ValidationError) -> ScenarioError:
-    problems: dict[str, str] = {}
+    found: list[tuple[str, str, str]] = []  # (path, pydantic error type, message)
     for err in exc.errors():
         ctx = err.get("ctx") or {}
         path = format_path(err["loc"])
@@ -71,9 +86,12 @@ def from_validation_error(file: str | Path, exc: ValidationError) -> ScenarioErr
             path = f"{path}.{ctx['key']}" if path else str(ctx["key"])
         elif err["type"] in ("union_tag_invalid", "union_tag_not_found"):
             tag = str(ctx.get("discriminator", "")).strip("'")
-            path = f"{path}.{tag}" if path else tag
-        message = _message(err)
-        # A value that fails every branch of a union yields one error per branch: keep the
-        # first, which is the most specific (a unit or value error before a type mismatch).
-        problems.setdefault(path, message)
+            path = f"{path}.{tag}" if path and tag else (tag or path)
+        found.append((path, err["type"], _message(err)))
+    specific = [path for path, kind, _ in found if kind not in _TYPE_MISMATCH]
+    problems: dict[str, str] = {}
+    for path, kind, message in found:
+        if kind in _TYPE_MISMATCH and any(_below(path, other) for other in specific):
+            continue
+        problems.setdefault(path, message)  # the first error of a key is its most specific
     return ScenarioError(file, list(problems.items()))

@@ -34,14 +34,19 @@ def scenario_dirs() -> list[Path]:
 def find_scenario(name: str | Path) -> Path:
     """A path to an existing file, or a scenario id looked up in `scenario_dirs()`."""
     path = Path(name)
-    if path.suffix == ".toml" or path.exists():
-        if not path.is_file():
-            raise ScenarioError(path, [("", "no such scenario file")])
-        return path
-    for d in scenario_dirs():
-        candidate = d / f"{name}.toml"
-        if candidate.is_file():
-            return candidate
+    try:
+        if path.suffix == ".toml" or path.exists():
+            if not path.is_file():
+                raise ScenarioError(path, [("", "no such scenario file")])
+            return path
+        for d in scenario_dirs():
+            candidate = d / f"{name}.toml"
+            if candidate.is_file():
+                return candidate
+    except (OSError, ValueError) as exc:  # a name with a NUL byte, too long, unreadable
+        if isinstance(exc, ScenarioError):
+            raise
+        raise ScenarioError(str(name), [("", f"cannot be used as a scenario name or path: {exc}")]) from None
     known = ", ".join(sorted(p.stem for d in scenario_dirs() for p in d.glob("*.toml"))) or "none"
     raise ScenarioError(name, [("", f"no scenario named {str(name)!r}; known scenarios: {known}")])
 
@@ -52,6 +57,8 @@ def parse_scenario(text: str, file: str | Path = "<string>", scenario_id: str | 
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(file, [("", f"not valid TOML: {exc}")]) from None
+    except RecursionError:
+        raise ScenarioError(file, [("", "not usable TOML: nested too deeply")]) from None
     if "id" in data:
         raise ScenarioError(file, [("id", "the scenario id is the file name; remove this key")])
     data["id"] = scenario_id or Path(str(file)).stem
@@ -60,11 +67,27 @@ def parse_scenario(text: str, file: str | Path = "<string>", scenario_id: str | 
         return Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
         raise from_validation_error(file, exc) from None
+    except RecursionError:
+        raise ScenarioError(file, [("", "nested too deeply")]) from None
+
+
+def read_text(path: Path) -> str:
+    """A text file's content as UTF-8; anything else is a ScenarioError naming the file."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise ScenarioError(path, [("", f"cannot be read: {exc.strerror or exc}")]) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ScenarioError(path, [("", f"not UTF-8 text (byte {exc.start} on line {line}); "
+                                        "a scenario is a TOML text file")]) from None
 
 
 def load_scenario(name: str | Path) -> Scenario:
     path = find_scenario(name)
-    return parse_scenario(path.read_text(encoding="utf-8"), file=path, scenario_id=path.stem)
+    return parse_scenario(read_text(path), file=path, scenario_id=path.stem)
 
 
 def list_scenarios() -> list[tuple[str, Path, Scenario | ScenarioError]]:

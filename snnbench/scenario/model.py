@@ -7,6 +7,11 @@ problem is reported with its key path (see `snnbench.scenario.errors`).
 
 Units (PyNN): ms, mV, nA, uS, nF, Hz. A number is taken in that unit; a string such as
 "200 pF" is converted, and a string with the wrong dimension is an error.
+
+Numbers must be finite (TOML has `nan` and `inf`; a string unit can overflow to infinity):
+every float field refuses them, except the few where infinity means something and is written
+out on purpose (`duration` of a Poisson source, the bounds of `normal_clipped`, the `velocity`
+of a distance-dependent delay); NaN is refused everywhere.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from functools import partial
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -39,7 +45,7 @@ from .units import UnitError, to_standard
 class Strict(BaseModel):
     """Immutable model that rejects unknown keys and says which keys it expected."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -62,6 +68,16 @@ def _semantic_error(path: str, message: str) -> PydanticCustomError:
 
 
 # --------------------------------------------------------------------- unit-typed values
+
+
+def _not_nan(value: float) -> float:
+    if math.isnan(value):
+        raise ValueError("expected a number, got nan")
+    return value
+
+
+# A float where +-inf means "unbounded" or "forever"; NaN is still refused.
+MaybeInfinite = Annotated[float, Field(allow_inf_nan=True), AfterValidator(_not_nan)]
 
 
 def _convert(value: Any, kind: str) -> Any:
@@ -147,8 +163,8 @@ class NormalClipped(Strict):
     distribution: Literal["normal_clipped"]
     mu: float
     sigma: Annotated[float, Field(ge=0)]
-    low: float = -math.inf
-    high: float = math.inf
+    low: MaybeInfinite = -math.inf
+    high: MaybeInfinite = math.inf
 
     @model_validator(mode="after")
     def _reachable(self) -> NormalClipped:
@@ -195,7 +211,7 @@ class DistanceDelay(Strict):
 
     distribution: Literal["distance"]
     offset: Annotated[float, Field(gt=0)]
-    velocity: Annotated[float, Field(gt=0)] = math.inf
+    velocity: Annotated[MaybeInfinite, Field(gt=0)] = math.inf
 
     @property
     def bounds(self) -> tuple[float, float]:
@@ -258,7 +274,7 @@ class PoissonParameters(Strict):
 
     rate: Annotated[float, _unit("rate"), Field(ge=0)] = 1.0
     start: NonNegativeTime = 0.0
-    duration: PositiveTime = math.inf
+    duration: Annotated[MaybeInfinite, _unit("time"), Field(gt=0)] = math.inf
 
 
 class ArrayParameters(Strict):
@@ -484,8 +500,8 @@ class _RawNormal(Normal):
 class _RawNormalClipped(NormalClipped):
     mu: _Num  # type: ignore[assignment]
     sigma: _Num  # type: ignore[assignment]
-    low: _Num = -math.inf  # type: ignore[assignment]
-    high: _Num = math.inf  # type: ignore[assignment]
+    low: Union[MaybeInfinite, str] = -math.inf  # type: ignore[assignment]
+    high: Union[MaybeInfinite, str] = math.inf  # type: ignore[assignment]
 
     @model_validator(mode="after")
     def _reachable(self):
@@ -708,7 +724,10 @@ def _convert_weight(path: str, raw: Any, cell_type: str) -> Weight:
             return {"uniform": Uniform, "normal": Normal, "normal_clipped": NormalClipped}[fields["distribution"]](
                 **fields
             )
-        return to_standard(raw, kind)
+        value = to_standard(raw, kind)
+        if not math.isfinite(value):
+            raise UnitError(f"expected a finite weight, got {raw!r}")
+        return value
     except UnitError as exc:
         raise _semantic_error(path, f"onto {cell_type}: {exc}") from None
     except ValidationError as exc:  # a distribution that is invalid once converted
