@@ -246,7 +246,7 @@ def test_shipped_scenarios_still_parse():
 
 # ------------------------------------------------------------------ fuzzing: arguments
 
-_VALUES = st.sampled_from(["nan", "inf", "-inf", "-1", "0", "1", "0.1", "50", "1e12", "1e308", "abc", "", " ", "1,2",
+_VALUES = st.sampled_from(["nan", "inf", "-inf", "-1", "0", "1", "0.1", "50", "1e12", "1e308", "1e-300", "abc", "", " ", "1,2",
                            "1:2:3", "100:50:3", "1:1000:9999999", "é", "\x00", "--", "numba", "nest", "foo", "numba,foo"])
 _SHOW_OPTIONS = st.sampled_from(["--N-pop", "--scale", "--K-scale", "--simtime", "--seed", "--dt"])
 _RUN_OPTIONS = st.sampled_from(["--N-pop", "--scale", "--K-scale", "--simtime", "--seed", "--dt", "--threads", "--repeat",

@@ -40,6 +40,10 @@ from .model import (
 )
 
 _STEP_TOLERANCE = 1e-6
+# Far beyond what any machine runs, but within exact float arithmetic: larger values are typos
+# (or inf in disguise) and are refused as bad input instead of overflowing somewhere inside.
+_MAX_STEPS = 1e12
+_MAX_CELLS = 1e15
 
 
 @dataclass(frozen=True)
@@ -219,6 +223,8 @@ def resolve(scenario: Scenario, overrides: Overrides | None = None) -> ResolvedS
     if problems:
         raise ScenarioError(file, problems)
     steps = simtime / dt
+    if not steps <= _MAX_STEPS:  # also inf and nan from extreme finite values
+        raise ScenarioError(file, [("simtime", f"simtime / dt = {steps:.3g} time steps; at most {_MAX_STEPS:.0e} are supported")])
     if abs(steps - round(steps)) > _STEP_TOLERANCE * max(1.0, steps):
         raise ScenarioError(file, [("simtime", f"simtime {simtime} ms is not a multiple of dt {dt} ms")])
 
@@ -228,6 +234,8 @@ def resolve(scenario: Scenario, overrides: Overrides | None = None) -> ResolvedS
     if ov.N_pop is not None:
         if ov.N_pop <= 0:
             raise ScenarioError(file, [("N_pop", "expected N_pop > 0")])
+        if base == 0:
+            raise ScenarioError(file, [("N_pop", "no population of this scenario scales (scales = false everywhere)")])
         scale = ov.N_pop / base
     else:
         scale = ov.scale if ov.scale is not None else 1.0
@@ -245,7 +253,11 @@ def resolve(scenario: Scenario, overrides: Overrides | None = None) -> ResolvedS
                 rows, cols = max(1, round(rows * math.sqrt(scale))), max(1, round(cols * math.sqrt(scale)))
             shape, size = (rows, cols), rows * cols
         else:
-            size = max(1, int(round(spec.size * scale))) if spec.scales else spec.size
+            scaled = spec.size * scale if spec.scales else spec.size
+            size = max(1, int(round(scaled))) if scaled <= _MAX_CELLS else scaled
+        if size > _MAX_CELLS:  # an int far beyond any machine, or a float that overflowed
+            raise ScenarioError(file, [(f"populations.{name}", f"{size:.3g} cells at scale {scale:g}; at most "
+                                        f"{_MAX_CELLS:.0e} per population are supported")])
         pops[name] = ResolvedPopulation(name=name, spec=spec, size=size, base_size=spec.size, grid_shape=shape)
     for name, spec in scenario.populations.items():
         if spec.size_of is not None:
@@ -266,6 +278,8 @@ def resolve(scenario: Scenario, overrides: Overrides | None = None) -> ResolvedS
         except ValueError as exc:
             problems.append((path, str(exc)))
             continue
+        except OverflowError:
+            raise ScenarioError(file, [("k_scale", f"k_scale {k_s:g} makes in-degrees overflow")]) from None
         if k_s != 1.0 and isinstance(proj.connector, OneToOne):
             notes_k.append(f"{proj.label}: one_to_one, left unchanged by k_scale {k_s:g}")
             k_total = k_scale
