@@ -1,8 +1,9 @@
 """Ends a measured run whose `snnbench` parent died, and removes what it leaves behind.
 
 `python -m snnbench.orphan_guard PARENT_PID WORKER_PID PATH...` is started by the worker in a
-session of its own (so it is neither measured with the worker nor killed with its process
-group). It waits for either process to end:
+session of its own and forks away at once, so that it is not the worker's child: it is neither
+measured with the worker (memory, CPU) nor killed with its process group. It waits for either
+process to end:
 
 - the worker ends first: the parent is alive and does its own clean-up; the guard exits;
 - the parent ends first (SIGKILL, a crash, a closed terminal): nothing will ever read the
@@ -77,6 +78,8 @@ def guard(parent: int, worker: int, paths: list[str]) -> int:
 
 def main(argv: list[str]) -> int:
     parent, worker, *paths = argv
+    if os.fork() > 0:
+        os._exit(0)  # the worker reaps this one at once; the guard lives on as nobody's child
     return guard(int(parent), int(worker), paths)
 
 

@@ -58,7 +58,7 @@ def _reusable(store: ResultStore, spec: RunSpec, scenario_hash: str, version: st
                 and record.get("backend") == spec.backend and record.get("backend_version") == version
                 and record.get("connectivity") == spec.connectivity and record.get("overrides") == wanted
                 and record.get("machine_id") == mid and record.get("options", {}) == spec.options
-                and record.get("data", {}).get("files") and Path(record["data"]["files"][0]).exists()):
+                and (record.get("data") or {}).get("files") and Path(record["data"]["files"][0]).exists()):
             return record
     return None
 

@@ -145,11 +145,11 @@ def _die_with_parent(parent: int) -> None:
 
 def _watch_parent(parent: int, paths: list[str]) -> None:
     """Start the orphan guard; also end this process from a thread if the parent is gone."""
-    try:
-        subprocess.Popen([sys.executable, "-m", "snnbench.orphan_guard", str(parent), str(os.getpid()), *paths],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True, close_fds=True)
-    except OSError:
+    try:  # -S: no site-packages scan, a faster start (PYTHONPATH names snnbench, see runner.child_env)
+        subprocess.run([sys.executable, "-S", "-m", "snnbench.orphan_guard", str(parent), str(os.getpid()), *paths],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       start_new_session=True, close_fds=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
         pass  # no guard: the in-process watch still ends the worker
 
     def watch() -> None:
