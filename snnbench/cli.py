@@ -492,7 +492,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import SweepInputError, design_from_options, expand, load_sweep_file, plan, run_sweep
 
     if args.target.endswith(".toml") and not args.backends:
-        sweep = load_sweep_file(args.target)
+        try:
+            sweep = load_sweep_file(args.target)
+        except ScenarioError as exc:
+            _err(f"invalid sweep file: {exc}" if len(exc.problems) == 1 else f"invalid sweep file:\n{exc}")
+            return EXIT_BAD_INPUT
     else:
         if not args.backends or not args.N_pop:
             _err("a scenario sweep needs --backends and --N-pop (or give a sweep file)")

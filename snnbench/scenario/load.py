@@ -82,7 +82,7 @@ def read_text(path: Path) -> str:
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b"\n") + 1
         raise ScenarioError(path, [("", f"not UTF-8 text (byte {exc.start} on line {line}); "
-                                        "a scenario is a TOML text file")]) from None
+                                        "expected a TOML text file")]) from None
 
 
 def load_scenario(name: str | Path) -> Scenario:
