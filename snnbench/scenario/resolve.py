@@ -249,14 +249,16 @@ def resolve(scenario: Scenario, overrides: Overrides | None = None) -> ResolvedS
         shape = None
         if spec.grid is not None:
             rows, cols = spec.grid.shape
-            if spec.scales:
+            if spec.scales and rows * cols * scale <= _MAX_CELLS:
                 rows, cols = max(1, round(rows * math.sqrt(scale))), max(1, round(cols * math.sqrt(scale)))
+            elif spec.scales:
+                rows, cols = rows * math.sqrt(scale), cols * math.sqrt(scale)  # refused just below
             shape, size = (rows, cols), rows * cols
         else:
             scaled = spec.size * scale if spec.scales else spec.size
             size = max(1, int(round(scaled))) if scaled <= _MAX_CELLS else scaled
         if size > _MAX_CELLS:  # an int far beyond any machine, or a float that overflowed
-            raise ScenarioError(file, [(f"populations.{name}", f"{size:.3g} cells at scale {scale:g}; at most "
+            raise ScenarioError(file, [(f"populations.{name}", f"{_count(size)} cells at scale {scale:g}; at most "
                                         f"{_MAX_CELLS:.0e} per population are supported")])
         pops[name] = ResolvedPopulation(name=name, spec=spec, size=size, base_size=spec.size, grid_shape=shape)
     for name, spec in scenario.populations.items():
@@ -305,6 +307,13 @@ def resolve(scenario: Scenario, overrides: Overrides | None = None) -> ResolvedS
         scenario=scenario, overrides=ov, dt=dt, simtime=simtime, seed=seed, scale=scale,
         populations=pops, projections=projections, notes=notes,
     )
+
+
+def _count(n: float) -> str:
+    try:
+        return f"{float(n):.3g}"
+    except OverflowError:
+        return "more than 1e308"
 
 
 def _scale_in_degree(conn: Any, k_s: float) -> Any:
