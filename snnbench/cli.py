@@ -815,8 +815,10 @@ def main(argv: list[str] | None = None) -> int:
     except (BadInput, RunRefused) as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
-    except Interrupted as exc:
-        _err(f"interrupted by {exc.name}" + (f"; {exc.detail}" if exc.detail else "; nothing was recorded"))
+    except KeyboardInterrupt as exc:  # Interrupted (our handler), or Ctrl-C where it was not installed
+        name = exc.name if isinstance(exc, Interrupted) else "SIGINT"
+        detail = getattr(exc, "detail", "")
+        _err(f"interrupted by {name}" + (f"; {detail}" if detail else "; nothing was recorded"))
         return EXIT_INTERRUPTED
     except StoreError as exc:
         _err(str(exc))

@@ -100,7 +100,7 @@ def execute(spec: dict[str, Any], progress: Path | None = None) -> dict[str, Any
             if files is None:
                 files = snnio.write(output, spec["format"], stem, annotations)
             extra["bytes_written"] = sum(Path(f).stat().st_size for f in files)
-            files = publish_staged(staged, files) if files else []
+            files = publish_staged(staged, files)  # also removes the (empty) staging folder of --format none
         record.update(summarise(output, resolved))
         record["data"] = {"format": spec["format"], "files": files}
         record["status"] = "ok"
