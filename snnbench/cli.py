@@ -800,6 +800,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a bad argument (already reported on one line)
         return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
+    from .backends.base import OptionError
     from .runner import RunRefused
 
     try:
@@ -812,7 +813,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             _err(f"invalid scenario:\n{exc}")
         return EXIT_BAD_INPUT
-    except (BadInput, RunRefused) as exc:
+    except (BadInput, RunRefused, OptionError) as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
     except KeyboardInterrupt as exc:  # Interrupted (our handler), or Ctrl-C where it was not installed
