@@ -58,9 +58,20 @@ def _reusable(store: ResultStore, spec: RunSpec, scenario_hash: str, version: st
                 and record.get("backend") == spec.backend and record.get("backend_version") == version
                 and record.get("connectivity") == spec.connectivity and record.get("overrides") == wanted
                 and record.get("machine_id") == mid and record.get("options", {}) == spec.options
-                and (record.get("data") or {}).get("files") and Path(record["data"]["files"][0]).exists()):
+                and (record.get("data") or {}).get("files") and _readable(record["data"]["files"][0])):
             return record
     return None
+
+
+def _readable(path: str) -> bool:
+    """Whether a stored data file can be read back (a damaged one is not reused: the run is redone)."""
+    if not Path(path).exists():
+        return False
+    try:
+        snnio.read_output(path)
+    except Exception:  # noqa: BLE001 - pyarrow, neo and h5py each raise their own kinds
+        return False
+    return True
 
 
 def _run(spec: RunSpec, store: ResultStore, scenario_hash: str, reuse: bool,

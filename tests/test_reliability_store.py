@@ -295,3 +295,19 @@ def test_a_claim_from_another_host_is_stale_only_without_heartbeat(tmp_path):
     assert store.claim("point") is not None  # no heartbeat for too long: taken over
     claim.release()  # the old owner's release must not remove the new owner's claim
     assert claim.path.exists()
+
+
+def test_validation_does_not_reuse_a_run_whose_data_file_is_damaged(tmp_path):
+    from snnbench.provenance import machine
+    from snnbench.runner import RunSpec
+    from snnbench.validate import _reusable
+
+    store = ResultStore(tmp_path)
+    damaged = tmp_path / "data" / "r.spikes.parquet"
+    damaged.parent.mkdir()
+    damaged.write_bytes(b"PAR1 cut short by a crash")
+    spec = RunSpec(scenario="vogels-abbott-cuba")
+    record = {**_ok_record("numba", 500, 250.0), "overrides": {}, "machine_id": machine()["machine_id"],
+              "data": {"format": "parquet", "files": [str(damaged)]}}
+    append_jsonl(store.runs_file, record)
+    assert _reusable(store, spec, "h", "1.0") is None  # not read back: redone instead of crashing the validation
