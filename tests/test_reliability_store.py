@@ -298,16 +298,14 @@ def test_a_claim_from_another_host_is_stale_only_without_heartbeat(tmp_path):
 
 
 def test_validation_does_not_reuse_a_run_whose_data_file_is_damaged(tmp_path):
-    from snnbench.provenance import machine
-    from snnbench.runner import RunSpec
+    from snnbench.runner import RunSpec, run_isolated
+    from snnbench.scenario import Overrides
     from snnbench.validate import _reusable
 
     store = ResultStore(tmp_path)
-    damaged = tmp_path / "data" / "r.spikes.parquet"
-    damaged.parent.mkdir()
-    damaged.write_bytes(b"PAR1 cut short by a crash")
-    spec = RunSpec(scenario="vogels-abbott-cuba")
-    record = {**_ok_record("numba", 500, 250.0), "overrides": {}, "machine_id": machine()["machine_id"],
-              "data": {"format": "parquet", "files": [str(damaged)]}}
-    append_jsonl(store.runs_file, record)
-    assert _reusable(store, spec, "h", "1.0") is None  # not read back: redone instead of crashing the validation
+    spec = RunSpec(scenario="vogels-abbott-cuba", overrides=Overrides(N_pop=200, simtime=50.0, seed=3), format="parquet")
+    record = run_isolated(spec, store)
+    assert record["status"] == "ok"
+    assert _reusable(store, spec, record["scenario_hash"], record["backend_version"])["run_id"] == record["run_id"]
+    Path(record["data"]["files"][0]).write_bytes(b"PAR1 cut short by a crash")
+    assert _reusable(store, spec, record["scenario_hash"], record["backend_version"]) is None  # redone, not a crash
