@@ -258,14 +258,14 @@ _SCENARIO_NAMES = st.sampled_from(["vogels-abbott-cuba", "single-neuron", "potja
                                    "nope.toml", "", "/", "scenarios"])
 
 
-def _argv(options, draw_pairs):
-    return [x for pair in draw_pairs for x in pair]
+def _flat(pairs: list[tuple[str, str]]) -> list[str]:
+    return [x for pair in pairs for x in pair]
 
 
 @settings(FUZZ, max_examples=80)
 @given(scenario=_SCENARIO_NAMES, pairs=st.lists(st.tuples(_SHOW_OPTIONS, _VALUES), max_size=4), as_json=st.booleans())
 def test_fuzz_show_arguments(capsys, scenario, pairs, as_json):
-    argv = ["show", scenario, *_argv(None, pairs)] + (["--json"] if as_json else [])
+    argv = ["show", scenario, *_flat(pairs)] + (["--json"] if as_json else [])
     code, _, err = _cli(capsys, argv)
     _assert_clean(code, err)
 
@@ -274,7 +274,7 @@ def test_fuzz_show_arguments(capsys, scenario, pairs, as_json):
 @given(scenario=_SCENARIO_NAMES, pairs=st.lists(st.tuples(_RUN_OPTIONS, _VALUES), max_size=4))
 def test_fuzz_run_arguments_never_start_a_run(tmp_path, capsys, scenario, pairs):
     # A memory limit of 1 KiB (last, so it wins) makes every valid run a refused one: nothing runs.
-    argv = ["run", scenario, *_argv(None, pairs), "--results", str(tmp_path / "r"), "--memory-limit", "0.000001"]
+    argv = ["run", scenario, *_flat(pairs), "--results", str(tmp_path / "r"), "--memory-limit", "0.000001"]
     code, _, err = _cli(capsys, argv)
     _assert_clean(code, err, allowed=(2,))
     assert not (tmp_path / "r" / "runs.jsonl").exists()
@@ -283,7 +283,7 @@ def test_fuzz_run_arguments_never_start_a_run(tmp_path, capsys, scenario, pairs)
 @settings(FUZZ, max_examples=40)
 @given(scenario=_SCENARIO_NAMES, pairs=st.lists(st.tuples(_SWEEP_OPTIONS, _VALUES), max_size=4))
 def test_fuzz_sweep_arguments_dry_run(tmp_path, capsys, scenario, pairs):
-    argv = ["sweep", scenario, *_argv(None, pairs), "--results", str(tmp_path / "r"), "--dry-run"]
+    argv = ["sweep", scenario, *_flat(pairs), "--results", str(tmp_path / "r"), "--dry-run"]
     code, _, err = _cli(capsys, argv)
     _assert_clean(code, err)
     assert not (tmp_path / "r" / "runs.jsonl").exists()

@@ -5,7 +5,6 @@ the same point twice."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
