@@ -470,7 +470,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             args.scenario, args.backend, args.reference, seeds=seeds, reference_seeds=ref_seeds,
             overrides=Overrides(N_pop=args.N_pop, scale=args.scale, simtime=args.simtime, dt=args.dt, k_scale=args.K_scale),
             threads=args.threads, connectivity=args.connectivity, store=ResultStore(_results_dir(args.results)),
-            reuse=not args.fresh, options=options, timeout=args.timeout,
+            reuse=not args.fresh, options=options, timeout=args.timeout, force=args.force,
             progress=(lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr, flush=True)),
         )
     except ValidationError as exc:
@@ -740,6 +740,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true", help="do not reuse matching runs already in the store")
     p.add_argument("--results", default="results", help="results directory (default ./results)")
     p.add_argument("--timeout", type=positive_float, default=3600.0, help="seconds per run")
+    p.add_argument("--force", action="store_true", help="run even if the estimated memory exceeds the limit or the RAM")
     p.add_argument("--json", action="store_true", help="print the validation record as JSON")
     _add_machine_options(p)
 

@@ -25,7 +25,7 @@ from .analysis.protocol import InsufficientReference, compare_exact, compare_sta
 from .analysis.statistics import run_statistics
 from .backends import backend_class
 from .provenance import machine, provenance
-from .runner import RunSpec, run_isolated
+from .runner import RunSpec, check_memory, run_isolated
 from .scenario import Overrides, load_scenario, resolve
 from .store import ResultStore
 
@@ -97,7 +97,7 @@ def _output(record: dict[str, Any]):
 def validate(scenario_name: str, candidate: str, reference: str = "nest", *, seeds: int = 5, reference_seeds: int = 10,
              overrides: Overrides | None = None, threads: int | None = None, reference_threads: int | None = None,
              connectivity: str = "native", store: ResultStore | None = None, reuse: bool = True,
-             options: dict[str, Any] | None = None, timeout: float = 3600.0,
+             options: dict[str, Any] | None = None, timeout: float = 3600.0, force: bool = False,
              progress: Callable[[str], None] = lambda msg: None) -> dict[str, Any]:
     """Run the protocol; return the validation record (also appended to the store)."""
     store = store or ResultStore()
@@ -106,6 +106,8 @@ def validate(scenario_name: str, candidate: str, reference: str = "nest", *, see
         raise ValidationError("validation chooses its own seeds; do not pass --seed")
     scenario = load_scenario(scenario_name)
     resolved = resolve(scenario, overrides)  # bad input fails here
+    if not force:
+        check_memory(resolved, None)  # a network that cannot fit: refused before any run (RunRefused)
     for name in (candidate, reference):
         ok, why = backend_class(name).available()
         if not ok:
@@ -115,7 +117,7 @@ def validate(scenario_name: str, candidate: str, reference: str = "nest", *, see
             raise ValidationError(f"backend {name}: {why}")
     threads = threads or default_threads(candidate)
     reference_threads = reference_threads or default_threads(reference)
-    base = dict(scenario=scenario_name, format="parquet", timeout=timeout)
+    base = dict(scenario=scenario_name, format="parquet", timeout=timeout, force=force)  # force: past the memory estimate
     cand_spec = RunSpec(backend=candidate, threads=threads, options=dict(options or {}), **base)
     ref_spec = RunSpec(backend=reference, threads=reference_threads, **base)
     record: dict[str, Any] = {

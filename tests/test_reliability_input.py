@@ -109,6 +109,9 @@ BAD_ARGUMENTS = [
     (["fit", "--predict", "abc"], "--predict"),
     (["fit", "--predict", "1000,inf"], "--predict"),
     (["run", "vogels-abbott-cuba", "--N-pop", "1000000000000"], "needs an estimated"),
+    (["sweep", "vogels-abbott-cuba", "--backends", "numba", "--N-pop", "100,1000000000000"], "needs an estimated"),
+    (["validate", "vogels-abbott-cuba", "--backend", "numba", "--reference", "numba", "--N-pop", "1000000000000"],
+     "needs an estimated"),
     (["show", "no/such/file.toml"], "no such scenario file"),
     (["show", "bad\x00name"], "no scenario named"),
 ]
