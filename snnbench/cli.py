@@ -191,7 +191,10 @@ def _fmt_value(value: Any) -> str:
 
 
 def _err(message: str) -> None:
-    print(f"snnbench: {message}", file=sys.stderr)
+    try:
+        print(f"snnbench: {message}", file=sys.stderr)
+    except OSError:  # no terminal any more (SIGHUP): the exit status still tells
+        pass
 
 
 # ------------------------------------------------------------------------------ list

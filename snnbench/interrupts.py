@@ -1,6 +1,6 @@
-"""Ctrl-C and SIGTERM as one orderly exception, deferred while a record is being written.
+"""Ctrl-C, SIGTERM and SIGHUP as one orderly exception, deferred while a record is being written.
 
-`snnbench` installs `handling_interrupts()` around a command: SIGINT and SIGTERM then raise
+`snnbench` installs `handling_interrupts()` around a command: SIGINT, SIGTERM and SIGHUP raise
 `Interrupted` in the main thread (no KeyboardInterrupt traceback), which the runner turns into
 a failed record of kind "interrupted" and the command into exit status 130. Inside
 `deferred()` (appending a record, publishing data files) a signal is only noted and raised when
@@ -15,13 +15,15 @@ from contextlib import contextmanager
 from typing import Iterator
 
 EXIT_INTERRUPTED = 130  # the shell's 128 + SIGINT
+# SIGHUP too: a closed terminal or a dropped ssh session stops a long sweep like Ctrl-C does.
+HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 _state = threading.local()
 _pending: list[int] = []
 
 
 class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM reached snnbench. A KeyboardInterrupt, so `except Exception` blocks do
+    """SIGINT, SIGTERM or SIGHUP reached snnbench. A KeyboardInterrupt, so `except Exception` blocks do
     not swallow it and library callers catch it as they would Ctrl-C. `detail` says what was
     kept (the record written for the run in progress, the sweep points done)."""
 
@@ -71,17 +73,18 @@ def take_pending() -> int | None:
 
 @contextmanager
 def handling_interrupts() -> Iterator[None]:
-    """SIGINT/SIGTERM raise Interrupted inside the block; the previous handlers come back after.
+    """SIGINT/SIGTERM/SIGHUP raise Interrupted inside the block; the previous handlers come back after.
 
     Outside the main thread (snnbench used as a library) nothing is installed.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {sig: signal.signal(sig, _handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # A signal ignored on purpose (nohup, a background job of a script) stays ignored.
+    previous = {sig: signal.signal(sig, _handler) for sig in HANDLED if signal.getsignal(sig) is not signal.SIG_IGN}
     _pending.clear()
     try:
         yield
     finally:
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)  # None: set outside Python

@@ -88,7 +88,7 @@ def test_a_parent_killed_with_sigkill_takes_its_worker_and_temp_dir_with_it(tmp_
     assert list(read_jsonl(results / "runs.jsonl")) == []  # nobody could record it: no record, no torn line
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["SIGINT", "SIGTERM", "SIGHUP"])
 def test_an_interrupted_run_is_recorded_and_exits_130(tmp_path, fault_backends, signum):
     results = tmp_path / "results"
     parent, worker, guard, work_dir = _start_hanging_run(results)
