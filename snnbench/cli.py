@@ -11,7 +11,7 @@
 
 Exit status: 0 success (validate: PASS), 1 a run failed or validation FAILED (recorded), or
 a record could not be written (the store is left as it was), 2 bad input or the validation
-could not run (nothing was run), 130 interrupted by SIGINT/SIGTERM (the run in progress is
+could not run (nothing was run), 130 interrupted by SIGINT/SIGTERM/SIGHUP (the run in progress is
 recorded as failed, kind "interrupted").
 """
 

@@ -10,7 +10,7 @@ anything runs), then starts the child in its own session, and waits:
 - a child that dies on a signal (SIGKILL from the kernel's OOM killer, SIGSEGV, ...) or exits
   without writing its result: "crash" or "oom", with the phase it was in and its log's tail.
 
-- SIGINT or SIGTERM to snnbench (with `interrupts.handling_interrupts` active, as the command
+- SIGINT, SIGTERM or SIGHUP to snnbench (with `interrupts.handling_interrupts` active, as the command
   has it): the child's group is killed and the run recorded as failed, kind "interrupted",
   with the phases measured so far; then `Interrupted` is raised to the caller.
 
