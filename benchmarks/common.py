@@ -60,7 +60,7 @@ def measured_run(cache_dir: str, scenario: str, backend: str, n_pop: int, simtim
             spec = RunSpec(scenario=scenario, backend=backend, overrides=Overrides(N_pop=n_pop, simtime=simtime),
                            threads=threads, format=fmt, timeout=timeout)
             # Tagged, not a backend option: the backend runs exactly as `snnbench run` would.
-            record = run_isolated(spec, ResultStore(RUN_STORE), tags={"asv": True})
+            record = run_isolated(spec, ResultStore(RUN_STORE), tags={"asv": True}).to_dict()
         path.write_text(json.dumps(record))
     if record["status"] != "ok":
         failure = record.get("failure") or {}

@@ -45,10 +45,10 @@ import snnbench
 from .backends import backend_class
 from .interrupts import Interrupted, deferred, take_pending
 from .provenance import provenance
+from .record import ChildResult, Failure, RunRecord, ValidationError, describe_problem, new_timestamp
 from .scenario import Overrides, ResolvedScenario, find_scenario, load_scenario, resolve
 from .store import ResultStore, StoreError, discard_staged
 
-SCHEMA_VERSION = 1
 DEFAULT_TIMEOUT_S = 3600.0
 _LOG_TAIL_CHARS = 3000
 
@@ -226,7 +226,7 @@ def _signal_name(rc: int) -> str:
         return f"signal {-rc}"
 
 
-def _failure_from_outcome(outcome: dict[str, Any], progress: dict[str, Any], spec: RunSpec, log: Path) -> dict[str, Any]:
+def _failure_from_outcome(outcome: dict[str, Any], progress: dict[str, Any], spec: RunSpec, log: Path) -> Failure:
     phase = progress.get("phase")
     where = f" in phase {phase!r}" if phase else ""
     how, rc = outcome["how"], outcome.get("returncode")
@@ -246,7 +246,7 @@ def _failure_from_outcome(outcome: dict[str, Any], progress: dict[str, Any], spe
             kind, message = "crash", f"the backend process died on {name}{where}"
     else:
         kind, message = "crash", f"the backend process exited with status {rc}{where} without a result"
-    return {"kind": kind, "message": message, "phase": phase, "log_tail": _tail(log)}
+    return Failure(kind=kind, message=message, phase=phase, log_tail=_tail(log))
 
 
 def preflight(spec: RunSpec) -> tuple[Path, Any, ResolvedScenario]:
@@ -266,7 +266,7 @@ def preflight(spec: RunSpec) -> tuple[Path, Any, ResolvedScenario]:
 
 
 def run_isolated(spec: RunSpec, store: ResultStore, repeat: dict[str, Any] | None = None,
-                 tags: dict[str, Any] | None = None) -> dict[str, Any]:
+                 tags: dict[str, Any] | None = None) -> RunRecord:
     """Run `spec` in a fresh child process and append its record to `store`; return the record.
 
     `repeat` and `tags` (e.g. the sweep a run belongs to) are stored in the record as they are.
@@ -276,11 +276,10 @@ def run_isolated(spec: RunSpec, store: ResultStore, repeat: dict[str, Any] | Non
     if spec.memory_limit_bytes is None:
         spec.memory_limit_bytes = default_memory_limit()
     run_id = new_run_id()
-    record: dict[str, Any] = {
-        "schema": SCHEMA_VERSION,
+    header: dict[str, Any] = {
         "kind": "run",
         "run_id": run_id,
-        "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "timestamp": new_timestamp(),
         "scenario": scenario.id,
         "scenario_title": scenario.scenario.title,
         "scenario_file": str(scenario_file),
@@ -293,11 +292,9 @@ def run_isolated(spec: RunSpec, store: ResultStore, repeat: dict[str, Any] | Non
         "format": spec.format,
         "options": spec.options,
         "timeout_s": spec.timeout,
+        "repeat": repeat or None,
+        "tags": tags or None,
     }
-    if repeat:
-        record["repeat"] = repeat
-    if tags:
-        record["tags"] = tags
     store.logs_dir.mkdir(parents=True, exist_ok=True)
     log = store.logs_dir / f"{run_id}.log"
     # From here on a SIGINT/SIGTERM is held back: _watch notices it, stops the child, and the
@@ -326,37 +323,63 @@ def run_isolated(spec: RunSpec, store: ResultStore, repeat: dict[str, Any] | Non
             outcome = _watch(proc, spec.timeout, spec.memory_limit_bytes)
         discard_staged(store.data_dir, run_id)  # partial data of a child that did not finish
         progress = _read_json(progress_path)
-        result = _read_json(result_path) if outcome["how"] == "exited" else {}
-        if result.get("status") in ("ok", "failed"):
-            record.update(result)
-        else:
-            record.update({
-                "status": "failed",
-                "failure": _failure_from_outcome(outcome, progress, spec, log),
-                "phases": progress.get("phases", {}),
-                "provenance": provenance(spec.backend),
-            })
-        record["process_tree_peak_rss_bytes"] = outcome.get("tree_peak_rss_bytes")
-        if record["status"] == "failed" and record.get("failure") and "log_tail" not in record["failure"]:
-            record["failure"]["log_tail"] = _tail(log)
-        if record["status"] == "ok":
-            sim = record["phases"].get("sim", {}).get("wall_s")
-            record["realtime_factor"] = sim / (resolved.simtime / 1000.0) if sim is not None else None
-            if log.exists() and log.stat().st_size == 0:
-                log.unlink()
-        record["log"] = str(log) if log.exists() else None
-        record["peak_rss_bytes"] = max((p.get("peak_rss_bytes", 0) + p.get("children_peak_rss_bytes", 0) for p in record["phases"].values()), default=0)
-        record["machine_id"] = record["provenance"]["machine"]["machine_id"]
+        result = _child_result(_read_json(result_path) if outcome["how"] == "exited" else {}, log)
+        if result is None:
+            result = ChildResult(status="failed", failure=_failure_from_outcome(outcome, progress, spec, log),
+                                 phases=_phases(progress.get("phases")), provenance=provenance(spec.backend))
+        if result.status == "failed" and result.failure is not None and result.failure.log_tail is None:
+            result.failure.log_tail = _tail(log)
+        if result.status == "ok" and log.exists() and log.stat().st_size == 0:
+            log.unlink()
+        seen = dict(tree_peak_rss_bytes=outcome.get("tree_peak_rss_bytes"), log=str(log) if log.exists() else None,
+                    simtime_ms=resolved.simtime)
+        try:
+            record = RunRecord.assemble(header, result, **seen)
+        except ValidationError as exc:  # e.g. an "ok" result without its figures
+            record = RunRecord.assemble(header, _wrong_shape(result.to_dict(), exc, log), **seen)
         try:
             store.append_run(record)
         except StoreError:
             # no record, no data: files nobody can find from the store would only mislead
-            for f in (record.get("data") or {}).get("files") or []:
+            for f in record.data_files:
                 Path(f).unlink(missing_ok=True)
             raise
     if outcome["how"] == "interrupted":
         raise Interrupted(outcome["signum"], f"run {run_id} recorded as failed [interrupted] in {store.runs_file}")
     return record
+
+
+def _phases(value: Any) -> dict[str, Any]:
+    """The phases a child reported in its progress file, those with a valid shape."""
+    from .record import Phase
+
+    phases = {}
+    for name, figures in (value or {}).items() if isinstance(value, dict) else ():
+        try:
+            phases[name] = Phase.model_validate(figures, strict=False)
+        except ValueError:
+            continue
+    return phases
+
+
+def _child_result(value: dict[str, Any], log: Path) -> ChildResult | None:
+    """The child's result; None if it wrote none. A result with a wrong shape is a failed run
+    whose message says so (it is recorded, not lost)."""
+    if value.get("status") not in ("ok", "failed"):
+        return None
+    try:
+        return ChildResult.model_validate(value)
+    except ValidationError as exc:
+        return _wrong_shape(value, exc, log)
+
+
+def _wrong_shape(value: dict[str, Any], exc: ValidationError, log: Path) -> ChildResult:
+    """A child's result that cannot be a record: a failed run saying why (recorded, not lost)."""
+    provenance_ = value.get("provenance")
+    return ChildResult(status="failed", phases=_phases(value.get("phases")),
+                       provenance=provenance_ if isinstance(provenance_, dict) else None,
+                       failure=Failure(kind="exception", message=f"the backend's result has a wrong shape ({describe_problem(exc)})",
+                                       phase=None, log_tail=_tail(log)))
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -369,7 +392,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def run_repeated(spec: RunSpec, store: ResultStore, repeats: int,
-                 before_each: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+                 before_each: Callable[[int, int], None] | None = None) -> list[RunRecord]:
     """`repeats` isolated runs of the same spec (same seed: the spread is the machine's)."""
     group = secrets.token_hex(4)
     records = []

@@ -34,12 +34,13 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Iterator, Literal, Optional, Union
+from typing import Any, Iterator, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from .interrupts import deferred
+from .record import RecordPart, RunRecord, ValidationRecord, describe_problem
 
 STAGING_PREFIX = ".partial-"
 
@@ -75,7 +76,9 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
-def dumps(record: dict[str, Any]) -> str:
+def dumps(record: dict[str, Any] | RecordPart) -> str:
+    if isinstance(record, RecordPart):
+        record = record.to_dict()
     return json.dumps(_finite(record), default=_default, allow_nan=False, separators=(",", ":"))
 
 
@@ -156,166 +159,22 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
 
 
 # ------------------------------------------------------------------ record shapes
-# What the readers (table, fit, report, validate, sweep resume) rely on: fields that must be
-# there, and the types of fields that may be. Unknown fields pass; the record itself is
-# returned unchanged (strict: "1.5" is not a number).
-
-Number = Union[int, float]
-Positive = Annotated[Number, Field(gt=0)]
-NonNegative = Annotated[Number, Field(ge=0)]
+# What the readers (table, fit, report, validate, sweep resume) rely on is the record model
+# itself (snnbench.record): fields that must be there, and the types of fields that may be.
+# Unknown fields pass; strict: "1.5" is not a number.
 
 
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="allow", strict=True)
-
-
-class _Phase(_Shape):
-    wall_s: NonNegative
-    cpu_s: Optional[Number] = None
-    peak_rss_bytes: Optional[NonNegative] = None
-    children_peak_rss_bytes: Optional[NonNegative] = None
-    stages: Optional[dict[str, Any]] = None
-
-
-class _Failure(_Shape):
-    kind: Optional[str] = None
-    message: Optional[str] = None
-    phase: Optional[str] = None
-
-
-class _Resolved(_Shape):
-    N_pop: Annotated[int, Field(gt=0)]
-    simtime: Positive
-    transient: Optional[Number] = None
-    dt: Optional[Number] = None
-    scale: Optional[Number] = None
-    seed: Optional[int] = None
-
-
-class _PopulationFigures(_Shape):
-    cell_type: str
-    size: Annotated[int, Field(ge=0)]
-    spikes: NonNegative
-    recorded: Annotated[int, Field(ge=0)]
-    rate_hz: Optional[Number] = None
-    rate_hz_after_transient: Optional[Number] = None
-
-
-class _Data(_Shape):
-    format: str
-    files: list[str]
-
-
-class _Repeat(_Shape):
-    index: Optional[int] = None
-
-
-class _Run(_Shape):
-    kind: Literal["run"] = "run"
-    status: str
-    run_id: str
-    timestamp: str
-    scenario: str
-    backend: str
-    phases: dict[str, _Phase]
-    failure: Optional[_Failure] = None
-    scenario_title: Optional[str] = None
-    scenario_hash: Optional[str] = None
-    backend_version: Optional[str] = None
-    machine_id: Optional[str] = None
-    threads: Optional[int] = None
-    connectivity: Optional[str] = None
-    format: Optional[str] = None
-    overrides: Optional[dict[str, Any]] = None
-    options: Optional[dict[str, Any]] = None
-    repeat: Optional[_Repeat] = None
-    tags: Optional[dict[str, Any]] = None
-    backend_info: Optional[dict[str, Any]] = None
-    provenance: Optional[dict[str, Any]] = None
-    peak_rss_bytes: Optional[Number] = None
-
-
-class _OkRun(_Run):
-    status: Literal["ok"]
-    resolved: _Resolved
-    populations: dict[str, _PopulationFigures]
-    synapses: NonNegative
-    peak_rss_bytes: NonNegative
-    data: Optional[_Data] = None
-    realtime_factor: Optional[Number] = None
-
-
-class _ExactCell(_Shape):
-    population: str
-    index: int
-    spikes_x: int
-    spikes_y: int
-    passed: bool
-
-
-class _Statistic(_Shape):
-    population: str
-    statistic: str
-    d_xy_mean: Number
-    limit: Number
-    passed: bool
-
-
-class _Rate(_Shape):
-    population: str
-    mean_x: Number
-    mean_y: Number
-    passed: bool
-
-
-class _Statistical(_Shape):
-    statistics: list[_Statistic]
-    rates: list[_Rate]
-    candidate_seeds: Optional[int] = None
-    reference_seeds: Optional[int] = None
-    notes: list[str] = []
-
-
-class _Exact(_Shape):
-    cells: list[_ExactCell]
-
-
-class _Validation(_Shape):
-    kind: Literal["validation"]
-    scenario: str
-    candidate: str
-    reference: str
-    candidate_version: Optional[str] = None
-    reference_version: Optional[str] = None
-    tier: Literal["exact", "statistical"]
-    passed: bool
-    verdict: str
-    timestamp: str
-    statistical: Optional[_Statistical] = None
-    exact: Optional[_Exact] = None
-
-
-def _problem(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in ("int", "float"))))
-    return f"{where or 'record'}: {err['msg']}"
-
-
-def read_records(path: Path, kind: Literal["run", "validation"]) -> list[dict[str, Any]]:
-    """The valid records of `path`; every other line is skipped with one warning (file:line, why)."""
+def read_records(path: Path, kind: Literal["run", "validation"]) -> list[RunRecord] | list[ValidationRecord]:
+    """The valid records of `path` as typed records; every other line is skipped with one warning (file:line, why)."""
     out = []
     path = Path(path)
-    for number, record in _objects(path):
+    model = ValidationRecord if kind == "validation" else RunRecord
+    for number, value in _objects(path):
         try:
-            if kind == "validation":
-                _Validation.model_validate(record)
-            else:
-                (_OkRun if record.get("status") == "ok" else _Run).model_validate(record)
+            out.append(model.model_validate(value))
         except ValidationError as exc:
-            warnings.warn(f"{path}:{number}: skipped a {kind} record with a wrong shape ({_problem(exc)})",
+            warnings.warn(f"{path}:{number}: skipped a {kind} record with a wrong shape ({describe_problem(exc)})",
                           StoreWarning, stacklevel=2)
-            continue
-        out.append(record)
     return out
 
 
@@ -433,17 +292,17 @@ class ResultStore:
     def claims_dir(self) -> Path:
         return self.root / "claims"
 
-    def append_run(self, record: dict[str, Any]) -> None:
+    def append_run(self, record: RunRecord | dict[str, Any]) -> None:
         append_jsonl(self.runs_file, record)
 
     def append_validation(self, record: dict[str, Any]) -> None:
         append_jsonl(self.validations_file, record)
 
-    def runs(self) -> list[dict[str, Any]]:
+    def runs(self) -> list[RunRecord]:
         """Every valid run record (a line that is not one is skipped with a warning)."""
         return read_records(self.runs_file, "run")
 
-    def validations(self) -> list[dict[str, Any]]:
+    def validations(self) -> list[ValidationRecord]:
         return read_records(self.validations_file, "validation")
 
     def claim(self, point_key: str) -> Claim | None:

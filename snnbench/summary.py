@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .output import SimulationOutput
+from .record import Figures, PopulationResult, Resolved
 from .scenario.resolve import ResolvedScenario
 
 
-def summarise(output: SimulationOutput, resolved: ResolvedScenario) -> dict[str, Any]:
+def summarise(output: SimulationOutput, resolved: ResolvedScenario) -> Figures:
     transient = resolved.scenario.run.transient
     simtime = resolved.simtime
-    pops: dict[str, Any] = {}
+    pops: dict[str, PopulationResult] = {}
     for name, pop in output.populations.items():
-        pops[name] = {
-            "size": pop.size,
-            "cell_type": pop.cell_type,
-            "recorded": int(pop.recorded.size),
-            "spikes": pop.n_spikes,
-            "rate_hz": pop.rate_hz(0.0, simtime),
-            "rate_hz_after_transient": pop.rate_hz(transient, simtime) if transient < simtime else None,
-        }
+        pops[name] = PopulationResult.model_validate(dict(
+            size=pop.size,
+            cell_type=pop.cell_type,
+            recorded=int(pop.recorded.size),
+            spikes=pop.n_spikes,
+            rate_hz=pop.rate_hz(0.0, simtime),
+            rate_hz_after_transient=pop.rate_hz(transient, simtime) if transient < simtime else None,
+        ), strict=False)
     # Synaptic events: each spike of a presynaptic population reaches its mean out-degree of
     # targets per projection (spike counts of partly recorded populations are scaled up).
     events = 0.0
@@ -29,15 +28,13 @@ def summarise(output: SimulationOutput, resolved: ResolvedScenario) -> dict[str,
         n_syn = output.synapses.get(proj.label, 0)
         if pre.recorded.size:
             events += pre.n_spikes * (pre.size / pre.recorded.size) * n_syn / pre.size
-    return {
-        "neurons": resolved.N_pop,
-        "sources": sum(p.size for p in resolved.sources.values()),
-        "synapses": output.n_synapses,
-        "synapses_per_projection": dict(output.synapses),
-        "populations": pops,
-        "synaptic_events": events,
-        "resolved": {
-            "N_pop": resolved.N_pop, "scale": resolved.scale, "simtime": simtime, "dt": resolved.dt,
-            "seed": resolved.seed, "transient": transient,
-        },
-    }
+    return Figures.model_validate(dict(
+        neurons=resolved.N_pop,
+        sources=sum(p.size for p in resolved.sources.values()),
+        synapses=output.n_synapses,
+        synapses_per_projection=dict(output.synapses),
+        populations=pops,
+        synaptic_events=events,
+        resolved=Resolved.model_validate(dict(N_pop=resolved.N_pop, scale=resolved.scale, simtime=simtime, dt=resolved.dt,
+                                              seed=resolved.seed, transient=transient), strict=False),
+    ), strict=False)

@@ -29,21 +29,24 @@ from .summary import summarise
 from .backends import backend_class
 from .measure import PhaseMeter
 from .provenance import provenance
+from .record import ChildResult, Data, Failure, Phase
 from .scenario import Overrides, load_scenario, realise, resolve
 from .store import discard_staged, dumps, publish_staged, staging_dir
 
 _PR_SET_PDEATHSIG = 1
 
 
-def _write_atomic(path: Path, payload: dict[str, Any]) -> None:
+def _write_atomic(path: Path, payload: dict[str, Any] | ChildResult) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(dumps(payload))
     os.replace(tmp, path)
 
 
-def execute(spec: dict[str, Any], progress: Path | None = None) -> dict[str, Any]:
-    """Run one measured run as described by `spec`; always returns a record (ok or failed)."""
-    record: dict[str, Any] = {"status": "failed", "failure": None, "phases": {}, "translations": [], "backend_info": {}}
+def execute(spec: dict[str, Any], progress: Path | None = None) -> ChildResult:
+    """Run one measured run as described by `spec`; always returns its result (ok or failed).
+
+    The runner puts it into the run's record (`RunRecord.assemble`)."""
+    record = ChildResult()
     backend = None
     cls = backend_class(spec["backend"])
     meter = PhaseMeter(sample_children=getattr(cls, "uses_child_processes", False))
@@ -61,12 +64,12 @@ def execute(spec: dict[str, Any], progress: Path | None = None) -> dict[str, Any
         resolved = resolve(scenario, Overrides(**spec["overrides"]))
         ok, why = cls.available()
         if not ok:
-            record["failure"] = {"kind": "unavailable", "message": why, "phase": None}
+            record.failure = Failure(kind="unavailable", message=why, phase=None)
             return record
         backend = cls(threads=spec["threads"], options=spec.get("options"))
         problems = backend.supports(resolved, spec["connectivity"])
         if problems:
-            record["failure"] = {"kind": "unsupported", "message": "; ".join(problems), "phase": None}
+            record.failure = Failure(kind="unsupported", message="; ".join(problems), phase=None)
             return record
         with enter("import"):
             backend.load()
@@ -101,34 +104,37 @@ def execute(spec: dict[str, Any], progress: Path | None = None) -> dict[str, Any
                 files = snnio.write(output, spec["format"], stem, annotations)
             extra["bytes_written"] = sum(Path(f).stat().st_size for f in files)
             files = publish_staged(staged, files)  # also removes the (empty) staging folder of --format none
-        record.update(summarise(output, resolved))
-        record["data"] = {"format": spec["format"], "files": files}
-        record["status"] = "ok"
+        figures = summarise(output, resolved)
+        for name in figures.model_fields_set:
+            setattr(record, name, getattr(figures, name))
+        record.data = Data(format=spec["format"], files=files)
+        record.status = "ok"
     except MemoryError:
-        record["failure"] = {"kind": "oom", "message": "MemoryError: the backend ran out of memory", "phase": entered[-1] if entered else None,
-                             "traceback": traceback.format_exc(limit=20)}
+        record.failure = Failure(kind="oom", message="MemoryError: the backend ran out of memory", phase=entered[-1] if entered else None,
+                                 traceback=traceback.format_exc(limit=20))
     except Exception as exc:  # noqa: BLE001 - every failure becomes a record
-        record["failure"] = {"kind": "exception", "message": f"{type(exc).__name__}: {exc}", "phase": entered[-1] if entered else None,
-                             "traceback": traceback.format_exc(limit=30)}
+        record.failure = Failure(kind="exception", message=f"{type(exc).__name__}: {exc}", phase=entered[-1] if entered else None,
+                                 traceback=traceback.format_exc(limit=30))
     finally:
-        if record["status"] != "ok" and "data_stem" in spec:
+        if record.status != "ok" and "data_stem" in spec:
             discard_staged(Path(spec["data_stem"]).parent, spec["run_id"])
-        record["phases"] = meter.as_dict()
+        phases = meter.as_dict()
         if backend is not None:
-            record["translations"] = backend.translations
-            record["backend_info"] = backend.info
+            record.translations = list(backend.translations)
+            record.backend_info = dict(backend.info)
             for phase, stages in backend.phase_stages.items():
-                if phase in record["phases"]:
-                    record["phases"][phase]["stages"] = stages
+                if phase in phases:
+                    phases[phase]["stages"] = stages
             if backend.estimates:
-                record["estimates"] = backend.estimates
+                record.estimates = backend.estimates
             if backend.validation is not None:
-                record["validation"] = backend.validation
+                record.validation = backend.validation
             try:
                 backend.close()
             except Exception:  # noqa: BLE001 - closing must not hide the run's own outcome
                 pass
-        record["provenance"] = provenance(spec["backend"])
+        record.phases = {name: Phase.model_validate(figures, strict=False) for name, figures in phases.items()}
+        record.provenance = provenance(spec["backend"])
     return record
 
 
@@ -176,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         _watch_parent(parent, paths)
     record = execute(spec, progress_path)
     _write_atomic(result_path, record)
-    return 0 if record["status"] == "ok" else 1
+    return 0 if record.status == "ok" else 1
 
 
 if __name__ == "__main__":
