@@ -40,6 +40,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
+
+from .record import RunRecord, as_run_records, configuration_labels
 
 PHASES = ("build", "compile", "sim", "write", "total", "memory")
 UNITS = {"memory": "MiB"}  # every other phase: ms
@@ -76,40 +79,63 @@ MEMORY_CANDIDATES = {
 # ------------------------------------------------------------------------------ data
 
 
-def configuration(record: dict[str, Any]) -> str:
-    """What a cost model describes: the backend, its thread count (if not 1) and its options.
+def configuration(record: RunRecord | dict[str, Any]) -> str:
+    """The short name of one run's configuration: backend, @threads (if not 1), [options].
 
-    numba with 2 threads and numba with 1 are different configurations, fitted apart.
+    For a set of runs use `Configurations`, which adds what tells configurations apart when
+    two would read the same (version, format, machine...).
     """
-    label = record["backend"]
-    if record.get("threads", 1) != 1:
-        label += f"@{record['threads']}t"
-    options = {k: v for k, v in (record.get("options") or {}).items() if k != "asv"}
-    if options:
-        label += "[" + ",".join(f"{k}={v}" for k, v in sorted(options.items())) + "]"
-    return label
+    record = RunRecord.from_json(record)
+    return configuration_labels([record])[record.configuration_key(size=False, seed=False)]
 
 
-def observations(records: list[dict[str, Any]], phase: str) -> dict[str, np.ndarray]:
-    """Arrays of N, simtime (ms), synapses, spikes and y (ms, or MiB for memory) from ok runs."""
+class Configurations:
+    """What a cost model describes: one configuration of `RunRecord.configuration_key` without
+    the size (N_pop and simtime are the model's variables) and the seed (seeds pool as repeats).
+
+    numba with 2 threads and numba with 1, or the same backend on two machines or at two
+    versions, are different configurations, fitted apart. Called with a record: its label.
+    """
+
+    def __init__(self, records: list[RunRecord]):
+        self.labels = configuration_labels(records, size=False, seed=False)
+
+    def __call__(self, record: RunRecord) -> str:
+        return self.labels[record.configuration_key(size=False, seed=False)]
+
+
+_TOTAL_PHASES = ("compile", "realise", "build", "sim", "collect", "write")
+
+
+def frame(records: list[RunRecord], label: Configurations | None = None) -> pd.DataFrame:
+    """One row per ok run: configuration, N, simtime (ms), synapses, spikes, and y per phase
+    (ms; memory in MiB; NaN where the run has no such phase)."""
+    label = label or Configurations(records)
     rows = []
     for r in records:
-        if r.get("status") != "ok":
+        if not r.ok:
             continue
-        phases = r["phases"]
-        if phase == "memory":
-            y = r["peak_rss_bytes"] / 2**20
-        elif phase == "total":
-            y = sum(phases.get(p, {}).get("wall_s", 0.0) for p in ("compile", "realise", "build", "sim", "collect", "write")) * 1000
-        elif phase in phases:
-            y = phases[phase]["wall_s"] * 1000
-        else:
-            continue
-        spikes = sum(p["spikes"] * (p["size"] / p["recorded"] if p["recorded"] else 0)
-                     for p in r["populations"].values() if not p["cell_type"].startswith("SpikeSource"))
-        rows.append((r["resolved"]["N_pop"], r["resolved"]["simtime"], r["synapses"], spikes, y))
-    arr = np.array(rows, dtype=float).reshape(-1, 5)
-    return {"N": arr[:, 0], "simtime": arr[:, 1], "synapses": arr[:, 2], "spikes": arr[:, 3], "y": arr[:, 4]}
+        row = {"configuration": label(r), "N": r.resolved.N_pop, "simtime": r.resolved.simtime, "synapses": r.synapses,
+               "spikes": sum(p.estimated_spikes for p in r.cell_populations.values()),
+               "memory": r.peak_rss_bytes / 2**20,
+               "total": sum(r.wall_s(p) or 0.0 for p in _TOTAL_PHASES) * 1000}
+        for name, p in r.phases.items():
+            if name not in row:
+                row[name] = p.wall_s * 1000
+        rows.append(row)
+    columns = ["configuration", "N", "simtime", "synapses", "spikes", "memory", "total"]
+    return pd.DataFrame(rows, columns=None if rows else columns)
+
+
+def observations(records: list[RunRecord] | pd.DataFrame, phase: str) -> dict[str, np.ndarray]:
+    """Arrays of N, simtime (ms), synapses, spikes and y (ms, or MiB for memory) from ok runs."""
+    df = records if isinstance(records, pd.DataFrame) else frame(as_run_records(records))
+    if phase not in df.columns:
+        df = df.iloc[0:0].assign(**{phase: []})
+    df = df.dropna(subset=[phase])
+    out = {k: df[k].to_numpy(dtype=float) for k in ("N", "simtime", "synapses", "spikes")}
+    out["y"] = df[phase].to_numpy(dtype=float)
+    return out
 
 
 def design_matrix(data: dict[str, np.ndarray], terms: list[str]) -> np.ndarray:
@@ -130,7 +156,7 @@ class Coefficient:
 
 @dataclass
 class FittedModel:
-    backend: str  # the configuration: backend, @threads and [options] when not the defaults
+    backend: str  # the configuration's label (`Configurations`): backend, @threads, [options]...
     phase: str
     name: str
     terms: list[str]
@@ -204,13 +230,14 @@ def _helpers(data: dict[str, np.ndarray]) -> dict[str, float]:
     return {"k1": float(k1), "k2": float(k2), "rate": rate}
 
 
-def fit_phase(records: list[dict[str, Any]], backend: str, phase: str) -> FittedModel | None:
-    """The AIC-best candidate model for one backend and phase; None with too few distinct points."""
+def fit_phase(records: list[RunRecord | dict[str, Any]] | pd.DataFrame, backend: str, phase: str) -> FittedModel | None:
+    """The AIC-best candidate model for one configuration (its label) and phase; None with too few distinct points."""
     import statsmodels.api as sm
     from statsmodels.stats.diagnostic import het_breuschpagan
     from statsmodels.stats.stattools import jarque_bera
 
-    data = observations([r for r in records if configuration(r) == backend], phase)
+    df = records if isinstance(records, pd.DataFrame) else frame(as_run_records(records))
+    data = observations(df[df["configuration"] == backend] if len(df) else df, phase)
     y = data["y"]
     if y.size < 3:
         return None
@@ -253,13 +280,15 @@ def fit_phase(records: list[dict[str, Any]], backend: str, phase: str) -> Fitted
     )
 
 
-def fit_all(records: list[dict[str, Any]], phases: tuple[str, ...] = PHASES, include_cold: bool = False) -> list[FittedModel]:
-    backends = sorted({configuration(r) for r in records if r.get("status") == "ok"})
+def fit_all(records: list[RunRecord | dict[str, Any]], phases: tuple[str, ...] = PHASES, include_cold: bool = False) -> list[FittedModel]:
+    records = [r for r in as_run_records(records) if r.ok]
+    label = Configurations(records)
+    every = frame(records, label)
+    warm = {phase: every[[is_warm(r, phase) for r in records]] for phase in phases} if len(every) else {}
     models = []
-    for backend in backends:
+    for backend in sorted(every["configuration"].unique()) if len(every) else []:
         for phase in phases:
-            use = records if include_cold else [r for r in records if is_warm(r, phase)]
-            model = fit_phase(use, backend, phase)
+            model = fit_phase(every if include_cold else warm[phase], backend, phase)
             if model is not None:
                 models.append(model)
     return models
@@ -326,14 +355,14 @@ def crossovers(models: list[FittedModel], simtimes: list[float], phases: tuple[s
     return out
 
 
-def is_warm(record: dict[str, Any], phase: str = "total") -> bool:
+def is_warm(record: RunRecord, phase: str = "total") -> bool:
     """False when code was generated or compiled in `phase` of this run (not served by a cache).
 
     compile: the backend's `compile_cache` is cold or partial; build: the backend compiled
     modules while building (Brian2's runtime device compiles its connect and initialisation code
     there: `build_modules_compiled`); total and memory (compiler processes): either.
     """
-    info = record.get("backend_info") or {}
+    info = record.backend_info or {}
     compile_warm = info.get("compile_cache", "warm") == "warm"
     build_warm = not info.get("build_modules_compiled")
     if phase == "compile":
@@ -345,22 +374,21 @@ def is_warm(record: dict[str, Any], phase: str = "total") -> bool:
     return True
 
 
-def fit_report(records: list[dict[str, Any]], scenario: str | None = None,
+def fit_report(records: list[RunRecord | dict[str, Any]], scenario: str | None = None,
                phases: tuple[str, ...] = PHASES, include_cold: bool = False) -> dict[str, Any]:
-    """Everything `snnbench fit` prints: models per backend and phase, and crossovers."""
-    records = [r for r in records if r.get("kind", "run") == "run" and r.get("status") == "ok"
-               and (scenario is None or r.get("scenario") == scenario)]
+    """Everything `snnbench fit` prints: models per configuration and phase, and crossovers."""
+    records = [r for r in as_run_records(records) if r.kind == "run" and r.ok and (scenario is None or r.scenario == scenario)]
     cold = [r for r in records if not is_warm(r, "total")]
-    scenarios = sorted({r["scenario"] for r in records})
+    scenarios = sorted({r.scenario for r in records})
     if len(scenarios) > 1:
         raise ValueError(f"runs of several scenarios ({', '.join(scenarios)}): choose one with --scenario")
     models = fit_all(records, phases, include_cold)
-    for m in models:  # the measured range, for extrapolation warnings and crossover searches
-        mine = [r for r in records if configuration(r) == m.backend]
-        m.helpers["N_min"] = float(min(r["resolved"]["N_pop"] for r in mine))
-        m.helpers["N_max"] = float(max(r["resolved"]["N_pop"] for r in mine))
-    simtimes = sorted({r["resolved"]["simtime"] for r in records})
-    machines = sorted({r.get("machine_id") for r in records})
+    if models:  # the measured range, for extrapolation warnings and crossover searches
+        sizes = frame(records).groupby("configuration")["N"].agg(["min", "max"])
+        for m in models:
+            m.helpers["N_min"], m.helpers["N_max"] = float(sizes.at[m.backend, "min"]), float(sizes.at[m.backend, "max"])
+    simtimes = sorted({r.resolved.simtime for r in records})
+    machines = sorted({r.machine_id for r in records}, key=str)
     return {
         "scenario": scenarios[0] if scenarios else scenario,
         "runs": len(records),

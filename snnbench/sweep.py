@@ -12,9 +12,10 @@ Every point is one isolated run (snnbench.runner), so a crash, a hang past `time
 out-of-memory run is recorded as a failed run and the sweep goes on. Points are run round by
 round (every configuration once, then every configuration again...), so that drift of a
 shared machine spreads over all backends alike. Re-running the same sweep skips points already
-recorded with the same scenario content, overrides, backend version, machine, threads,
-connectivity and format (failed points too, unless --retry-failed; a run stopped by Ctrl-C,
-kind "interrupted", is never counted as done).
+recorded with the same configuration (`RunRecord.configuration_key`: scenario content,
+overrides, backend version, machine, threads, connectivity, format and options); failed
+points count as recorded too, unless --retry-failed; a run stopped by Ctrl-C (kind
+"interrupted") never does.
 
 Several sweeps may share one store (two shells, two jobs): each point is claimed in the store
 (`ResultStore.claim`) before it runs and released after its record is appended, and a point
@@ -37,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .backends import backend_class, backend_names
 from .interrupts import Interrupted
 from .provenance import machine
+from .record import ConfigurationKey, RunRecord, configuration_key
 from .runner import RunSpec, check_memory, run_isolated
 from .scenario import Overrides, ScenarioError, find_scenario, load_scenario, resolve
 from .scenario.errors import from_validation_error
@@ -232,42 +234,37 @@ def _option_problems(design: Design, backend: str, options: dict[str, Any]) -> l
     return [f"{problem} ({cls.describe_options()})" for problem in cls.option_problems(options)]
 
 
-def _key(record: dict[str, Any]) -> tuple:
-    return (record.get("scenario_hash"), record.get("backend"), record.get("backend_version"), record.get("machine_id"),
-            record.get("threads"), record.get("connectivity"), record.get("format"),
-            tuple(sorted((record.get("overrides") or {}).items())),
-            tuple(sorted((k, str(v)) for k, v in (record.get("options") or {}).items())))
-
-
-def _counts_as_done(record: dict[str, Any], retry_failed: bool) -> bool:
+def _counts_as_done(record: RunRecord, retry_failed: bool) -> bool:
     """A record that makes its point done: ok, or failed unless retried; never an interrupted run."""
-    if record.get("kind", "run") != "run":
+    if record.kind != "run":
         return False
-    if record.get("status") == "ok":
+    if record.ok:
         return True
-    return not retry_failed and (record.get("failure") or {}).get("kind") != "interrupted"
+    return not retry_failed and record.failure_kind != "interrupted"
 
 
-def point_key(point: Point, scenario_hash: str | None = None, machine_id: str | None = None) -> tuple:
-    """The store's identity of a point without its repeat index (what `_key` gives for its records)."""
+def point_key(point: Point, scenario_hash: str | None = None, machine_id: str | None = None) -> ConfigurationKey:
+    """The configuration a point will run (`RunRecord.configuration_key` of its records, seed included)."""
     spec = point.spec()
-    scenario_hash = scenario_hash or resolve(load_scenario(point.scenario)).hash
-    return (scenario_hash, point.backend, backend_class(point.backend).version(), machine_id or machine()["machine_id"],
-            point.threads, point.connectivity, point.format, tuple(sorted(spec.overrides.as_dict().items())),
-            tuple(sorted((k, str(v)) for k, v in spec.options.items())))
+    return configuration_key(
+        scenario_hash=scenario_hash or resolve(load_scenario(point.scenario)).hash, overrides=spec.overrides.as_dict(),
+        backend=point.backend, backend_version=backend_class(point.backend).version(),
+        machine_id=machine_id or machine()["machine_id"], threads=point.threads, connectivity=point.connectivity,
+        format=point.format, options=spec.options)
 
 
-def claim_key(point: Point, key: tuple | None = None) -> str:
-    """The string a point is claimed under: its identity and its repeat index."""
-    return repr((key or point_key(point), point.repeat))
+def claim_key(point: Point, key: ConfigurationKey | None = None) -> str:
+    """The string a point is claimed under: its configuration and its repeat index."""
+    return f"{key or point_key(point)}#{point.repeat}"
 
 
 def plan(sweep: Sweep, store: ResultStore, retry_failed: bool = False) -> tuple[list[Point], list[Point]]:
     """(points to run, points already recorded) for this machine and these backend versions."""
-    counts: dict[tuple, int] = {}
+    counts: dict[ConfigurationKey, int] = {}
     for r in store.runs():
         if _counts_as_done(r, retry_failed):
-            counts[_key(r)] = counts.get(_key(r), 0) + 1
+            key = r.configuration_key()
+            counts[key] = counts.get(key, 0) + 1
     mid = machine()["machine_id"]
     hashes: dict[str, str] = {}
     todo, done = [], []
@@ -282,14 +279,14 @@ def plan(sweep: Sweep, store: ResultStore, retry_failed: bool = False) -> tuple[
     return todo, done
 
 
-def _already_recorded(store: ResultStore, point: Point, key: tuple, retry_failed: bool) -> bool:
+def _already_recorded(store: ResultStore, point: Point, key: ConfigurationKey, retry_failed: bool) -> bool:
     """Whether this repeat of the point has a record (another sweep may have made it meanwhile)."""
-    return any(_key(r) == key and (r.get("repeat") or {}).get("index") == point.repeat and _counts_as_done(r, retry_failed)
-               for r in store.runs())
+    return any(r.repeat is not None and r.repeat.index == point.repeat and _counts_as_done(r, retry_failed)
+               and r.configuration_key() == key for r in store.runs())
 
 
 def run_point(point: Point, store: ResultStore, sweep_name: str, retry_failed: bool = False,
-              force: bool = False) -> dict[str, Any] | None:
+              force: bool = False) -> RunRecord | None:
     """Run one point of a sweep and append its record; None if it is not this process's to run.
 
     The point is claimed first (None: another live sweep holds it), then checked against the
@@ -352,12 +349,13 @@ def run_sweep(sweep: Sweep, store: ResultStore, retry_failed: bool = False, show
                 raise
             if record is None:
                 outcome["claimed_elsewhere"] += 1
-            elif record["status"] == "ok":
+            elif record.ok:
                 outcome["ok"] += 1
             else:
                 outcome["failed"] += 1
-                f = record.get("failure") or {}
-                outcome["failures"].append(f"{point.label}: [{f.get('kind')}] {f.get('message')}")
-                console.print(f"[red]failed[/red] {point.label}: [{f.get('kind')}] {f.get('message')}")
+                f = record.failure
+                why = f"[{f.kind}] {f.message}" if f else "[?] no failure recorded"
+                outcome["failures"].append(f"{point.label}: {why}")
+                console.print(f"[red]failed[/red] {point.label}: {why}")
             progress.advance(task)
     return outcome

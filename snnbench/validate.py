@@ -1,9 +1,10 @@
 """`snnbench validate`: does backend X reproduce reference Y on a scenario?
 
 Every run the protocol needs is an ordinary isolated, measured run (recorded in runs.jsonl,
-spikes written as Parquet). Runs already in the store with the same scenario content, overrides,
-seed, backend and backend version, connectivity mode and machine, whose data files still exist,
-are reused, so that a reference computed once serves every candidate.
+spikes written as Parquet). Runs already in the store of the same configuration
+(`RunRecord.configuration_key`: scenario content, overrides with the seed, backend and its
+version, machine, threads, connectivity, format and options), whose data files can still be
+read, are reused, so that a reference computed once serves every candidate.
 
 - Scenarios without recurrent connections between neurons (e.g. `single-neuron`): the exact
   tier, both backends in exact connectivity mode at the scenario's seed.
@@ -25,6 +26,7 @@ from .analysis.protocol import InsufficientReference, compare_exact, compare_sta
 from .analysis.statistics import run_statistics
 from .backends import backend_class
 from .provenance import machine, provenance
+from .record import RunRecord, configuration_key
 from .runner import RunSpec, check_memory, run_isolated
 from .scenario import Overrides, load_scenario, resolve
 from .store import ResultStore
@@ -50,15 +52,15 @@ def default_threads(backend: str) -> int:
     return min(cores, limit) if limit else cores
 
 
-def _reusable(store: ResultStore, spec: RunSpec, scenario_hash: str, version: str) -> dict[str, Any] | None:
-    wanted = spec.overrides.as_dict()
-    mid = machine()["machine_id"]
+def _reusable(store: ResultStore, spec: RunSpec, scenario_hash: str, version: str) -> RunRecord | None:
+    """The latest ok run of the same configuration (`RunRecord.configuration_key`, seed included)
+    on this machine whose data file can still be read."""
+    wanted = configuration_key(
+        scenario_hash=scenario_hash, overrides=spec.overrides.as_dict(), backend=spec.backend, backend_version=version,
+        machine_id=machine()["machine_id"], threads=spec.threads, connectivity=spec.connectivity, format=spec.format,
+        options=spec.options)
     for record in reversed(store.runs()):
-        if (record.get("status") == "ok" and record.get("scenario_hash") == scenario_hash
-                and record.get("backend") == spec.backend and record.get("backend_version") == version
-                and record.get("connectivity") == spec.connectivity and record.get("overrides") == wanted
-                and record.get("machine_id") == mid and record.get("options", {}) == spec.options
-                and (record.get("data") or {}).get("files") and _readable(record["data"]["files"][0])):
+        if record.ok and record.configuration_key() == wanted and record.data_files and _readable(record.data_files[0]):
             return record
     return None
 
@@ -75,23 +77,23 @@ def _readable(path: str) -> bool:
 
 
 def _run(spec: RunSpec, store: ResultStore, scenario_hash: str, reuse: bool,
-         progress: Callable[[str], None]) -> dict[str, Any]:
+         progress: Callable[[str], None]) -> RunRecord:
     version = backend_class(spec.backend).version()
     if reuse:
         found = _reusable(store, spec, scenario_hash, version)
         if found:
-            progress(f"  reuse  {spec.backend} seed {spec.overrides.seed}: run {found['run_id']}")
+            progress(f"  reuse  {spec.backend} seed {spec.overrides.seed}: run {found.run_id}")
             return found
     progress(f"  run    {spec.backend} seed {spec.overrides.seed} ({spec.connectivity}) ...")
     record = run_isolated(spec, store)
-    if record["status"] != "ok":
-        f = record.get("failure") or {}
-        raise ValidationError(f"{spec.backend} seed {spec.overrides.seed} failed: [{f.get('kind')}] {f.get('message')}")
+    if not record.ok:
+        f = record.failure
+        raise ValidationError(f"{spec.backend} seed {spec.overrides.seed} failed: [{f.kind if f else None}] {f.message if f else None}")
     return record
 
 
-def _output(record: dict[str, Any]):
-    return snnio.read_output(record["data"]["files"][0])
+def _output(record: RunRecord):
+    return snnio.read_output(record.data_files[0])
 
 
 def validate(scenario_name: str, candidate: str, reference: str = "nest", *, seeds: int = 5, reference_seeds: int = 10,
@@ -139,7 +141,7 @@ def validate(scenario_name: str, candidate: str, reference: str = "nest", *, see
         y = _run(spec_for(ref_spec, resolved.seed, "exact"), store, resolved.hash, reuse, progress)
         x = _run(spec_for(cand_spec, resolved.seed, "exact"), store, resolved.hash, reuse, progress)
         result = compare_exact(_output(x), _output(y))
-        record.update(runs={"reference": [y["run_id"]], "candidate": [x["run_id"]]}, exact=result.as_dict(),
+        record.update(runs={"reference": [y.run_id], "candidate": [x.run_id]}, exact=result.as_dict(),
                       passed=result.passed)
     else:
         record["tier"] = "statistical"
@@ -162,8 +164,8 @@ def validate(scenario_name: str, candidate: str, reference: str = "nest", *, see
         ex = _run(spec_for(cand_spec, resolved.seed, "exact"), store, resolved.hash, reuse, progress)
         divergence = compare_exact(_output(ex), _output(ey)).first_divergence_ms
         record.update(
-            runs={"reference": [r["run_id"] for r in ys], "candidate": [r["run_id"] for r in xs],
-                  "divergence_pair": [ey["run_id"], ex["run_id"]]},
+            runs={"reference": [r.run_id for r in ys], "candidate": [r.run_id for r in xs],
+                  "divergence_pair": [ey.run_id, ex.run_id]},
             statistical=result.as_dict(), first_divergence_ms=divergence, passed=result.passed,
             summaries={"reference": [{p: s.summary() for p, s in st.items()} for st in y_stats],
                        "candidate": [{p: s.summary() for p, s in st.items()} for st in x_stats]},

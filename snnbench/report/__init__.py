@@ -11,63 +11,68 @@ click of their header (a few lines of the page's own JavaScript, no external lib
 from __future__ import annotations
 
 import datetime as _dt
-import statistics
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from .. import __version__
 from .. import io as snnio
 from ..analysis import run_statistics
-from ..fit import configuration, fit_report, format_ci
+from ..fit import Configurations, fit_report, format_ci
+from ..record import RunRecord
 from ..store import ResultStore
 from . import figures
 
 
-def _reference_point(records: list[dict[str, Any]]) -> tuple[int, float] | None:
-    """The (N_pop, simtime) measured by the most backends; ties: the largest."""
+def _reference_point(records: list[RunRecord], label: Configurations) -> tuple[int, float] | None:
+    """The (N_pop, simtime) measured by the most configurations; ties: the largest."""
     backends_at: dict[tuple[int, float], set[str]] = {}
     for r in records:
-        backends_at.setdefault((r["resolved"]["N_pop"], r["resolved"]["simtime"]), set()).add(configuration(r))
+        backends_at.setdefault((r.resolved.N_pop, r.resolved.simtime), set()).add(label(r))
     if not backends_at:
         return None
     return max(backends_at, key=lambda k: (len(backends_at[k]), k[0], k[1]))
 
 
-def _medians_table(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    groups: dict[tuple, list[dict[str, Any]]] = {}
-    for r in records:
-        groups.setdefault((configuration(r), r["resolved"]["N_pop"], r["resolved"]["simtime"], r.get("threads", 1)), []).append(r)
+_TABLE_PHASES = ("compile", "build", "sim", "write")
+
+
+def _medians_table(records: list[RunRecord], label: Configurations) -> list[dict[str, Any]]:
+    """Medians [min-max] over the repeats of each configuration (`RunRecord.configuration_key`) and size."""
+    if not records:
+        return []
+    populations = list(dict.fromkeys(name for r in records for name in r.cell_populations))
+    df = pd.DataFrame([{
+        "key": r.configuration_key(), "backend": label(r), "version": r.backend_version or "?", "N": r.resolved.N_pop,
+        "simtime": r.resolved.simtime, "threads": r.threads or 1, "memory": r.peak_rss_bytes / 2**20, "synapses": r.synapses,
+        **{p: r.wall_s(p) for p in _TABLE_PHASES}, **{f"rate:{p}": r.rate_hz(p) for p in populations},
+    } for r in records])
     rows = []
-    for (backend, n, simtime, threads), rs in sorted(groups.items()):
-        def med(name):
-            vals = [r["phases"][name]["wall_s"] for r in rs if name in r["phases"]]
-            return statistics.median(vals) if vals else None
-        def spread(name):
-            vals = [r["phases"][name]["wall_s"] for r in rs if name in r["phases"]]
-            return (min(vals), max(vals)) if len(vals) > 1 else None
-        def rate(p):  # None where no spikes came back (e.g. a SpiNNaker virtual board)
-            vals = [r["populations"].get(p, {}).get("rate_hz") for r in rs]
-            vals = [v for v in vals if v is not None]
-            return statistics.median(vals) if vals else None
-        rates = {p: rate(p) for p, info in rs[0]["populations"].items() if not info["cell_type"].startswith("SpikeSource")}
+    for (backend, n, simtime, _), g in df.groupby(["backend", "N", "simtime", "key"], sort=True):
+        phases = {}
+        for p in _TABLE_PHASES:
+            vals = g[p].dropna()
+            phases[p] = (float(vals.median()) if len(vals) else None,
+                         (float(vals.min()), float(vals.max())) if len(vals) > 1 else None)
+        rate = g[[f"rate:{p}" for p in records[g.index[0]].cell_populations]].median()  # NaN: no spikes came back
+        rates = {name.removeprefix("rate:"): (None if pd.isna(v) else float(v)) for name, v in rate.items()}
         rows.append({
-            "backend": backend, "version": rs[0].get("backend_version", "?"), "N": n, "simtime": simtime, "threads": threads,
-            "runs": len(rs), "phases": {p: (med(p), spread(p)) for p in ("compile", "build", "sim", "write")},
-            "memory": statistics.median([r["peak_rss_bytes"] for r in rs]) / 2**20,
-            "synapses": rs[0]["synapses"], "rates": rates,
+            "backend": backend, "version": g["version"].iloc[0], "N": int(n), "simtime": float(simtime),
+            "threads": int(g["threads"].iloc[0]), "runs": len(g), "phases": phases, "memory": float(g["memory"].median()),
+            "synapses": g["synapses"].iloc[0], "rates": rates,
         })
     return rows
 
 
-def _provenance(records: list[dict[str, Any]]) -> dict[str, Any]:
+def _provenance(records: list[RunRecord]) -> dict[str, Any]:
     machines = {}
     software: dict[str, set[str]] = {}
     revisions = Counter()
     for r in records:
-        prov = r.get("provenance") or {}
+        prov = r.provenance or {}
         m = prov.get("machine") or {}
         if m:
             machines[m["machine_id"]] = m
@@ -80,38 +85,38 @@ def _provenance(records: list[dict[str, Any]]) -> dict[str, Any]:
             "revisions": dict(revisions)}
 
 
-def _representative(records: list[dict[str, Any]], point: tuple[int, float] | None) -> dict[str, dict[str, Any]]:
-    """Per backend, the latest run with readable data, preferring the reference point."""
+def _representative(records: list[RunRecord], point: tuple[int, float] | None, label: Configurations) -> dict[str, RunRecord]:
+    """Per configuration, the latest run with readable data, preferring the reference point."""
     chosen = {}
-    for r in sorted(records, key=lambda r: (point is not None and (r["resolved"]["N_pop"], r["resolved"]["simtime"]) == point,
-                                            r["timestamp"])):
-        files = (r.get("data") or {}).get("files") or []
+    for r in sorted(records, key=lambda r: (point is not None and (r.resolved.N_pop, r.resolved.simtime) == point, r.timestamp)):
+        files = r.data_files
         if files and Path(files[0]).exists():
-            chosen[configuration(r)] = r  # later (better) records overwrite earlier ones
+            chosen[label(r)] = r  # later (better) records overwrite earlier ones
     return chosen
 
 
 def build_report(store: ResultStore, out: str | Path, scenario: str | None = None, title: str | None = None) -> Path:
     """Write <out>/index.html for one scenario's runs in `store`; return its path."""
-    runs = [r for r in store.runs() if r.get("kind", "run") == "run"]
-    scenarios = sorted({r["scenario"] for r in runs})
+    runs = [r for r in store.runs() if r.kind == "run"]
+    scenarios = sorted({r.scenario for r in runs})
     if scenario is None:
         if len(scenarios) != 1:
             raise ValueError(f"the store holds runs of {', '.join(scenarios) or 'no scenario'}: choose one with --scenario")
         scenario = scenarios[0]
-    runs = [r for r in runs if r["scenario"] == scenario]
-    ok = [r for r in runs if r["status"] == "ok"]
+    runs = [r for r in runs if r.scenario == scenario]
+    ok = [r for r in runs if r.ok]
     if not ok:
         raise ValueError(f"no successful runs of {scenario} in {store.runs_file}")
-    failed = [r for r in runs if r["status"] != "ok"]
-    backends = sorted({configuration(r) for r in runs})
+    failed = [r for r in runs if not r.ok]
+    configuration_of = Configurations(runs)
+    backends = sorted({configuration_of(r) for r in runs})
     fits = fit_report(ok, scenario)
     models = {(m.backend, m.phase): m for m in fits["models"]}
-    point = _reference_point(ok)
+    point = _reference_point(ok, configuration_of)
     at_point = {}
     for r in ok:
-        if (r["resolved"]["N_pop"], r["resolved"]["simtime"]) == point:
-            at_point.setdefault(configuration(r), []).append(r)
+        if (r.resolved.N_pop, r.resolved.simtime) == point:
+            at_point.setdefault(configuration_of(r), []).append(r)
 
     figs: list[dict[str, str]] = []
     if at_point:
@@ -120,48 +125,48 @@ def build_report(store: ResultStore, out: str | Path, scenario: str | None = Non
                      "caption": f"Median wall time per phase and backend at {label}; whiskers: min to max over repeats."})
         figs.append({"id": "memory-bars", "png": figures.memory_bars(at_point, backends, f"peak memory at {label}"),
                      "caption": f"Median peak resident memory (all phases) at {label}; whiskers: min to max."})
-    simtimes = sorted({r["resolved"]["simtime"] for r in ok})
-    sizes = sorted({r["resolved"]["N_pop"] for r in ok})
+    simtimes = sorted({r.resolved.simtime for r in ok})
+    sizes = sorted({r.resolved.N_pop for r in ok})
     scaling = []
     for phase in ("sim", "build", "total", "memory"):
         if len(sizes) > 1:
-            scaling.append({"id": f"{phase}-vs-N", "png": figures.scaling(ok, models, backends, phase, "N_pop", simtimes[-1]),
+            scaling.append({"id": f"{phase}-vs-N", "png": figures.scaling(ok, models, backends, phase, "N_pop", simtimes[-1], configuration_of),
                             "caption": f"{phase} vs N_pop at simtime {simtimes[-1]:g} ms: measured medians (bars: min-max) "
                                        "and the fitted model with its 95 % prediction band."})
         if len(simtimes) > 1 and phase != "memory":
-            scaling.append({"id": f"{phase}-vs-simtime", "png": figures.scaling(ok, models, backends, phase, "simtime", sizes[-1]),
+            scaling.append({"id": f"{phase}-vs-simtime", "png": figures.scaling(ok, models, backends, phase, "simtime", sizes[-1], configuration_of),
                             "caption": f"{phase} vs simtime at N_pop {sizes[-1]}: measured medians and fitted model."})
 
     activity, stats_by_backend = [], {}
-    scenario_transient = next((r["resolved"].get("transient") or 0.0 for r in ok), 0.0)
-    for backend, record in sorted(_representative(ok, point).items()):
+    scenario_transient = next((r.resolved.transient or 0.0 for r in ok), 0.0)
+    for backend, record in sorted(_representative(ok, point, configuration_of).items()):
         try:
-            output = snnio.read_output(record["data"]["files"][0])
+            output = snnio.read_output(record.data_files[0])
         except Exception:  # noqa: BLE001 - a damaged data file costs its figure, not the report
             continue
         if not any(p.recorded.size for p in output.populations.values()):
             continue  # no spike data came back (e.g. a SpiNNaker virtual board): nothing to draw
-        activity.append({"backend": backend, "run_id": record["run_id"], "N": record["resolved"]["N_pop"],
-                         "simtime": record["resolved"]["simtime"], "png": figures.raster(output, backend)})
+        activity.append({"backend": backend, "run_id": record.run_id, "N": record.resolved.N_pop,
+                         "simtime": record.resolved.simtime, "png": figures.raster(output, backend)})
         if scenario_transient < output.simtime:
             stats_by_backend[backend] = run_statistics(output, scenario_transient)
     distribution_png = figures.distributions(stats_by_backend, backends) if stats_by_backend else None
 
-    validations = [v for v in store.validations() if v.get("scenario") == scenario]
+    validations = [v for v in store.validations() if v.scenario == scenario]
     latest_validation = {}
     for v in validations:
-        latest_validation[(v["candidate"], v["reference"])] = v  # the latest of each pair
+        latest_validation[(v.candidate, v.reference)] = v  # the latest of each pair
 
     env = Environment(loader=PackageLoader("snnbench.report", "templates"), autoescape=select_autoescape(["html"]))
     env.filters["ci"] = format_ci
     env.filters["sec"] = lambda v: "0" if v < 5e-4 else f"{v:.3g}"  # below 0.5 ms: a phase with nothing to do
     html = env.get_template("report.html").render(
-        title=title or f"snnbench: {scenario}", scenario=scenario, scenario_title=ok[0].get("scenario_title") or scenario,
+        title=title or f"snnbench: {scenario}", scenario=scenario, scenario_title=ok[0].scenario_title or scenario,
         generated=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), version=__version__,
         n_runs=len(runs), n_ok=len(ok), backends=backends, provenance=_provenance(runs), point=point,
-        medians=_medians_table(ok), figures=figs, scaling=scaling, fits=fits, activity=activity,
+        medians=_medians_table(ok, configuration_of), figures=figs, scaling=scaling, fits=fits, activity=activity,
         distribution_png=distribution_png, transient=scenario_transient,
-        validations=sorted(latest_validation.values(), key=lambda v: v["candidate"]), failed=failed,
+        validations=sorted(latest_validation.values(), key=lambda v: v.candidate), failed=failed,
     )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

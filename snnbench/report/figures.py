@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import statistics
-from typing import Any
+from typing import Any, Callable
 
 import matplotlib
 
@@ -86,7 +86,7 @@ def _value(record: dict[str, Any], phase: str) -> float | None:
 
 
 def scaling(records: list[dict[str, Any]], models: dict[tuple[str, str], Any], backends: list[str], phase: str,
-            axis: str, fixed: float) -> str:
+            axis: str, fixed: float, label_of: Callable[[Any], str] = configuration) -> str:
     """Cost vs N_pop (at simtime = fixed) or vs simtime (at N_pop = fixed), log-log: measured
     medians with min-max bars, and the fitted model with its 95 % prediction band."""
     unit = "MiB" if phase == "memory" else "ms"
@@ -98,7 +98,7 @@ def scaling(records: list[dict[str, Any]], models: dict[tuple[str, str], Any], b
     for backend in backends:
         points: dict[float, list[float]] = {}
         for r in records:
-            if configuration(r) != backend or r["resolved"][other] != fixed:
+            if label_of(r) != backend or r["resolved"][other] != fixed:
                 continue
             v = _value(r, phase)
             if v is not None and v > 0:
