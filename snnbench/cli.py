@@ -20,18 +20,19 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import statistics
 import sys
 import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Callable, NoReturn
 
-from . import __version__
+from . import __version__, present
 from .backends import backend_class, backend_names
 from .io import FORMATS
 from .interrupts import EXIT_INTERRUPTED, Interrupted, handling_interrupts
 from .scenario import Overrides, ScenarioError, list_scenarios, load_scenario, resolve
+from .present import results_table
+from .record import RunRecord
 from .store import ResultStore, StoreError, StoreWarning, dumps
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -174,20 +175,8 @@ def _add_machine_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--spalloc", metavar="URL", help="a spalloc server to allocate boards from")
 
 
-def _fmt_bytes(n: float | None) -> str:
-    if n is None:
-        return "-"
-    return f"{n / 2**20:.0f} MiB" if n < 2**30 else f"{n / 2**30:.2f} GiB"
-
-
-def _fmt_value(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    if hasattr(value, "model_dump"):
-        d = value.model_dump()
-        kind = d.pop("distribution", d.pop("type", ""))
-        return f"{kind}(" + ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in d.items()) + ")"
-    return str(value)
+def _print_lines(lines: list[str]) -> None:
+    print("\n".join(lines))
 
 
 def _err(message: str) -> None:
@@ -203,32 +192,10 @@ def _err(message: str) -> None:
 @command("list")
 def cmd_list(args: argparse.Namespace) -> int:
     show_all = not (args.scenarios or args.backends or args.options)
-    if args.scenarios or show_all:
-        print("Scenarios")
-        for sid, path, scenario in list_scenarios():
-            if isinstance(scenario, ScenarioError):
-                print(f"  {sid:28s} INVALID: {scenario.problems[0][0]}: {scenario.problems[0][1]}  ({path})")
-                continue
-            n = sum(p.size for p in scenario.cell_populations.values())
-            print(f"  {sid:28s} {n:>7d} neurons  {scenario.scenario.title}")
-    if args.backends or show_all:
-        if show_all:
-            print()
-        print("Backends")
-        for name in backend_names():
-            cls = backend_class(name)
-            ok, why = cls.available()
-            state = "available" if ok else "unavailable"
-            print(f"  {name:20s} {state:12s} {why}   [{cls.where}]")
-            if cls.accepted_options:
-                print(f"  {'':20s} options: {', '.join(o.describe() for o in cls.accepted_options)}")
-    if args.options:
-        print("Backend options (snnbench run --option NAME=VALUE; a sweep file's [design.options.BACKEND])")
-        for name in backend_names():
-            cls = backend_class(name)
-            print(f"  {name}" + ("" if cls.accepted_options else ": none"))
-            for o in cls.accepted_options:
-                print(f"    {o.describe()}\n        {o.doc}")
+    backends = [(name, backend_class(name)) for name in backend_names()]
+    _print_lines(present.list_lines(list_scenarios() if args.scenarios or show_all else None,
+                                    backends if args.backends or show_all else None,
+                                    backends if args.options else None))
     return EXIT_OK
 
 
@@ -248,142 +215,16 @@ def cmd_show(args: argparse.Namespace) -> int:
             "scenario": scenario.model_dump(mode="json"),
         }, indent=2))
         return EXIT_OK
-    meta = scenario.scenario
-    print(f"{scenario.id}: {meta.title}")
-    print(f"  source     : {meta.source}")
-    if meta.description:
-        print(f"  description: {meta.description}")
-    print(f"  hash {resolved.hash}   dt {resolved.dt:g} ms   simtime {resolved.simtime:g} ms   seed {resolved.seed}"
-          f"   transient {scenario.run.transient:g} ms")
-    print(f"  N_pop {resolved.N_pop} (scale {resolved.scale:g})   scaling holds {scenario.scaling.hold}"
-          f"   expected synapses {resolved.expected_synapses():.0f}")
-    print("Populations")
-    for name, pop in resolved.populations.items():
-        spec = pop.spec
-        print(f"  {name:10s} {pop.cell_type:20s} size {pop.size:>7d}   record spikes {pop.n_record_spikes}, v {pop.n_record_v}")
-        params = spec.parameters.model_dump()
-        print("      " + ", ".join(f"{k}={_fmt_value(v)}" for k, v in params.items()))
-        if not pop.is_source:
-            v0 = spec.initial_values.v
-            print(f"      initial v = {_fmt_value(v0) if v0 is not None else 'v_rest'}")
-    print("Projections")
-    for proj in resolved.projections:
-        print(f"  {proj.label:10s} {proj.pre:>8s} -> {proj.post:<8s} {proj.receptor:11s} {_fmt_value(proj.connector)}"
-              f"   weight {_fmt_value(proj.weight)}   delay {_fmt_value(proj.delay)}")
+    _print_lines(present.show_lines(scenario, resolved))
     return EXIT_OK
 
 
 # ------------------------------------------------------------------------------ run
 
 
-def _phase(record: dict[str, Any], name: str) -> float | None:
-    return record.get("phases", {}).get(name, {}).get("wall_s")
-
-
-def _median_spread(values: list[float]) -> str:
-    values = [v for v in values if v is not None]
-    if not values:
-        return "-"
-    if len(values) == 1:
-        return f"{values[0]:.3f} s"
-    return f"{statistics.median(values):.3f} s  [{min(values):.3f}-{max(values):.3f}, n={len(values)}]"
-
-
-def print_summary(records: list[dict[str, Any]], results_dir: str) -> None:
-    """A summary in the style of PyNN's VAbenchmarks.py; medians and ranges over repeats."""
-    ok = [r for r in records if r["status"] == "ok"]
-    first = records[0]
-    print(f"\n--- {first['scenario_title']} ---")
-    print(f"Scenario               : {first['scenario']} (hash {first['scenario_hash']})")
-    print(f"Backend                : {first['backend']} {first['backend_version']}, {first['threads']} thread(s), "
-          f"{first['connectivity']} connectivity"
-          + "".join(f", {k}={v}" for k, v in sorted((first.get("options") or {}).items())))
-    for r in records:
-        if r["status"] != "ok":
-            f = r["failure"] or {}
-            print(f"FAILED run {r['run_id']}  : [{f.get('kind')}] {f.get('message')}")
-    if not ok:
-        return
-    r0 = ok[0]
-    cells = {n: p for n, p in r0["populations"].items() if not p["cell_type"].startswith("SpikeSource")}
-    sizes = ", ".join(f"{n} {p['size']}" for n, p in cells.items())
-    print(f"Number of Neurons      : {r0['neurons']} ({sizes})" + (f" + {r0['sources']} sources" if r0.get("sources") else ""))
-    print(f"Number of Synapses     : {r0['synapses']}")
-    transient = r0["resolved"]["transient"]
-    no_data = r0.get("backend_info", {}).get("spike_data")  # e.g. "none: virtual board"
-    for name in cells:
-        rates = [r["populations"][name]["rate_hz"] for r in ok if r["populations"][name]["rate_hz"] is not None]
-        after = [r["populations"][name]["rate_hz_after_transient"] for r in ok]
-        if not rates:
-            why = no_data.split(":", 1)[-1].strip() if no_data else "no cells recorded"
-            print(f"{name} rate".ljust(23) + f": n/a ({why})")
-            continue
-        line = f"{name} rate".ljust(23) + f": {statistics.median(rates):.2f} Hz"
-        if transient and after[0] is not None:
-            line += f"  ({statistics.median([a for a in after if a is not None]):.2f} Hz after the {transient:g} ms transient)"
-        print(line)
-    labels = [("import", "Import time"), ("compile", "Compile time"), ("realise", "Realise time (exact)"),
-              ("build", "Build time"), ("sim", "Simulation time"), ("collect", "Collect time")]
-    host_only = r0.get("backend_info", {}).get("machine") if r0.get("estimates") else None
-    for key, label in labels:
-        if any(key in r["phases"] for r in ok):
-            note = f"  (measured; {host_only}: host-side mapping + data generation only)" if key == "sim" and host_only else ""
-            print(f"{label:23s}: {_median_spread([_phase(r, key) for r in ok])}{note}")
-            _print_stages(ok, key)
-    fmt = r0["data"]["format"]
-    print(f"{'Writing time (' + fmt + ')':23s}: {_median_spread([_phase(r, 'write') for r in ok])}")
-    cache = r0.get("backend_info", {}).get("compile_cache")
-    if cache:
-        print(f"Compile cache          : {', '.join(r.get('backend_info', {}).get('compile_cache', '?') for r in ok)}")
-    rtf = [r["realtime_factor"] for r in ok]
-    note = "host side only: not a board figure" if r0.get("estimates") else "sim wall time / biological time"
-    print(f"Real-time factor       : {statistics.median(rtf):.3f}  ({note})")
-    _print_estimates(r0)
-    if r0.get("validation") and not r0["validation"].get("possible", True):
-        print(f"Validation             : {r0['validation']['why']}")
-    print(f"Peak memory            : {_fmt_bytes(statistics.median([r['peak_rss_bytes'] for r in ok]))}")
-    # all translations are in the record; the summary shows at most 3 of a kind (PD has 55 delay lines)
-    by_kind: dict[str, list[str]] = {}
-    for t in r0.get("translations", []):
-        by_kind.setdefault(t["what"], []).append(t["detail"])
-    for what, details in by_kind.items():
-        for detail in details[:3]:
-            print(f"Translation            : [{what}] {detail}")
-        if len(details) > 3:
-            print(f"Translation            : [{what}] ... and {len(details) - 3} more of this kind (in the record)")
-    print(f"Records                : {ResultStore(results_dir).runs_file} ({', '.join(r['run_id'] for r in records)})")
-    files = [f for r in ok for f in r["data"]["files"]]
-    if files:
-        print(f"Data                   : {files[0]}" + (f" (+{len(files) - 1} more)" if len(files) > 1 else ""))
-
-
-def _print_stages(ok: list[dict[str, Any]], phase: str) -> None:
-    """The simulator's own timers inside one phase (record["phases"][phase]["stages"]), medians over runs."""
-    stages = ok[0]["phases"].get(phase, {}).get("stages")
-    if not stages:
-        return
-    for name, stage in stages.items():
-        values = [r["phases"][phase].get("stages", {}).get(name, {}).get("wall_s") for r in ok]
-        top = sorted(stage.get("steps", {}).items(), key=lambda kv: -kv[1])[:3]
-        steps = ", ".join(f"{k} {v:.3f} s" for k, v in top if v >= 0.0005)
-        print(f"  {name:21s}: {_median_spread(values)}" + (f"  ({steps})" if steps else ""))
-
-
-def _print_estimates(record: dict[str, Any]) -> None:
-    est = record.get("estimates")
-    if not est:
-        return
-    ph = est["phases"]
-    print(f"Board phases           : {est['label']}")
-    print(f"  on-board load         : ~{ph['load_s']:.1f} s  (a N, a = {est['constants']['a_load_s_per_neuron'] * 1000:.1f} ms/neuron)")
-    print(f"  on-board run          : ~{ph['run_s']:.2f} s  (simtime x time_scale_factor {est['constants']['time_scale_factor']:g})")
-    print(f"  on-board extraction   : ~{ph['extract_s']:.2f} s  (b N simtime, b = "
-          f"{est['constants']['b_extract_s_per_neuron_per_s'] * 1000:.2f} ms/neuron/s)")
-    line = f"  on board in all       : ~{ph['on_board_s']:.1f} s"
-    if est.get("sim_phase_with_board_s") is not None:
-        line += f"; sim phase with a board ~{est['sim_phase_with_board_s']:.1f} s (measured host stages + estimate)"
-    print(line)
-    print(f"  calibration           : {est['calibration']['source']}")
+def print_summary(records: list[RunRecord], results_dir: str) -> None:
+    """A summary in the style of PyNN's VAbenchmarks.py (`present.run_summary_lines`)."""
+    _print_lines(present.run_summary_lines(records, str(ResultStore(results_dir).runs_file)))
 
 
 @command("run")
@@ -412,50 +253,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(dumps(records[0]) if len(records) == 1 else "[" + ",".join(dumps(r) for r in records) + "]")
     else:
         print_summary(records, args.results)
-    return EXIT_OK if all(r["status"] == "ok" for r in records) else EXIT_FAILED
+    return EXIT_OK if all(r.ok for r in records) else EXIT_FAILED
 
 
 # ------------------------------------------------------------------------------ validate
 
 
-def _num(x: float | None, fmt: str = "{:.3f}") -> str:
-    return "-" if x is None else fmt.format(x)
-
-
 def print_validation(record: dict[str, Any]) -> None:
-    verdict = record["verdict"]
-    print(f"\nValidation of {record['candidate']} {record['candidate_version']} against {record['reference']} "
-          f"{record['reference_version']} on {record['scenario']} (N = {record['N_pop']}, {record['simtime']:g} ms)")
-    if record["tier"] == "exact":
-        ex = record["exact"]
-        print(f"Exact tier (identical inputs, exact connectivity): spike times within dt = {ex['dt']:g} ms, v RMS < 0.05 mV")
-        print(f"  {'population':12s} {'cell':>5s} {'spikes X':>9s} {'spikes Y':>9s} {'max shift (ms)':>15s} {'v RMS (mV)':>11s}  verdict")
-        for c in ex["cells"]:
-            print(f"  {c['population']:12s} {c['index']:>5d} {c['spikes_x']:>9d} {c['spikes_y']:>9d} "
-                  f"{_num(c['max_shift_ms'], '{:.3g}'):>15s} {_num(c['v_rms_mv'], '{:.2e}'):>11s}  {'PASS' if c['passed'] else 'FAIL'}")
-    else:
-        st = record["statistical"]
-        print(f"Statistical tier: {st['candidate_seeds']} candidate seeds (X) vs {st['reference_seeds']} reference seeds (Y), "
-              f"{record['connectivity']} connectivity, after the {record['transient']:g} ms transient")
-        print("  pass if mean D_XY <= mean D_YY + 2 sd D_YY (KS distances; KL divergence reported, not used)")
-        print(f"  {'population':10s} {'statistic':12s} {'D_XY':>7s} {'D_YY mean+-sd':>15s} {'limit':>7s} {'KL(X||Y)':>9s} {'KL(Y||Y)':>9s}  verdict")
-        for c in st["statistics"]:
-            tag = "PASS" if c["passed"] else "FAIL"
-            print(f"  {c['population']:10s} {c['statistic']:12s} {c['d_xy_mean']:7.3f} {c['d_yy_mean']:7.3f}+-{c['d_yy_sd']:5.3f} "
-                  f"{c['limit']:7.3f} {_num(c['kl_xy'], '{:.4f}'):>9s} {_num(c['kl_yy'], '{:.4f}'):>9s}  {tag}"
-                  + (f"  ({c['note']})" if c["note"] else ""))
-        for note in st.get("notes", []):
-            print(f"  note: {note}")
-        print("  mean rate per population: |X - Y| <= max(2 sd across Y seeds, 5 %)")
-        for r in st["rates"]:
-            print(f"  {r['population']:10s} X {r['mean_x']:.2f} Hz  Y {r['mean_y']:.2f} +- {r['sd_y']:.2f} Hz  "
-                  f"|diff| {r['difference']:.2f} <= {r['tolerance']:.2f} Hz  {'PASS' if r['passed'] else 'FAIL'}")
-        div = record.get("first_divergence_ms")
-        if div is None:
-            print("Rasters of one exact-connectivity pair: identical for the whole run (information only)")
-        else:
-            print(f"Rasters of one exact-connectivity pair first diverge at {div:g} ms (information only: the network is chaotic)")
-    print(f"Verdict: {verdict}")
+    _print_lines(present.validation_lines(record))
 
 
 @command("validate")
@@ -514,17 +319,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     store = ResultStore(_results_dir(args.results, write=not args.dry_run))
     if args.dry_run:
         todo, done = plan(sweep, store, args.retry_failed)
-        print(f"sweep {sweep.name}: {len(sweep.points)} points, {len(done)} already recorded, {len(todo)} to run")
-        for p in todo:
-            print(f"  {p.scenario} {p.label}")
+        _print_lines(present.sweep_plan_lines(sweep.name, len(sweep.points), todo, done))
         return EXIT_OK
     outcome = run_sweep(sweep, store, retry_failed=args.retry_failed, show_progress=not args.json, force=args.force)
     if args.json:
         print(dumps(outcome))
     else:
-        claimed = f", {outcome['claimed_elsewhere']} run by another sweep" if outcome.get("claimed_elsewhere") else ""
-        print(f"sweep {outcome['name']}: {outcome['ok']} ok, {outcome['failed']} failed, {outcome['skipped']} skipped "
-              f"(already recorded){claimed} of {outcome['points']} points; records in {store.runs_file}")
+        print(present.sweep_outcome_line(outcome, str(store.runs_file)))
     return EXIT_OK if outcome["failed"] == 0 else EXIT_FAILED
 
 
@@ -533,7 +334,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 @command("fit")
 def cmd_fit(args: argparse.Namespace) -> int:
-    from .fit import PHASES, fit_report, format_ci
+    from .fit import PHASES, fit_report
 
     phases = tuple(args.phase.split(",")) if args.phase else PHASES
     unknown = [p for p in phases if p not in PHASES]
@@ -570,29 +371,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         ]
         print(dumps(out))
         return EXIT_OK
-    print(f"Cost models for {report['scenario']} from {report['runs']} runs on {len(report['machines'])} machine(s); "
-          f"simtimes {', '.join(f'{t:g}' for t in report['simtimes'])} ms")
-    print("(OLS, model chosen by AIC, 95 % CIs from HC3 robust covariance; R^2 centred)")
-    if report["cold_runs_left_out"]:
-        print(f"({report['cold_runs_left_out']} runs with a cold or partly cold code cache left out of the compile, build, "
-              "total and memory fits; --include-cold keeps them)")
-    for m in report["models"]:
-        print(f"\n{m.backend:18s} {m.formula()}")
-        print(f"{'':18s} R^2 {m.r2:.4f}   n {m.n}   AIC {m.aic:.1f}   model '{m.name}'   residual sd {m.residual_sd:.3g} {m.unit}")
-        for c in m.coefficients:
-            print(f"{'':20s}{c.term:12s} {format_ci(c)}")
-        checks = ", ".join(f"{k.replace(' p', '')} p = {v:.2g}" for k, v in m.checks.items())
-        print(f"{'':20s}residual checks: {checks}")
-    if report["crossovers"]:
-        print("\nCrossovers (where predicted costs meet, searched over the N range both backends were measured in)")
-        for c in report["crossovers"]:
-            print(f"  {c.phase:7s} simtime {c.simtime:>6g} ms  {c.backend_a} vs {c.backend_b}: {c.note}")
-    for n, t in predictions:
-        print(f"\nPredictions at N_pop = {n:,.0f}, simtime = {t:g} ms (95 % prediction interval)")
-        for m in report["models"]:
-            p = m.predict(n, t)
-            extrapolated = "  (extrapolated)" if not m.helpers["N_min"] <= n <= m.helpers["N_max"] else ""
-            print(f"  {m.backend:18s} {m.phase:8s} {p['mean'][0]:12.4g} {m.unit} [{p['low'][0]:.4g}, {p['high'][0]:.4g}]{extrapolated}")
+    _print_lines(present.fit_lines(report, predictions))
     return EXIT_OK
 
 
@@ -617,74 +396,16 @@ def cmd_report(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------ table
 
 
-def _seconds(value: float) -> str:
-    return "0" if value < 5e-4 else f"{value:.3g}"
-
-
-def _cell(values: list[float], scale: float = 1.0, fmt: str | None = None) -> str:
-    """Median [min-max]; seconds by default (below 0.5 ms shown as 0: a phase with nothing to do)."""
-    values = [v * scale for v in values if v is not None]
-    if not values:
-        return "-"
-    show = fmt.format if fmt else _seconds
-    med = statistics.median(values)
-    if len(values) == 1:
-        return show(med)
-    return f"{show(med)} [{show(min(values))}-{show(max(values))}]"
-
-
-def results_table(records: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    """Medians [min-max] per (scenario, N_pop, simtime, backend, backend options, threads, connectivity, format)."""
-    groups: dict[tuple, list[dict[str, Any]]] = {}
-    for r in records:
-        if r.get("status") != "ok":
-            continue
-        options = ", ".join(f"{k}={v}" for k, v in sorted((r.get("options") or {}).items()))
-        key = (r["scenario"], r["resolved"]["N_pop"], r["resolved"]["simtime"], r["backend"], options, r.get("threads"),
-               r.get("connectivity"), (r.get("data") or {}).get("format") or r.get("format") or "-")
-        groups.setdefault(key, []).append(r)
-    # One rate column per population of cells in these runs (VA: E, I; Potjans-Diesmann: all eight).
-    populations = list(dict.fromkeys(name for r in records if r.get("status") == "ok"
-                                     for name, pop in r["populations"].items()
-                                     if not pop["cell_type"].startswith("SpikeSource")))
-    header = ["scenario", "N", "T (ms)", "backend", "threads", "runs", "compile (s)", "build (s)", "sim (s)",
-              "write (s)", "peak RSS (MiB)"] + [f"{name} rate (Hz)" for name in populations]
-    rows = []
-    for key, rs in sorted(groups.items(), key=lambda kv: tuple(str(k) for k in kv[0])):
-        scenario, n, simtime, backend, options, threads, _, fmt = key
-        def phase(name):
-            return [r["phases"].get(name, {}).get("wall_s") for r in rs]
-        def rate(pop):
-            return [r["populations"].get(pop, {}).get("rate_hz") for r in rs]
-        rows.append([
-            scenario, str(n), f"{simtime:g}", f"{backend} {rs[0].get('backend_version') or '?'}" + (f" ({options})" if options else ""),
-            str(threads), str(len(rs)),
-            _cell(phase("compile")), _cell(phase("build")), _cell(phase("sim")), _cell(phase("write")) + f" {fmt}",
-            _cell([r["peak_rss_bytes"] for r in rs], 1 / 2**20, "{:.0f}"),
-            *(_cell(rate(name), fmt="{:.1f}") for name in populations),
-        ])
-    return header, rows
-
-
 @command("table")
 def cmd_table(args: argparse.Namespace) -> int:
     records = ResultStore(_results_dir(args.results, write=False)).runs()
     if args.scenario:
-        records = [r for r in records if r["scenario"] == args.scenario]
+        records = [r for r in records if r.scenario == args.scenario]
     header, rows = results_table(records)
     if not rows:
         _err(f"no successful runs in {ResultStore(args.results).runs_file}")
         return EXIT_FAILED
-    if args.markdown:
-        print("| " + " | ".join(header) + " |")
-        print("|" + "|".join("---" for _ in header) + "|")
-        for row in rows:
-            print("| " + " | ".join(row) + " |")
-    else:
-        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-        print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
-        for row in rows:
-            print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+    _print_lines(present.table_lines(header, rows, args.markdown))
     return EXIT_OK
 
 
