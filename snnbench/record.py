@@ -156,8 +156,18 @@ class Figures(RecordPart):
     resolved: Optional[Resolved] = None
 
 
+def _every_field(model: BaseModel) -> dict[str, Any]:
+    """The JSON form: every declared field (null where it does not apply); its parts as given."""
+    given = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    every = model.model_dump(mode="json", by_alias=True)
+    return {key: given.get(key, value) for key, value in every.items()}
+
+
 class ChildResult(Figures):
     """What the worker process reports (written as JSON, read back by the runner)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _every_field(self)
 
     status: Literal["ok", "failed"] = "failed"
     failure: Optional[Failure] = None
@@ -335,10 +345,7 @@ class RunRecord(RecordPart):
             options=self.options, size=size, seed=seed)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form: every declared field (null where it does not apply); its parts as given."""
-        given = self.model_dump(mode="json", by_alias=True, exclude_unset=True)
-        every = self.model_dump(mode="json", by_alias=True)
-        return {key: given.get(key, value) for key, value in every.items()}
+        return _every_field(self)
 
     # -------------------------------------------------------------- building
 
