@@ -13,10 +13,10 @@ def summarise(output: SimulationOutput, resolved: ResolvedScenario) -> Figures:
     pops: dict[str, PopulationResult] = {}
     for name, pop in output.populations.items():
         pops[name] = PopulationResult.model_validate(dict(
-            size=pop.size,
+            size=int(pop.size),
             cell_type=pop.cell_type,
             recorded=int(pop.recorded.size),
-            spikes=pop.n_spikes,
+            spikes=int(pop.n_spikes),
             rate_hz=pop.rate_hz(0.0, simtime),
             rate_hz_after_transient=pop.rate_hz(transient, simtime) if transient < simtime else None,
         ), strict=False)
@@ -31,10 +31,10 @@ def summarise(output: SimulationOutput, resolved: ResolvedScenario) -> Figures:
     return Figures.model_validate(dict(
         neurons=resolved.N_pop,
         sources=sum(p.size for p in resolved.sources.values()),
-        synapses=output.n_synapses,
+        synapses=int(output.n_synapses),  # numpy integers would pass as floats
         synapses_per_projection=dict(output.synapses),
         populations=pops,
-        synaptic_events=events,
+        synaptic_events=float(events),
         resolved=Resolved.model_validate(dict(N_pop=resolved.N_pop, scale=resolved.scale, simtime=simtime, dt=resolved.dt,
                                               seed=resolved.seed, transient=transient), strict=False),
     ), strict=False)

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..fit import configuration  # noqa: E402
+from ..record import RunRecord  # noqa: E402
 
 PHASE_ORDER = ("compile", "build", "sim", "collect", "write")
 _COLOURS = plt.get_cmap("tab10").colors
@@ -34,15 +35,15 @@ def _median_range(values: list[float]) -> tuple[float, float, float]:
     return statistics.median(values), min(values), max(values)
 
 
-def phase_bars(groups: dict[str, list[dict[str, Any]]], backends: list[str], title: str) -> str:
+def phase_bars(groups: dict[str, list[RunRecord]], backends: list[str], title: str) -> str:
     """Median wall time per phase and backend (log scale), whiskers from min to max."""
-    phases = [p for p in PHASE_ORDER if any(p in r["phases"] for rs in groups.values() for r in rs)]
+    phases = [p for p in PHASE_ORDER if any(p in r.phases for rs in groups.values() for r in rs)]
     fig, ax = plt.subplots(figsize=(9, 4.2))
     width = 0.8 / max(1, len(groups))
     for i, backend in enumerate(b for b in backends if b in groups):
         meds, lows, highs = [], [], []
         for p in phases:
-            vals = [r["phases"][p]["wall_s"] for r in groups[backend] if p in r["phases"]]
+            vals = [r.phases[p].wall_s for r in groups[backend] if p in r.phases]
             m, lo, hi = _median_range(vals) if vals else (np.nan, np.nan, np.nan)
             if not m >= 5e-4:  # a phase with nothing to do (NEST's compile): no bar on a log axis
                 m, lo, hi = np.nan, np.nan, np.nan
@@ -59,12 +60,12 @@ def phase_bars(groups: dict[str, list[dict[str, Any]]], backends: list[str], tit
     return to_png(fig)
 
 
-def memory_bars(groups: dict[str, list[dict[str, Any]]], backends: list[str], title: str) -> str:
+def memory_bars(groups: dict[str, list[RunRecord]], backends: list[str], title: str) -> str:
     fig, ax = plt.subplots(figsize=(6, 3.4))
     names = [b for b in backends if b in groups]
     meds, lows, highs = [], [], []
     for b in names:
-        m, lo, hi = _median_range([r["peak_rss_bytes"] / 2**20 for r in groups[b]])
+        m, lo, hi = _median_range([r.peak_rss_bytes / 2**20 for r in groups[b]])
         meds.append(m), lows.append(m - lo), highs.append(hi - m)
     ax.bar(names, meds, yerr=[lows, highs], capsize=3, color=[colour(b, backends) for b in names])
     ax.set_ylabel("peak resident memory (MiB)")
@@ -75,17 +76,16 @@ def memory_bars(groups: dict[str, list[dict[str, Any]]], backends: list[str], ti
     return to_png(fig)
 
 
-def _value(record: dict[str, Any], phase: str) -> float | None:
+def _value(record: RunRecord, phase: str) -> float | None:
     if phase == "memory":
-        return record["peak_rss_bytes"] / 2**20
+        return record.peak_rss_bytes / 2**20
     if phase == "total":
-        return sum(record["phases"].get(p, {}).get("wall_s", 0.0)
-                   for p in ("compile", "realise", "build", "sim", "collect", "write")) * 1000
-    figures = record["phases"].get(phase)
-    return figures["wall_s"] * 1000 if figures else None
+        return sum(record.wall_s(p) or 0.0 for p in ("compile", "realise", "build", "sim", "collect", "write")) * 1000
+    wall = record.wall_s(phase)
+    return wall * 1000 if wall is not None else None
 
 
-def scaling(records: list[dict[str, Any]], models: dict[tuple[str, str], Any], backends: list[str], phase: str,
+def scaling(records: list[RunRecord], models: dict[tuple[str, str], Any], backends: list[str], phase: str,
             axis: str, fixed: float, label_of: Callable[[Any], str] = configuration) -> str:
     """Cost vs N_pop (at simtime = fixed) or vs simtime (at N_pop = fixed), log-log: measured
     medians with min-max bars, and the fitted model with its 95 % prediction band."""
@@ -98,11 +98,11 @@ def scaling(records: list[dict[str, Any]], models: dict[tuple[str, str], Any], b
     for backend in backends:
         points: dict[float, list[float]] = {}
         for r in records:
-            if label_of(r) != backend or r["resolved"][other] != fixed:
+            if label_of(r) != backend or getattr(r.resolved, other) != fixed:
                 continue
             v = _value(r, phase)
             if v is not None and v > 0:
-                points.setdefault(float(r["resolved"][axis]), []).append(v)
+                points.setdefault(float(getattr(r.resolved, axis)), []).append(v)
         if not points:
             continue
         xs = np.array(sorted(points))
