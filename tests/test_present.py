@@ -152,3 +152,19 @@ def test_a_summary_does_not_change_its_records():
 @pytest.mark.parametrize("value, text", [(None, "-"), (512 * 2**20, "512 MiB"), (3 * 2**30, "3.00 GiB")])
 def test_fmt_bytes(value, text):
     assert present.fmt_bytes(value) == text
+
+
+def test_simulator_stages_and_board_estimates_are_shown_apart_from_measured_phases():
+    stages = {"Mapping Stage": {"wall_s": 1.3, "steps": {"placer": 0.9, "router": 0.2, "tiny": 0.0001}}}
+    estimates = {"label": "ESTIMATE, not measured", "phases": {"load_s": 180.0, "run_s": 10.0, "extract_s": 48.0, "on_board_s": 238.0},
+                 "constants": {"a_load_s_per_neuron": 0.045, "time_scale_factor": 10.0, "b_extract_s_per_neuron_per_s": 0.012},
+                 "calibration": {"source": "one board figure"}, "sim_phase_with_board_s": 247.3}
+    record = _run(sim=9.3, estimates=estimates, backend_info={"machine": "virtual board"},
+                  phases={"build": {"wall_s": 0.3}, "sim": {"wall_s": 9.3, "stages": stages}, "write": {"wall_s": 0.1}})
+    lines = present.run_summary_lines([RunRecord.from_json(record)], "runs.jsonl")
+    sim = lines.index("Simulation time        : 9.300 s  (measured; virtual board: host-side mapping + data generation only)")
+    assert lines[sim + 1] == "  Mapping Stage        : 1.300 s  (placer 0.900 s, router 0.200 s)"
+    board = lines.index("Board phases           : ESTIMATE, not measured")
+    assert lines[board + 1] == "  on-board load         : ~180.0 s  (a N, a = 45.0 ms/neuron)"
+    assert "sim phase with a board ~247.3 s" in lines[board + 4]
+    assert "Real-time factor       : 9.300  (host side only: not a board figure)" in lines
