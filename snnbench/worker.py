@@ -46,7 +46,7 @@ def execute(spec: dict[str, Any], progress: Path | None = None) -> ChildResult:
     """Run one measured run as described by `spec`; always returns its result (ok or failed).
 
     The runner puts it into the run's record (`RunRecord.assemble`)."""
-    record = ChildResult()
+    record = ChildResult(status="failed")  # until every phase has run
     backend = None
     cls = backend_class(spec["backend"])
     meter = PhaseMeter(sample_children=getattr(cls, "uses_child_processes", False))
