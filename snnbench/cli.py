@@ -296,6 +296,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 @command("sweep")
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from .cluster import ClusterError, config_from_options
     from .sweep import SweepInputError, design_from_options, expand, load_sweep_file, plan, run_sweep
 
     if args.target.endswith(".toml") and not args.backends:
@@ -317,11 +318,24 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             return EXIT_BAD_INPUT
         sweep = expand([design], args.name or "")
     store = ResultStore(_results_dir(args.results, write=not args.dry_run))
+    try:  # --cluster and its options over the sweep file's [cluster] table (snnbench.cluster)
+        cluster = config_from_options(vars(args), sweep.cluster)
+    except ClusterError as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
     if args.dry_run:
-        todo, done = plan(sweep, store, args.retry_failed)
-        _print_lines(present.sweep_plan_lines(sweep.name, len(sweep.points), todo, done))
+        todo, done = plan(sweep, store, args.retry_failed, any_machine=cluster is not None)
+        lines = present.sweep_plan_lines(sweep.name, len(sweep.points), todo, done)
+        if cluster is not None:
+            lines[0] += f" on {cluster.spec}"
+        _print_lines(lines)
         return EXIT_OK
-    outcome = run_sweep(sweep, store, retry_failed=args.retry_failed, show_progress=not args.json, force=args.force)
+    try:
+        outcome = run_sweep(sweep, store, retry_failed=args.retry_failed, show_progress=not args.json, force=args.force,
+                            cluster=cluster)
+    except ClusterError as exc:  # the cluster cannot run these points (checked before any is submitted)
+        _err(str(exc))
+        return EXIT_BAD_INPUT
     if args.json:
         print(dumps(outcome))
     else:
@@ -484,6 +498,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-failed", action="store_true", help="run again the points whose earlier run failed")
     p.add_argument("--dry-run", action="store_true", help="list the points that would run")
     p.add_argument("--json", action="store_true", help="print the outcome as JSON (no progress bar)")
+    g = p.add_argument_group("cluster (Dask distributed; docs/cluster.md)",
+                             "Each point is still one isolated measured process, started on a worker; its data files "
+                             "and log come back to this client with the record, which alone writes the store.")
+    g.add_argument("--cluster", metavar="SPEC",
+                   help="local[:workers] (processes on this machine), tcp://host:port (a running scheduler), "
+                        "slurm[:jobs] (dask-jobqueue) or none (overrides the sweep file's [cluster])")
+    g.add_argument("--pack", type=int, metavar="K", help="runs sharing each core (default 1: timed runs never share a core)")
+    g.add_argument("--cluster-cores", type=int, metavar="N", help="cores per worker (local) or per Slurm job")
+    g.add_argument("--cluster-memory", metavar="SIZE", help="memory per worker (local) or per Slurm job, e.g. 16GiB")
+    g.add_argument("--slurm-queue", metavar="PARTITION")
+    g.add_argument("--slurm-account", metavar="ACCOUNT")
+    g.add_argument("--slurm-walltime", metavar="HH:MM:SS", help="per job (dask-jobqueue's default otherwise)")
+    g.add_argument("--slurm-directive", action="append", metavar="LINE", help="an extra #SBATCH line (repeatable), e.g. '--constraint=cpu'")
+    g.add_argument("--cluster-interface", metavar="IFACE", help="network interface for the scheduler and Slurm workers, e.g. ib0")
 
     p = sub.add_parser("fit", help="cost models per backend and phase, with crossovers")
     p.add_argument("--results", default="results", help="results directory (default ./results)")

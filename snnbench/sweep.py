@@ -22,11 +22,18 @@ Several sweeps may share one store (two shells, two jobs): each point is claimed
 claimed by another live process is left to it. A point is what the store says it is, machine
 included (a timing belongs to its machine), so sweeps on two machines each measure their own
 points and contend only where their machine ids agree. `run_point` runs one point (claim, check,
-run, record, release): the sweep loop and the cluster path both call it.
+run, record, release): the sweep loop calls it.
+
+With a cluster (`--cluster`, or a `[cluster]` table in the sweep file; snnbench.cluster), the
+points run on Dask workers instead, each still one isolated run; the client claims each point
+just before submitting it, appends its record as it comes back and releases the claim. A point
+then counts as recorded whichever machine measured it (where a point will run is not known in
+advance), and its claim is machine-free too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +43,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .backends import backend_class, backend_names
+from .cluster import ClusterConfig
 from .interrupts import Interrupted
 from .provenance import machine
 from .record import ConfigurationKey, RunRecord, configuration_key
@@ -132,6 +140,7 @@ class SweepFile(BaseModel):
 
     name: str = ""
     design: list[Design] = Field(min_length=1)
+    cluster: ClusterConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +171,7 @@ class Sweep:
     name: str
     designs: list[Design]
     points: list[Point] = field(default_factory=list)
+    cluster: ClusterConfig | None = None  # the sweep file's [cluster] table
 
 
 _OPTION_OF = {"backends": "--backends", "N_pop": "--N-pop", "simtime": "--simtime", "repeat": "--repeat",
@@ -223,7 +233,9 @@ def load_sweep_file(path: str | Path) -> Sweep:
                 for backend, options in d.options.items() for problem in _option_problems(d, backend, options)]
     if problems:
         raise ScenarioError(path, problems)
-    return expand(parsed.design, parsed.name or path.stem)
+    sweep = expand(parsed.design, parsed.name or path.stem)
+    sweep.cluster = parsed.cluster
+    return sweep
 
 
 def _option_problems(design: Design, backend: str, options: dict[str, Any]) -> list[str]:
@@ -258,31 +270,52 @@ def claim_key(point: Point, key: ConfigurationKey | None = None) -> str:
     return f"{key or point_key(point)}#{point.repeat}"
 
 
-def plan(sweep: Sweep, store: ResultStore, retry_failed: bool = False) -> tuple[list[Point], list[Point]]:
-    """(points to run, points already recorded) for this machine and these backend versions."""
+def _machine_free(key: ConfigurationKey) -> ConfigurationKey:
+    """A configuration without its machine: cluster sweeps match records of any machine."""
+    return dataclasses.replace(key, machine_id="any machine")
+
+
+def _same(key: ConfigurationKey) -> ConfigurationKey:
+    return key
+
+
+def plan(sweep: Sweep, store: ResultStore, retry_failed: bool = False,
+         any_machine: bool = False) -> tuple[list[Point], list[Point]]:
+    """(points to run, points already recorded) for this machine (or any: cluster sweeps) and these backend versions.
+
+    A configuration with n records has n of its repeats done: first those whose repeat index is
+    recorded (a cluster completes points out of order), then the lowest others.
+    """
+    which = _machine_free if any_machine else _same
     counts: dict[ConfigurationKey, int] = {}
+    indices: dict[ConfigurationKey, set] = {}
     for r in store.runs():
         if _counts_as_done(r, retry_failed):
-            key = r.configuration_key()
+            key = which(r.configuration_key())
             counts[key] = counts.get(key, 0) + 1
+            indices.setdefault(key, set()).add(r.repeat.index if r.repeat is not None else None)
     mid = machine()["machine_id"]
     hashes: dict[str, str] = {}
-    todo, done = [], []
+    groups: dict[ConfigurationKey, list[Point]] = {}
     for p in sweep.points:
         if p.scenario not in hashes:
             hashes[p.scenario] = resolve(load_scenario(p.scenario)).hash
-        key = point_key(p, hashes[p.scenario], mid)
-        if p.repeat < counts.get(key, 0):
-            done.append(p)
-        else:
-            todo.append(p)
+        groups.setdefault(which(point_key(p, hashes[p.scenario], mid)), []).append(p)
+    recorded: set[int] = set()
+    for key, points in groups.items():
+        first = sorted(points, key=lambda p: (p.repeat not in indices.get(key, ()), p.repeat))
+        recorded.update(id(p) for p in first[:counts.get(key, 0)])
+    todo = [p for p in sweep.points if id(p) not in recorded]
+    done = [p for p in sweep.points if id(p) in recorded]
     return todo, done
 
 
-def _already_recorded(store: ResultStore, point: Point, key: ConfigurationKey, retry_failed: bool) -> bool:
+def _already_recorded(store: ResultStore, point: Point, key: ConfigurationKey, retry_failed: bool,
+                      any_machine: bool = False) -> bool:
     """Whether this repeat of the point has a record (another sweep may have made it meanwhile)."""
+    which = _machine_free if any_machine else _same
     return any(r.repeat is not None and r.repeat.index == point.repeat and _counts_as_done(r, retry_failed)
-               and r.configuration_key() == key for r in store.runs())
+               and which(r.configuration_key()) == which(key) for r in store.runs())
 
 
 def run_point(point: Point, store: ResultStore, sweep_name: str, retry_failed: bool = False,
@@ -305,6 +338,20 @@ def run_point(point: Point, store: ResultStore, sweep_name: str, retry_failed: b
         return run_isolated(spec, store, repeat={"index": point.repeat}, tags={"sweep": sweep_name})
 
 
+def claim_for_cluster(store: ResultStore, retry_failed: bool = False):
+    """The cluster path's `acquire`: claim a point (machine-free) before it is submitted; its release, or None."""
+    def acquire(point: Point):
+        key = _machine_free(point_key(point))
+        claim = store.claim(claim_key(point, key))
+        if claim is None:
+            return None
+        if _already_recorded(store, point, key, retry_failed, any_machine=True):
+            claim.release()
+            return None
+        return claim.release
+    return acquire
+
+
 def check_sweep_memory(points: list[Point]) -> None:
     """Refuse the sweep before anything runs if one of its points cannot fit (runner.check_memory)."""
     seen = set()
@@ -316,8 +363,11 @@ def check_sweep_memory(points: list[Point]) -> None:
 
 
 def run_sweep(sweep: Sweep, store: ResultStore, retry_failed: bool = False, show_progress: bool = True,
-              force: bool = False) -> dict[str, Any]:
+              force: bool = False, cluster: ClusterConfig | None = None) -> dict[str, Any]:
     """Run every point not yet recorded; return counts. Failed runs are recorded and skipped over.
+
+    `cluster`: run the points on Dask (snnbench.cluster); None runs them here, one after another.
+    The sweep file's own table is `sweep.cluster`; the command line passes it (or overrides it).
 
     Interrupted (Ctrl-C, SIGTERM) propagates with a note of the points done; those stay done and
     the same command resumes with the rest.
@@ -325,7 +375,7 @@ def run_sweep(sweep: Sweep, store: ResultStore, retry_failed: bool = False, show
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    todo, done = plan(sweep, store, retry_failed)
+    todo, done = plan(sweep, store, retry_failed, any_machine=cluster is not None)
     if not force:
         check_sweep_memory(todo)
     outcome = {"name": sweep.name, "points": len(sweep.points), "skipped": len(done), "ok": 0, "failed": 0,
@@ -337,16 +387,8 @@ def run_sweep(sweep: Sweep, store: ResultStore, retry_failed: bool = False, show
                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
     with Progress(*columns, console=console, disable=not show_progress, transient=False) as progress:
         task = progress.add_task(sweep.name, total=len(todo))
-        for point in todo:
-            progress.update(task, description=f"{sweep.name}: {point.label}")
-            try:
-                record = run_point(point, store, sweep.name, retry_failed, force)
-            except Interrupted as exc:
-                finished = outcome["ok"] + outcome["failed"]
-                exc.detail = (f"{exc.detail}; " if exc.detail else "") + (
-                    f"sweep {sweep.name}: {finished} points run now, {len(done)} before, {len(todo) - finished} left "
-                    "(the same command resumes)")
-                raise
+
+        def recorded(point: Point, record: RunRecord | None) -> None:
             if record is None:
                 outcome["claimed_elsewhere"] += 1
             elif record.ok:
@@ -358,4 +400,29 @@ def run_sweep(sweep: Sweep, store: ResultStore, retry_failed: bool = False, show
                 outcome["failures"].append(f"{point.label}: {why}")
                 console.print(f"[red]failed[/red] {point.label}: {why}")
             progress.advance(task)
+
+        if cluster is not None:  # Dask workers run the points; records stream back in completion order
+            from .cluster import run_points
+
+            progress.update(task, description=f"{sweep.name} on {cluster.spec}")
+            try:
+                run_points(todo, store, sweep.name, cluster, recorded, say=console.print, force=force,
+                           acquire=claim_for_cluster(store, retry_failed), on_skipped=lambda p: recorded(p, None))
+            except Interrupted as exc:
+                finished = outcome["ok"] + outcome["failed"]
+                exc.detail = (f"{exc.detail}; " if exc.detail else "") + (
+                    f"sweep {sweep.name}: {finished} points recorded now, {len(done)} before; the points in flight "
+                    "on the cluster were dropped (the same command resumes)")
+                raise
+            return outcome
+        for point in todo:
+            progress.update(task, description=f"{sweep.name}: {point.label}")
+            try:
+                recorded(point, run_point(point, store, sweep.name, retry_failed, force))
+            except Interrupted as exc:
+                finished = outcome["ok"] + outcome["failed"]
+                exc.detail = (f"{exc.detail}; " if exc.detail else "") + (
+                    f"sweep {sweep.name}: {finished} points run now, {len(done)} before, {len(todo) - finished} left "
+                    "(the same command resumes)")
+                raise
     return outcome
