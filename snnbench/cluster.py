@@ -160,8 +160,8 @@ def config_from_options(options: dict[str, Any], table: ClusterConfig | None) ->
             option = "--" + next(k for k, v in CLI_KEYS.items() if v == key).replace("_", "-")
             raise ClusterError(f"{option}: {_first_error(exc)}") from None
     merged = {**(table.model_dump(exclude_unset=True) if table is not None else {}), **given}
-    if not merged:
-        return None
+    if not merged or parse_spec(merged.get("spec", "local")).kind == "none":
+        return None  # sequential: --cluster none overrides the file's table
     if "spec" not in merged:
         options = _options_for(given)
         raise ClusterError(f"{', '.join(options)} {'needs' if len(options) == 1 else 'need'} --cluster "
@@ -174,7 +174,7 @@ def config_from_options(options: dict[str, Any], table: ClusterConfig | None) ->
         config = ClusterConfig.model_validate(merged)
     except ValidationError as exc:
         raise ClusterError(f"--cluster {merged['spec']}: {_first_error(exc)}") from None
-    return None if config.target.kind == "none" else config
+    return config
 
 
 def _options_for(keys: dict[str, Any]) -> list[str]:

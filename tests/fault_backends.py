@@ -67,3 +67,30 @@ class WrongWeights(NumbaBackend):
     def build(self, resolved, mode, network):
         super().build(resolved, mode, network)
         self.weights = np.where(self.receptor == 1, self.weights * 0.5, self.weights)
+
+
+class KillDaskWorkerOnce(NumbaBackend):
+    """Kills the Dask worker that started this run (its parent), once: the marker file remembers.
+
+    The marker is $SNNBENCH_TEST_KILL_MARKER; with no marker file yet, the run creates it, kills
+    its parent with SIGKILL and exits; afterwards it runs as numba does.
+    """
+
+    name = "fault.killworker"
+    always = False
+
+    def run(self):
+        marker = os.environ["SNNBENCH_TEST_KILL_MARKER"]
+        if self.always or not os.path.exists(marker):
+            with open(marker, "a") as fh:
+                fh.write(f"{os.getppid()}\n")
+            os.kill(os.getppid(), signal.SIGKILL)
+            os._exit(9)
+        super().run()
+
+
+class KillDaskWorkerAlways(KillDaskWorkerOnce):
+    """Kills every Dask worker that runs it: the point must end as a 'worker-lost' failure."""
+
+    name = "fault.killworker.always"
+    always = True
