@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .scenario import find_scenario
 from .store import ResultStore
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -446,8 +447,6 @@ def run_points(points: list["Point"], store: ResultStore, sweep_name: str, confi
     """Run `points` on the cluster; append each record to `store` as it arrives, then call on_record."""
     from distributed import KilledWorker, as_completed
 
-    from .scenario import find_scenario
-
     if not points:
         return
     session = start(config, max(p.threads for p in points), store)
@@ -459,7 +458,7 @@ def run_points(points: list["Point"], store: ResultStore, sweep_name: str, confi
         submitted: dict[Any, tuple[Any, Point, Any, dict[str, Any]]] = {}
         for i, point in enumerate(points):
             spec = point.spec()
-            spec.scenario = str(find_scenario(point.scenario).resolve())  # the same file on every worker
+            spec.scenario = _portable_scenario(point.scenario)
             info = {"spec": config.spec, "pack": config.pack, "cores_reserved": slot_cores(point.threads, config.pack)}
             future = session.client.submit(
                 measure_point, spec, {"index": point.repeat}, {"sweep": sweep_name}, info,
@@ -488,6 +487,14 @@ def run_points(points: list["Point"], store: ResultStore, sweep_name: str, confi
             on_record(point, record)
     finally:
         session.close()
+
+
+def _portable_scenario(name: str) -> str:
+    """A scenario as a worker can find it: a file by its absolute path (a shared file system), a
+    scenario id as it is (each worker looks it up in its own snnbench; the record's scenario_hash
+    says which content ran)."""
+    path = Path(name)
+    return str(find_scenario(name).resolve()) if path.suffix == ".toml" or path.exists() else name
 
 
 def _host(address: str) -> str:
