@@ -37,6 +37,7 @@ import os
 import re
 import secrets
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -381,12 +382,27 @@ def _start_slurm(config: ClusterConfig, target: Target, need: int, store: Result
     from dask_jobqueue import SLURMCluster
     from distributed import Client
 
+    if shutil.which("sbatch") is None:
+        raise ClusterError("--cluster slurm: sbatch is not on PATH (run the sweep where jobs can be submitted)")
+    # Cores and memory per job: the options, else the user's jobqueue config, else one whole node
+    # of the partition (its smallest), as sinfo describes it.
     cores = config.cores or dask.config.get("jobqueue.slurm.cores", None)
     memory = config.memory or dask.config.get("jobqueue.slurm.memory", None)
-    if cores is None or memory is None:
-        raise ClusterError("--cluster slurm: cores and memory per job are not set: pass --cluster-cores and "
-                           "--cluster-memory (or cores/memory in [cluster]), or set jobqueue.slurm.cores and "
-                           "jobqueue.slurm.memory in your Dask configuration (~/.config/dask/jobqueue.yaml)")
+    from_sinfo = [name for name, value in (("cores", cores), ("memory", memory)) if value is None]
+    origin = f" ({' and '.join(from_sinfo)} from sinfo: the partition's smallest node)" if from_sinfo else ""
+    if from_sinfo:
+        queue = config.queue or dask.config.get("jobqueue.slurm.queue", None)
+        node = _slurm_node(queue)
+        if node is None and queue:
+            raise ClusterError(f"--slurm-queue {queue}: sinfo shows no such partition")
+        if node is None:
+            raise ClusterError("--cluster slurm: cores and memory per job are not set and sinfo does not say: pass "
+                               "--cluster-cores and --cluster-memory (or cores/memory in [cluster]), or set "
+                               "jobqueue.slurm.cores and jobqueue.slurm.memory in ~/.config/dask/jobqueue.yaml")
+        node_cpus, node_mib = node
+        cores = int(cores or node_cpus)
+        # ~5 % below the node's RealMemory: dask-jobqueue rounds --mem, and asking more than a node has never starts
+        memory = memory or f"{int(node_mib * 0.95 * cores / node_cpus)}MiB"
     cores = int(cores)
     if cores < need:
         raise ClusterError(f"--cluster-cores {cores}: a run with {need * config.pack} threads needs {need} cores per job")
@@ -404,11 +420,31 @@ def _start_slurm(config: ClusterConfig, target: Target, need: int, store: Result
                                scheduler_options={"dashboard_address": DASHBOARD_ADDRESS}, **kwargs)
     except (ValueError, TypeError) as exc:
         raise ClusterError(f"--cluster slurm: {exc}") from None
+    # A job Slurm would refuse (no such partition, too much memory...) must stop us here: once
+    # submitted in the background, a refused job would leave the sweep waiting for workers forever.
+    check = subprocess.run(["sbatch", "--test-only"], input=cluster.job_script(), capture_output=True, text=True)
+    if check.returncode != 0:
+        cluster.close()
+        raise ClusterError(f"--cluster slurm: Slurm refuses the worker job: {check.stderr.strip() or check.stdout.strip()}")
     cluster.scale(jobs=target.count or 1)
     client = Client(cluster)
     jobs = target.count or 1
     return Session(client, cluster, float(cores),
-                   f"Slurm: {jobs} job(s) of {cores} cores and {memory} (job logs in {log_dir})")
+                   f"Slurm: {jobs} job(s) of {cores} cores and {memory}{origin} (job logs in {log_dir})")
+
+
+def _slurm_node(queue: str | None) -> tuple[int, int] | None:
+    """(CPUs, memory in MiB) of the smallest node of `queue` (default: the default partition), from sinfo."""
+    try:
+        out = subprocess.run(["sinfo", "-h", "-o", "%P %c %m"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    rows = [line.split() for line in out.splitlines() if len(line.split()) == 3]
+    chosen = [r for r in rows if (r[0].rstrip("*") == queue if queue else r[0].endswith("*"))] or ([] if queue else rows)
+    try:
+        return (min(int(r[1].rstrip("+")) for r in chosen), min(int(r[2].rstrip("+")) for r in chosen)) if chosen else None
+    except ValueError:
+        return None
 
 
 def _connect(config: ClusterConfig, target: Target, need: int, wait_s: float = 60.0) -> Session:
@@ -463,7 +499,8 @@ def run_points(points: list["Point"], store: ResultStore, sweep_name: str, confi
             future = session.client.submit(
                 measure_point, spec, {"index": point.repeat}, {"sweep": sweep_name}, info,
                 key=f"snnbench-{token}-{i:05d}-{point.backend}-N{point.N_pop}-T{point.simtime:g}-r{point.repeat}",
-                resources={"cores": info["cores_reserved"]}, retries=1, pure=False)
+                resources={"cores": info["cores_reserved"]}, retries=1, pure=False,
+                priority=len(points) - i)  # round by round: Dask would otherwise start the latest submitted first
             submitted[future.key] = (future, point, spec, info)
         for future in as_completed([entry[0] for entry in submitted.values()]):
             _, point, spec, info = submitted.pop(future.key)

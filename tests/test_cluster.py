@@ -109,6 +109,20 @@ def test_a_run_larger_than_a_worker_is_refused_before_anything_runs(tmp_path):
     assert not ResultStore(tmp_path).runs()
 
 
+def test_resume_runs_the_repeats_not_recorded_when_they_completed_out_of_order(tmp_path):
+    design = [Design(backends=["numba"], N_pop="200", repeat=3, **SMALL)]
+    first = ResultStore(tmp_path / "first")
+    run_sweep(expand([Design(backends=["numba"], N_pop="200", repeat=1, **SMALL)]), first, show_progress=False)
+    (record,) = first.runs()
+    store = ResultStore(tmp_path / "store")  # as if a cluster had finished repeat #3 before #1 and #2
+    store.append_run({**record, "repeat": {"index": 2}})
+    todo, done = plan(expand(design), store, any_machine=True)
+    assert [p.repeat for p in todo] == [0, 1] and [p.repeat for p in done] == [2]
+    store.append_run({**record, "repeat": {"index": 0}})
+    todo, _ = plan(expand(design), store)
+    assert [p.repeat for p in todo] == [1]
+
+
 # ------------------------------------------------------------------------------ LocalCluster
 
 
