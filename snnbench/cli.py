@@ -505,8 +505,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="local[:workers] (processes on this machine), tcp://host:port (a running scheduler), "
                         "slurm[:jobs] (dask-jobqueue) or none (overrides the sweep file's [cluster])")
     g.add_argument("--pack", type=int, metavar="K", help="runs sharing each core (default 1: timed runs never share a core)")
-    g.add_argument("--cluster-cores", type=int, metavar="N", help="cores per worker (local) or per Slurm job")
-    g.add_argument("--cluster-memory", metavar="SIZE", help="memory per worker (local) or per Slurm job, e.g. 16GiB")
+    g.add_argument("--cluster-cores", type=int, metavar="N",
+                   help="cores per worker (local) or per Slurm job (Slurm default: your jobqueue config, else a whole node)")
+    g.add_argument("--cluster-memory", metavar="SIZE",
+                   help="memory per worker (local) or per Slurm job, e.g. 16GiB (Slurm default: as --cluster-cores)")
     g.add_argument("--slurm-queue", metavar="PARTITION")
     g.add_argument("--slurm-account", metavar="ACCOUNT")
     g.add_argument("--slurm-walltime", metavar="HH:MM:SS", help="per job (dask-jobqueue's default otherwise)")

@@ -149,6 +149,26 @@ def test_local_cluster_gives_the_records_of_the_sequential_sweep(tmp_path):
 
 
 @requires_dask
+def test_a_running_scheduler_is_used_through_its_address(tmp_path):
+    import logging
+
+    from distributed import LocalCluster
+
+    sweep = expand([Design(backends=["numba"], N_pop="200,400", repeat=1, **SMALL)])
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=None,
+                      silence_logs=logging.ERROR) as plain:  # workers without the 'cores' resource
+        with pytest.raises(ClusterError, match="declare no 'cores' resource"):
+            run_sweep(sweep, ResultStore(tmp_path), show_progress=False, cluster=ClusterConfig(spec=plain.scheduler_address))
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp", resources={"cores": 2},
+                      dashboard_address=None, silence_logs=logging.ERROR) as scheduler:
+        config = ClusterConfig(spec=scheduler.scheduler_address)
+        outcome = run_sweep(sweep, ResultStore(tmp_path), show_progress=False, cluster=config)
+    assert (outcome["ok"], outcome["failed"]) == (2, 0)
+    assert {r["cluster"]["spec"] for r in ResultStore(tmp_path).runs()} == {config.spec}
+    assert {r["cluster"]["worker_cores"] for r in ResultStore(tmp_path).runs()} == {2.0}
+
+
+@requires_dask
 def test_a_killed_worker_is_survived(tmp_path, cluster_faults):
     store = ResultStore(tmp_path)
     sweep = expand([Design(backends=["numba", "fault.killworker"], N_pop="200,400", repeat=1, **SMALL)])
