@@ -149,6 +149,16 @@ def test_local_cluster_gives_the_records_of_the_sequential_sweep(tmp_path):
 
 
 @requires_dask
+def test_packing_is_asked_for_and_recorded(tmp_path):
+    store = ResultStore(tmp_path)
+    sweep = expand([Design(backends=["numba"], N_pop="200,400", repeat=1, **SMALL)])
+    outcome = run_sweep(sweep, store, show_progress=False, cluster=ClusterConfig(spec="local:1", cores=1, pack=2))
+    assert (outcome["ok"], outcome["failed"]) == (2, 0)
+    for r in store.runs():  # two 1-thread runs may share the worker's one core, and the records say so
+        assert (r["cluster"]["pack"], r["cluster"]["cores_reserved"], r["cluster"]["worker_cores"]) == (2, 0.5, 1.0)
+
+
+@requires_dask
 def test_a_running_scheduler_is_used_through_its_address(tmp_path):
     import logging
 
