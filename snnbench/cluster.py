@@ -234,7 +234,7 @@ def measure_point(spec, repeat: dict[str, Any], tags: dict[str, Any], cluster_in
         store = _ScratchStore(scratch)
         record = run_isolated(spec, store, repeat=repeat, tags=tags)
         data_root = store.data_dir.resolve()
-        files = [(str(Path(f).resolve().relative_to(data_root)), Path(f).read_bytes())
+        files = [(_relative_name(Path(f), data_root), Path(f).read_bytes())
                  for f in (record.get("data") or {}).get("files") or []]
         log = Path(record["log"]) if record.get("log") else None
         log_bytes = (log.name, log.read_bytes()) if log is not None and log.exists() else None
@@ -243,6 +243,14 @@ def measure_point(spec, repeat: dict[str, Any], tags: dict[str, Any], cluster_in
     record["cluster"] = {**cluster_info, "worker": worker.address, "worker_cores": worker_cores,
                          "memory_limit_bytes": spec.memory_limit_bytes}
     return {"record": record, "files": files, "log": log_bytes}
+
+
+def _relative_name(path: Path, root: Path) -> str:
+    """Where a data file goes in the client's data directory: as under the worker's, else by its name."""
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return path.name
 
 
 def _machine_of_worker() -> dict[str, Any]:
