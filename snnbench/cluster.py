@@ -54,6 +54,8 @@ if TYPE_CHECKING:  # pragma: no cover
 # A point whose worker dies is run once more; a second death records it as "worker-lost".
 ALLOWED_FAILURES = 1
 DASHBOARD_ADDRESS = ":8787"
+# Points submitted and not yet recorded, at most: the scheduler holds few, claims stay few, order holds.
+MAX_IN_FLIGHT = 256
 _SPEC_HELP = "expected local[:workers], tcp://host:port, slurm[:jobs] or none"
 _SLURM_KEYS = ("queue", "account", "walltime", "interface", "job_extra_directives")
 
@@ -487,31 +489,54 @@ def dashboard_line(session: Session) -> str:
 
 
 def run_points(points: list["Point"], store: ResultStore, sweep_name: str, config: ClusterConfig,
-               on_record: Callable[["Point", dict[str, Any]], None], say: Callable[[str], None] = print) -> None:
-    """Run `points` on the cluster; append each record to `store` as it arrives, then call on_record."""
+               on_record: Callable[["Point", dict[str, Any]], None], say: Callable[[str], None] = print,
+               acquire: Callable[["Point"], Callable[[], None] | None] | None = None,
+               on_skipped: Callable[["Point"], None] | None = None) -> None:
+    """Run `points` on the cluster; append each record to `store` as it arrives, then call on_record.
+
+    At most MAX_IN_FLIGHT points are submitted at a time, in sweep order. `acquire(point)`, if
+    given, is asked just before a point is submitted: it returns a function that releases the
+    point once its record is appended, or None to leave the point out (on_skipped is told).
+    """
     from distributed import KilledWorker, as_completed
 
     if not points:
         return
     session = start(config, max(p.threads for p in points), store)
+    in_flight: dict[Any, tuple[Any, Point, Any, dict[str, Any], Callable[[], None]]] = {}
     try:
         say(f"{session.description}")
         say(dashboard_line(session))
         machines = _known_machines(session.client)
         token = secrets.token_hex(3)
-        submitted: dict[Any, tuple[Any, Point, Any, dict[str, Any]]] = {}
-        for i, point in enumerate(points):
-            spec = point.spec()
-            spec.scenario = _portable_scenario(point.scenario)
-            info = {"spec": config.spec, "pack": config.pack, "cores_reserved": slot_cores(point.threads, config.pack)}
-            future = session.client.submit(
-                measure_point, spec, {"index": point.repeat}, {"sweep": sweep_name}, info,
-                key=f"snnbench-{token}-{i:05d}-{point.backend}-N{point.N_pop}-T{point.simtime:g}-r{point.repeat}",
-                resources={"cores": info["cores_reserved"]}, retries=1, pure=False,
-                priority=len(points) - i)  # round by round: Dask would otherwise start the latest submitted first
-            submitted[future.key] = (future, point, spec, info)
-        for future in as_completed([entry[0] for entry in submitted.values()]):
-            _, point, spec, info = submitted.pop(future.key)
+        queue = iter(enumerate(points))
+        completed = as_completed()
+
+        def submit_more() -> None:
+            while len(in_flight) < MAX_IN_FLIGHT:
+                try:
+                    i, point = next(queue)
+                except StopIteration:
+                    return
+                release = acquire(point) if acquire is not None else _nothing
+                if release is None:
+                    if on_skipped is not None:
+                        on_skipped(point)
+                    continue
+                spec = point.spec()
+                spec.scenario = _portable_scenario(point.scenario)
+                info = {"spec": config.spec, "pack": config.pack, "cores_reserved": slot_cores(point.threads, config.pack)}
+                future = session.client.submit(
+                    measure_point, spec, {"index": point.repeat}, {"sweep": sweep_name}, info,
+                    key=f"snnbench-{token}-{i:05d}-{point.backend}-N{point.N_pop}-T{point.simtime:g}-r{point.repeat}",
+                    resources={"cores": info["cores_reserved"]}, retries=1, pure=False,
+                    priority=len(points) - i)  # round by round: Dask would otherwise start the latest submitted first
+                in_flight[future.key] = (future, point, spec, info, release)
+                completed.add(future)
+
+        submit_more()
+        for future in completed:
+            _, point, spec, info, release = in_flight.pop(future.key)
             try:
                 record = _save(future.result(), store)
                 mach = (record.get("provenance") or {}).get("machine")
@@ -528,10 +553,20 @@ def run_points(points: list["Point"], store: ResultStore, sweep_name: str, confi
                                         f"on the worker, outside the measured run: {type(exc).__name__}: {exc}", None)
             finally:
                 future.release()
-            store.append_run(record)
+            try:
+                store.append_run(record)
+            finally:
+                release()
             on_record(point, record)
+            submit_more()
     finally:
+        for entry in in_flight.values():  # points not recorded: free them for the next sweep
+            entry[4]()
         session.close()
+
+
+def _nothing() -> None:
+    pass
 
 
 def _portable_scenario(name: str) -> str:

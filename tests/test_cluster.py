@@ -149,6 +149,29 @@ def test_local_cluster_gives_the_records_of_the_sequential_sweep(tmp_path):
 
 
 @requires_dask
+def test_points_are_acquired_one_window_at_a_time_and_released_once_recorded(tmp_path, monkeypatch):
+    import snnbench.cluster as cluster
+
+    monkeypatch.setattr(cluster, "MAX_IN_FLIGHT", 1)  # one point in flight: they complete in sweep order
+    points = expand([Design(backends=["numba"], N_pop="200,300,400", repeat=1, **SMALL)]).points
+    events: list[tuple[str, int]] = []
+
+    def acquire(point):
+        if point.N_pop == 300:
+            return None  # e.g. claimed by another sweep
+        events.append(("acquired", point.N_pop))
+        return lambda: events.append(("released", point.N_pop))
+
+    recorded, skipped = [], []
+    cluster.run_points(points, ResultStore(tmp_path), "window", ClusterConfig(spec="local:1"),
+                       on_record=lambda p, r: recorded.append((p.N_pop, r["status"])), say=lambda _: None,
+                       acquire=acquire, on_skipped=lambda p: skipped.append(p.N_pop))
+    assert recorded == [(200, "ok"), (400, "ok")] and skipped == [300]
+    assert events == [("acquired", 200), ("released", 200), ("acquired", 400), ("released", 400)]
+    assert [r["resolved"]["N_pop"] for r in ResultStore(tmp_path).runs()] == [200, 400]
+
+
+@requires_dask
 def test_packing_is_asked_for_and_recorded(tmp_path):
     store = ResultStore(tmp_path)
     sweep = expand([Design(backends=["numba"], N_pop="200,400", repeat=1, **SMALL)])
