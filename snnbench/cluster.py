@@ -491,12 +491,13 @@ def dashboard_line(session: Session) -> str:
 def run_points(points: list["Point"], store: ResultStore, sweep_name: str, config: ClusterConfig,
                on_record: Callable[["Point", dict[str, Any]], None], say: Callable[[str], None] = print,
                acquire: Callable[["Point"], Callable[[], None] | None] | None = None,
-               on_skipped: Callable[["Point"], None] | None = None) -> None:
+               on_skipped: Callable[["Point"], None] | None = None, force: bool = False) -> None:
     """Run `points` on the cluster; append each record to `store` as it arrives, then call on_record.
 
     At most MAX_IN_FLIGHT points are submitted at a time, in sweep order. `acquire(point)`, if
     given, is asked just before a point is submitted: it returns a function that releases the
     point once its record is appended, or None to leave the point out (on_skipped is told).
+    The sweep passes store claims (sweep.claim_for_cluster): two sweeps never run a point twice.
     """
     from distributed import KilledWorker, as_completed
 
@@ -525,6 +526,7 @@ def run_points(points: list["Point"], store: ResultStore, sweep_name: str, confi
                     continue
                 spec = point.spec()
                 spec.scenario = _portable_scenario(point.scenario)
+                spec.force = force  # run even if the worker's memory estimate says no
                 info = {"spec": config.spec, "pack": config.pack, "cores_reserved": slot_cores(point.threads, config.pack)}
                 future = session.client.submit(
                     measure_point, spec, {"index": point.repeat}, {"sweep": sweep_name}, info,

@@ -299,3 +299,19 @@ def test_a_sweep_through_a_real_slurm(tmp_path, local_slurm):
             break
         time.sleep(0.5)
     assert queue.returncode == 0 and not queue.stdout.strip(), queue.stdout
+
+
+@requires_dask
+def test_two_cluster_sweeps_on_one_store_run_each_point_once(tmp_path):
+    cmd = [sys.executable, "-m", "snnbench", "sweep", "vogels-abbott-coba", "--backends", "numba", "--N-pop", "200,300,400",
+           "--simtime", "50", "--repeat", "1", "--results", str(tmp_path), "--cluster", "local:1", "--json"]
+    sweeps = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outcomes = []
+    for proc in sweeps:
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-2000:]
+        outcomes.append(json.loads(out))
+    records = ResultStore(tmp_path).runs()
+    assert sorted(Counter(map(configuration, records)).values()) == [1, 1, 1]  # each point once, by one of them
+    assert sum(o["ok"] for o in outcomes) == 3
+    assert sum(o["ok"] + o["skipped"] + o["claimed_elsewhere"] for o in outcomes) == 6
