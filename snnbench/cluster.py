@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .interrupts import deferred
 from .scenario import find_scenario
 from .store import ResultStore
 
@@ -499,7 +500,7 @@ def run_points(points: list["Point"], store: ResultStore, sweep_name: str, confi
     point once its record is appended, or None to leave the point out (on_skipped is told).
     The sweep passes store claims (sweep.claim_for_cluster): two sweeps never run a point twice.
     """
-    from distributed import KilledWorker, as_completed
+    from distributed import as_completed
 
     if not points:
         return
@@ -540,31 +541,44 @@ def run_points(points: list["Point"], store: ResultStore, sweep_name: str, confi
         for future in completed:
             _, point, spec, info, release = in_flight.pop(future.key)
             try:
-                record = _save(future.result(), store)
-                mach = (record.get("provenance") or {}).get("machine")
-                if mach and record.get("cluster", {}).get("worker"):
-                    machines[_host(record["cluster"]["worker"])] = mach
-            except KilledWorker as exc:
-                worker = getattr(exc.last_worker, "address", None) or str(exc.last_worker)
-                record = failure_record(
-                    spec, {"index": point.repeat}, {"sweep": sweep_name}, {**info, "worker": worker}, "worker-lost",
-                    f"the worker running this point died {ALLOWED_FAILURES + 1} times (last {worker}); "
-                    "the point was not measured", machines.get(_host(worker)))
-            except Exception as exc:  # noqa: BLE001 - a task that failed outside the measured run
-                record = failure_record(spec, {"index": point.repeat}, {"sweep": sweep_name}, info, "exception",
-                                        f"on the worker, outside the measured run: {type(exc).__name__}: {exc}", None)
+                result = future.result()
+            except Exception as exc:  # noqa: BLE001 - KilledWorker, or a task that failed outside the measured run
+                result = exc
             finally:
                 future.release()
-            try:
-                store.append_run(record)
-            finally:
-                release()
+            with deferred():  # Ctrl-C waits until the point's files and record are in the store
+                try:
+                    record = _record_of(result, point, spec, info, sweep_name, store, machines)
+                    store.append_run(record)
+                finally:
+                    release()
             on_record(point, record)
             submit_more()
     finally:
         for entry in in_flight.values():  # points not recorded: free them for the next sweep
             entry[4]()
         session.close()
+
+
+def _record_of(result: Any, point: "Point", spec, info: dict[str, Any], sweep_name: str, store: ResultStore,
+               machines: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The record to append for a completed future: the run's (its files written first), or a failure."""
+    from distributed import KilledWorker
+
+    repeat, tags = {"index": point.repeat}, {"sweep": sweep_name}
+    if isinstance(result, KilledWorker):
+        worker = getattr(result.last_worker, "address", None) or str(result.last_worker)
+        return failure_record(spec, repeat, tags, {**info, "worker": worker}, "worker-lost",
+                              f"the worker running this point died {ALLOWED_FAILURES + 1} times (last {worker}); "
+                              "the point was not measured", machines.get(_host(worker)))
+    if isinstance(result, BaseException):
+        return failure_record(spec, repeat, tags, info, "exception",
+                              f"on the worker, outside the measured run: {type(result).__name__}: {result}", None)
+    record = _save(result, store)
+    mach = (record.get("provenance") or {}).get("machine")
+    if mach and record.get("cluster", {}).get("worker"):
+        machines[_host(record["cluster"]["worker"])] = mach
+    return record
 
 
 def _nothing() -> None:

@@ -228,25 +228,33 @@ def test_a_point_whose_workers_keep_dying_is_recorded_as_worker_lost(tmp_path, c
 
 
 @requires_dask
-def test_the_sweep_resumes_after_the_client_is_killed(tmp_path):
+def test_the_sweep_resumes_after_the_client_is_stopped_or_killed(tmp_path):
     store = ResultStore(tmp_path)
     cmd = [sys.executable, "-m", "snnbench", "sweep", "vogels-abbott-coba", "--backends", "numba", "--N-pop", "200,300,400",
            "--simtime", "50", "--repeat", "2", "--results", str(tmp_path), "--cluster", "local:2", "--json"]
-    client = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and not (store.runs_file.exists() and store.runs()):
-        time.sleep(0.2)
-    family = psutil.Process(client.pid).children(recursive=True)
-    client.send_signal(signal.SIGKILL)
-    client.wait()
-    first = len(store.runs())
-    assert 1 <= first < 6
-    _, still = psutil.wait_procs(family, timeout=60)  # the client's Dask workers and runs end without it
-    assert not still, f"left behind by the killed client: {[p.pid for p in still]}"
+
+    def stop_after_a_record(sig: int) -> tuple[int, int, str]:
+        before = len(store.runs())
+        client = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and len(store.runs()) <= before:
+            time.sleep(0.2)
+        family = psutil.Process(client.pid).children(recursive=True)
+        client.send_signal(sig)
+        _, err = client.communicate(timeout=120)
+        _, still = psutil.wait_procs(family, timeout=60)  # the client's Dask workers and runs end with it
+        assert not still, f"left behind by the client stopped with {sig}: {[p.pid for p in still]}"
+        return client.returncode, len(store.runs()), err
+
+    rc, first, err = stop_after_a_record(signal.SIGTERM)  # an orderly stop: exit 130, claims released
+    assert rc == 130 and "the same command resumes" in err and 1 <= first < 6
+    assert not [p for p in store.claims_dir.glob("*") if p.name != ".lock"]
+    rc, second, _ = stop_after_a_record(signal.SIGKILL)  # no chance to tidy up: what was appended stays
+    assert rc == -signal.SIGKILL and first < second <= 6
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     outcome = json.loads(proc.stdout)
-    assert outcome["skipped"] == first and outcome["ok"] == 6 - first
+    assert outcome["skipped"] == second and outcome["ok"] == 6 - second  # claims of the killed client were taken over
     records = store.runs()
     assert len(records) == 6 and sorted(Counter(map(configuration, records)).values()) == [1] * 6
 
