@@ -29,7 +29,6 @@ Dask is imported only when a cluster is used: without `--cluster` nothing here r
 
 from __future__ import annotations
 
-import datetime as _dt
 import importlib.util
 import logging
 import math
@@ -46,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .interrupts import deferred
+from .record import RunRecord
 from .scenario import find_scenario
 from .store import ResultStore
 
@@ -235,7 +235,7 @@ def measure_point(spec, repeat: dict[str, Any], tags: dict[str, Any], cluster_in
     scratch = Path(tempfile.mkdtemp(prefix="snnbench-point-", dir=worker.local_directory))
     try:
         store = _ScratchStore(scratch)
-        record = run_isolated(spec, store, repeat=repeat, tags=tags)
+        record = run_isolated(spec, store, repeat=repeat, tags=tags).to_dict()  # its JSON form travels
         data_root = store.data_dir.resolve()
         files = [(_relative_name(Path(f), data_root), Path(f).read_bytes())
                  for f in (record.get("data") or {}).get("files") or []]
@@ -293,30 +293,29 @@ def _write_file(path: Path, payload: bytes) -> None:
 
 
 def failure_record(spec, repeat: dict[str, Any], tags: dict[str, Any], cluster_info: dict[str, Any],
-                   kind: str, message: str, machine: dict[str, Any] | None) -> dict[str, Any]:
-    """The record of a point that never came back from the cluster (same header as the runner's)."""
+                   kind: str, message: str, machine: dict[str, Any] | None) -> RunRecord:
+    """The record of a point that never came back from the cluster (the runner's header, a failed result)."""
     from .backends import backend_class
     from .provenance import git_revision, software
-    from .runner import SCHEMA_VERSION, new_run_id
+    from .record import ChildResult, Failure, new_timestamp
+    from .runner import new_run_id
     from .scenario import find_scenario, load_scenario, resolve
 
     scenario_file = find_scenario(spec.scenario)
     scenario = load_scenario(scenario_file)
-    machine = machine or {}
-    return {
-        "schema": SCHEMA_VERSION, "kind": "run", "run_id": new_run_id(),
-        "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    resolved = resolve(scenario, spec.overrides)
+    header = {
+        "kind": "run", "run_id": new_run_id(), "timestamp": new_timestamp(),
         "scenario": scenario.id, "scenario_title": scenario.scenario.title, "scenario_file": str(scenario_file),
-        "scenario_hash": resolve(scenario, spec.overrides).hash, "overrides": spec.overrides.as_dict(),
+        "scenario_hash": resolved.hash, "overrides": spec.overrides.as_dict(),
         "backend": spec.backend, "backend_version": backend_class(spec.backend).version(),
         "connectivity": spec.connectivity, "threads": spec.threads, "format": spec.format, "options": spec.options,
-        "timeout_s": spec.timeout, "repeat": repeat, "tags": tags,
-        "status": "failed", "failure": {"kind": kind, "message": message, "phase": None},
-        "phases": {}, "peak_rss_bytes": 0, "log": None, "cluster": cluster_info,
-        # The machine is the last worker's, when the client had heard from it; software is the client's.
-        "provenance": {"machine": machine, "software": software(spec.backend), "git": git_revision()},
-        "machine_id": machine.get("machine_id"),
+        "timeout_s": spec.timeout, "repeat": repeat, "tags": tags, "cluster": cluster_info,
     }
+    # The machine is the last worker's, when the client had heard from it; software is the client's.
+    result = ChildResult(status="failed", failure=Failure(kind=kind, message=message, phase=None),
+                         provenance={"machine": machine or {}, "software": software(spec.backend), "git": git_revision()})
+    return RunRecord.assemble(header, result, tree_peak_rss_bytes=None, log=None, simtime_ms=resolved.simtime)
 
 
 @dataclass
@@ -561,7 +560,7 @@ def run_points(points: list["Point"], store: ResultStore, sweep_name: str, confi
 
 
 def _record_of(result: Any, point: "Point", spec, info: dict[str, Any], sweep_name: str, store: ResultStore,
-               machines: dict[str, dict[str, Any]]) -> dict[str, Any]:
+               machines: dict[str, dict[str, Any]]) -> RunRecord:
     """The record to append for a completed future: the run's (its files written first), or a failure."""
     from distributed import KilledWorker
 
@@ -578,7 +577,7 @@ def _record_of(result: Any, point: "Point", spec, info: dict[str, Any], sweep_na
     mach = (record.get("provenance") or {}).get("machine")
     if mach and record.get("cluster", {}).get("worker"):
         machines[_host(record["cluster"]["worker"])] = mach
-    return record
+    return RunRecord.from_json(record)
 
 
 def _nothing() -> None:

@@ -113,7 +113,7 @@ def test_resume_runs_the_repeats_not_recorded_when_they_completed_out_of_order(t
     design = [Design(backends=["numba"], N_pop="200", repeat=3, **SMALL)]
     first = ResultStore(tmp_path / "first")
     run_sweep(expand([Design(backends=["numba"], N_pop="200", repeat=1, **SMALL)]), first, show_progress=False)
-    (record,) = first.runs()
+    record = first.runs()[0].to_dict()
     store = ResultStore(tmp_path / "store")  # as if a cluster had finished repeat #3 before #1 and #2
     store.append_run({**record, "repeat": {"index": 2}})
     todo, done = plan(expand(design), store, any_machine=True)
