@@ -66,7 +66,7 @@ class WrongWeights(NumbaBackend):
 
     def build(self, resolved, mode, network):
         super().build(resolved, mode, network)
-        self.weights = np.where(self.receptor == 1, self.weights * 0.5, self.weights)
+        self.layout.scale_weights(1, 0.5)
 
 
 class KillDaskWorkerOnce(NumbaBackend):

@@ -81,23 +81,42 @@ def exp_nonpos(x):
     return p
 
 
-@njit(cache=True, nogil=True)
-def _deliver(g, k_slot, indptr, targets, receptor, weights, dsteps, ring):
+@njit(cache=True, nogil=True, inline="always")
+def _deliver_block(g, slot, b, seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring):
+    """The synapses of source g onto target block b, into the ring (slot: the step of the spike)."""
     ring_len = ring.shape[0]
-    for e in range(indptr[g], indptr[g + 1]):
-        t = k_slot + dsteps[e]
-        if t >= ring_len:  # cheaper than a modulo per synapse (dsteps < ring_len)
-            t -= ring_len
-        ring[t, receptor[e], targets[e]] += weights[e]
+    per_w, per_d = weights.shape[0] > 0, dsteps.shape[0] > 0
+    for s in range(seg_first[g], seg_first[g + 1]):
+        rec = seg_rec[s]
+        lo, hi = seg_ptr[s, b], seg_ptr[s, b + 1]
+        if per_d:
+            for e in range(lo, hi):
+                t = slot + dsteps[e]
+                if t >= ring_len:  # cheaper than a modulo per synapse (dsteps < ring_len)
+                    t -= ring_len
+                ring[t, rec, targets[e]] += weights[e] if per_w else seg_w[s]
+        else:
+            t = slot + seg_d[s]
+            if t >= ring_len:
+                t -= ring_len
+            row = ring[t, rec]
+            if per_w:
+                for e in range(lo, hi):
+                    row[targets[e]] += weights[e]
+            else:
+                w = seg_w[s]
+                for e in range(lo, hi):
+                    row[targets[e]] += w
 
 
-@njit(cache=True, parallel=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _update_curr(p, r_steps, v, syn_e, syn_i, refr, arrive_e, arrive_i, spiked):
-    """One step of a group of IF_curr_exp cells, in NEST iaf_psc_exp's order (arrays are the group's slices)."""
+    """One step of a group's slice of IF_curr_exp cells, in NEST iaf_psc_exp's order (loops from 0
+    over slices, so that no index can be negative and the loop vectorises)."""
     v_rest, v_reset, v_thresh = p[V_REST], p[V_RESET], p[V_THRESH]
     p22, p21e, p21i, drive = p[P22], p[P21E], p[P21I], p[P20] * p[I_OFF]
     dec_e, dec_i = p[DEC_E], p[DEC_I]
-    for i in prange(v.shape[0]):
+    for i in range(v.shape[0]):
         r = refr[i]
         vi = v[i]
         integrated = v_rest + (vi - v_rest) * p22 + p21e * syn_e[i] + p21i * syn_i[i] + drive
@@ -112,15 +131,15 @@ def _update_curr(p, r_steps, v, syn_e, syn_i, refr, arrive_e, arrive_i, spiked):
         arrive_i[i] = 0.0
 
 
-@njit(cache=True, parallel=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _update_cond(p, r_steps, dt, v, syn_e, syn_i, refr, arrive_e, arrive_i, spiked):
-    """One step of a group of IF_cond_exp cells, in NEST iaf_cond_exp's order (arrays are the group's slices)."""
+    """One step of a group's slice of IF_cond_exp cells, in NEST iaf_cond_exp's order."""
     v_reset, v_thresh = p[V_RESET], p[V_THRESH]
     g_l, e_e, e_i = p[G_L], p[E_E], p[E_I]
     leak_drive = g_l * p[V_REST] + p[I_OFF]
     avg_e, avg_i, dec_e, dec_i = p[AVG_E], p[AVG_I], p[DEC_E], p[DEC_I]
     minus_dt_over_cm = -dt / p[CM]
-    for i in prange(v.shape[0]):
+    for i in range(v.shape[0]):
         ge = syn_e[i] * avg_e
         gi = syn_i[i] * avg_i
         gt = g_l + ge + gi
@@ -137,59 +156,114 @@ def _update_cond(p, r_steps, dt, v, syn_e, syn_i, refr, arrive_e, arrive_i, spik
         arrive_i[i] = 0.0
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _block_step(b, k, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr,
+                seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
+                pending, n_pending, spiked, blk_spk, blk_cnt):
+    """Step k for the cells of block b: deliver the spikes of step k-1 (`pending`) onto them
+    (delays >= 1 step: they land in slot k or later), then update them, reading slot k, and
+    list those that spiked. Each cell receives its inputs in the same order as with serial
+    delivery, whatever the number of blocks."""
+    ring_len = ring.shape[0]
+    prev = (k - 1) % ring_len
+    slot = k % ring_len
+    for q in range(n_pending):
+        _deliver_block(pending[q], prev, b, seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring)
+    b_lo, b_hi = block_lo[b], block_lo[b + 1]
+    for g in range(grp_lo.shape[0]):
+        lo, hi = max(grp_lo[g], b_lo), min(grp_hi[g], b_hi)
+        if lo >= hi:
+            continue
+        if grp_kind[g] == 0:
+            _update_curr(prm[g], grp_refr[g], v[lo:hi], syn_e[lo:hi], syn_i[lo:hi], refr[lo:hi],
+                         ring[slot, 0, lo:hi], ring[slot, 1, lo:hi], spiked[lo:hi])
+        else:
+            _update_cond(prm[g], grp_refr[g], dt, v[lo:hi], syn_e[lo:hi], syn_i[lo:hi], refr[lo:hi],
+                         ring[slot, 0, lo:hi], ring[slot, 1, lo:hi], spiked[lo:hi])
+    c = 0
+    for i in range(b_lo, b_hi):
+        if spiked[i]:
+            blk_spk[b, c] = i
+            c += 1
+    blk_cnt[b] = c
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _step_parallel(k, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr,
+                   seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
+                   pending, n_pending, spiked, blk_spk, blk_cnt):
+    """Step k as one parallel region: thread b owns the cells of block b (no atomics)."""
+    for b in prange(block_lo.shape[0] - 1):
+        _block_step(b, k, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr,
+                    seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
+                    pending, n_pending, spiked, blk_spk, blk_cnt)
+
+
 @njit(cache=True, nogil=True)
-def advance(k0, k1, dt, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr,
-            indptr, targets, weights, dsteps, receptor, ring,
-            src_ptr, src_ids, spiked, spk_ids, spk_steps, n_spk, rec_ids, v_rec):
+def advance(k0, k1, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr,
+            seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
+            src_ptr, src_ids, pending, n_pending, spiked, blk_spk, blk_cnt, spk_ids, spk_steps, n_spk, rec_ids, v_rec):
     """Advance from step k0 to k1; return the step reached (< k1 when the spike buffer needs room).
 
     Group g (a population) holds cells grp_lo[g]:grp_hi[g], of kind grp_kind[g] (CURR or COND),
     with parameters prm[g]. ring[slot, receptor, cell] holds the input arriving at the end of
-    step `slot` (mod its length). Each group is updated by a parallel, branch-free loop over
-    contiguous slices, which vectorises; spikes are then delivered serially.
+    step `slot` (mod its length). `pending[:n_pending[0]]` carries the spikes of step k0 - 1 (cells
+    in index order, then sources) from one call to the next; they are delivered in step k0.
     """
     n = v.shape[0]
-    ring_len = ring.shape[0]
     cap = spk_ids.shape[0]
+    n_blocks = block_lo.shape[0] - 1
     for k in range(k0, k1):
-        slot = k % ring_len
-        for g in range(grp_lo.shape[0]):
-            lo, hi = grp_lo[g], grp_hi[g]
-            if grp_kind[g] == 0:
-                _update_curr(prm[g], grp_refr[g], v[lo:hi], syn_e[lo:hi], syn_i[lo:hi], refr[lo:hi],
-                             ring[slot, 0, lo:hi], ring[slot, 1, lo:hi], spiked[lo:hi])
-            else:
-                _update_cond(prm[g], grp_refr[g], dt, v[lo:hi], syn_e[lo:hi], syn_i[lo:hi], refr[lo:hi],
-                             ring[slot, 0, lo:hi], ring[slot, 1, lo:hi], spiked[lo:hi])
+        if n_blocks == 1:  # one thread: no parallel region at all
+            _block_step(0, k, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr,
+                        seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
+                        pending, n_pending[0], spiked, blk_spk, blk_cnt)
+        else:
+            _step_parallel(k, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr,
+                           seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
+                           pending, n_pending[0], spiked, blk_spk, blk_cnt)
         for r in range(rec_ids.shape[0]):
             v_rec[k, r] = v[rec_ids[r]]
         m = n_spk[0]
-        for i in range(n):
-            if spiked[i]:
+        q = 0
+        for b in range(n_blocks):
+            for j in range(blk_cnt[b]):
+                i = blk_spk[b, j]
                 spk_ids[m] = i
                 spk_steps[m] = k + 1
                 m += 1
-                _deliver(i, slot, indptr, targets, receptor, weights, dsteps, ring)
+                pending[q] = i
+                q += 1
         for s in range(src_ptr[k], src_ptr[k + 1]):
-            _deliver(src_ids[s], slot, indptr, targets, receptor, weights, dsteps, ring)
+            pending[q] = src_ids[s]
+            q += 1
+        n_pending[0] = q
         n_spk[0] = m
         if m + n > cap:
             return k + 1
     return k1
 
 
-def warm_up() -> dict:
-    """Compile the kernels (or load them from numba's cache) on a tiny network; report the cache state."""
+def warm_up(resolved=None) -> dict:
+    """Compile the kernels (or load them from numba's cache) on a tiny network, with native
+    mode's float32 weights, and the drawing kernels `resolved` needs; report the cache state.
+    Exact mode's float64 variant is loaded (or compiled) when the build first calls it."""
+    from . import numba_connect
+
     prm = np.stack([group_parameters(1.0, 20.0, 5.0, 5.0, -65.0, -65.0, -50.0, 0.0, 0.0, -70.0, 0.1)] * 2)
     i64 = lambda *shape: np.zeros(shape, dtype=np.int64)  # noqa: E731
-    advance(
-        0, 1, 0.1, np.array([0, 1], dtype=np.int64), np.array([1, 2], dtype=np.int64),
-        np.array([CURR, COND], dtype=np.int8), prm, i64(2),
-        np.zeros(2), np.zeros(2), np.zeros(2), i64(2),
-        i64(3), np.zeros(0, dtype=np.int32), np.zeros(0), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int8),
-        np.zeros((2, 2, 2)), i64(2), i64(0), np.zeros(2, dtype=np.bool_), i64(8), i64(8), i64(1), i64(0), np.zeros((1, 0)),
-    )
-    hits = sum(sum(f.stats.cache_hits.values()) for f in (advance, _update_curr, _update_cond, _deliver))
-    misses = sum(sum(f.stats.cache_misses.values()) for f in (advance, _update_curr, _update_cond, _deliver))
+    for w_dtype in (np.float32,):
+        advance(
+            0, 1, 0.1, np.array([0, 2], dtype=np.int64), np.array([0, 1], dtype=np.int64), np.array([1, 2], dtype=np.int64),
+            np.array([CURR, COND], dtype=np.int8), prm, i64(2),
+            np.zeros(2), np.zeros(2), np.zeros(2), i64(2),
+            i64(3), i64(0, 2), np.zeros(0, dtype=np.int8), np.zeros(0), i64(0), np.zeros(0, dtype=np.int32),
+            np.zeros(0, dtype=w_dtype), np.zeros(0, dtype=np.int16), np.zeros((2, 2, 2)),
+            i64(2), i64(0), i64(2), i64(1), np.zeros(2, dtype=np.bool_), i64(1, 2), i64(1),
+            i64(8), i64(8), i64(1), i64(0), np.zeros((1, 0)),
+        )
+    functions = [advance] + numba_connect.warm_up(resolved)
+    hits = sum(sum(f.stats.cache_hits.values()) for f in functions)
+    misses = sum(sum(f.stats.cache_misses.values()) for f in functions)
     return {"compile_cache": "warm" if hits and not misses else "cold", "numba_cache_hits": int(hits),
             "numba_cache_misses": int(misses)}

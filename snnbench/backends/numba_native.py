@@ -1,9 +1,12 @@
 """numba: snnbench's own simulator, the embedded default (needs nothing beyond the package).
 
-Clock-driven, dt steps, exact exponential integration (see `numba_kernels`), CSR connectivity,
-axonal delays through a ring buffer, threads via numba's parallel loops over cells. It has no
-connector or random generator of its own: both connectivity modes use the harness's
-realisation from the seed, so its build phase includes drawing the network.
+Clock-driven, dt steps, exact exponential integration (see `numba_kernels`), axonal delays
+through a ring buffer. Cells are split into one contiguous target block per thread; a step is
+one parallel region in which each thread delivers the previous step's spikes onto its own
+cells and updates them (no atomics; the raster does not depend on the thread count).
+Connectivity (`numba_connect`): in native mode drawn by numba's own parallel connectors straight
+into a compact layout (int32 targets, float32 weights and int16 delays only where they vary); in
+exact mode the harness's arrays, placed in the same layout with float64 weights.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..output import PopulationOutput, SimulationOutput, spikes_from_steps
-from ..scenario.realise import Network, realise
+from ..scenario.realise import Network, realise_populations
 from ..scenario.resolve import ResolvedScenario
 from .base import Backend
 
@@ -38,13 +41,26 @@ class NumbaBackend(Backend):
         self.kernels = numba_kernels
 
     def compile(self, resolved: ResolvedScenario) -> None:
-        self.info.update(self.kernels.warm_up())
+        self.info.update(self.kernels.warm_up(resolved))
 
     def build(self, resolved: ResolvedScenario, mode: str, network: Network | None) -> None:
         K = self.kernels
+        from . import numba_connect
+
+        n_blocks = self.info["threads_used"]
         if network is None:
-            self.translate("connectivity", "numba has no connector of its own: native mode draws the network with the harness's exact realisation")
-            network = realise(resolved)
+            # Native: the network is drawn here, in parallel compiled code, straight into the
+            # compact layout; the harness only realises initial V and source spikes.
+            self.translate("connectivity", "drawn by numba's own parallel connectors from the seed (a realisation "
+                           "other than the harness's); weights stored as float32")
+            network = Network(resolved=resolved, populations=realise_populations(resolved))
+            self.layout = numba_connect.native_layout(
+                resolved, n_blocks, lambda proj: self.harness_arrays(proj, resolved),
+                self.delay_steps, self.translate)
+        else:
+            self.layout = numba_connect.harness_layout(resolved, network, n_blocks, self.delay_steps)
+        self.info["target_blocks"] = self.layout.n_blocks
+        self.info["synapse_bytes"] = self.layout.nbytes
         self.resolved, self.network = resolved, network
         dt = resolved.dt
         cells = [network.populations[name] for name in resolved.cells]
@@ -72,34 +88,8 @@ class NumbaBackend(Backend):
         self.v = np.concatenate([p.v_init for p in cells]).astype(np.float64)
         self.syn_e, self.syn_i = np.zeros(n), np.zeros(n)
         self.refr = np.zeros(n, dtype=np.int64)
-
-        # Connectivity: CSR over the global presynaptic index.
-        pre_g, post_g, w, d, rec = [], [], [], [], []
-        synapses = {}
-        for proj in network.projections:
-            pre_off = network.populations[proj.pre].offset
-            post_off = network.populations[proj.post].offset
-            pre_g.append(proj.pre_idx + pre_off)
-            post_g.append((proj.post_idx + post_off).astype(np.int32))
-            w.append(proj.weight)
-            d.append(self.delay_steps(proj.delay, dt, proj.label).astype(np.int32))
-            rec.append(np.full(proj.size, 0 if proj.receptor == "excitatory" else 1, dtype=np.int8))
-            synapses[proj.label] = proj.size
-        self.synapses = synapses
-        if pre_g:
-            pre = np.concatenate(pre_g)
-            order = np.argsort(pre, kind="stable")
-            self.targets = np.concatenate(post_g)[order]
-            self.weights = np.concatenate(w)[order].astype(np.float64)
-            self.dsteps = np.concatenate(d)[order]
-            self.receptor = np.concatenate(rec)[order]
-            self.indptr = np.concatenate(([0], np.cumsum(np.bincount(pre, minlength=n_total)))).astype(np.int64)
-        else:
-            self.targets, self.weights = np.zeros(0, np.int32), np.zeros(0)
-            self.dsteps, self.receptor = np.zeros(0, np.int32), np.zeros(0, np.int8)
-            self.indptr = np.zeros(n_total + 1, dtype=np.int64)
-        ring_len = int(self.dsteps.max()) + 1 if self.dsteps.size else 2
-        self.ring = np.zeros((ring_len, 2, n))  # [slot, receptor (0 exc, 1 inh), cell]
+        self.synapses = dict(self.layout.synapses)
+        self.ring = np.zeros((self.layout.max_delay_steps + 1, 2, n))  # [slot, receptor (0 exc, 1 inh), cell]
 
         # Source spikes as events per emission step: a spike at m*dt is emitted in step m-1.
         n_steps = resolved.n_steps
@@ -119,6 +109,11 @@ class NumbaBackend(Backend):
         self.rec_ids = np.concatenate(rec_ids).astype(np.int64) if rec_ids else np.zeros(0, np.int64)
         self.v_rec = np.zeros((n_steps, self.rec_ids.size))
         self.spiked = np.zeros(n, dtype=np.bool_)
+        widest = int(np.diff(self.layout.block_lo).max()) if n else 0
+        self.blk_spk = np.zeros((self.layout.n_blocks, widest), dtype=np.int64)  # spikes of one step, per block
+        self.blk_cnt = np.zeros(self.layout.n_blocks, dtype=np.int64)
+        self.pending = np.zeros(n_total, dtype=np.int64)  # spikes of the last step, delivered in the next
+        self.n_pending = np.zeros(1, dtype=np.int64)
         capacity = int(n * resolved.simtime / 1000.0 * _INITIAL_RATE_HZ) + 2 * n + 1024
         self.spk_ids = np.zeros(capacity, dtype=np.int64)
         self.spk_steps = np.zeros(capacity, dtype=np.int64)
@@ -126,18 +121,27 @@ class NumbaBackend(Backend):
         self.n_cells = n
 
     def run(self) -> None:
-        K, n_steps = self.kernels, self.resolved.n_steps
+        n_steps = self.resolved.n_steps
         k = 0
         while k < n_steps:
+            k = self.advance(k, n_steps)
+
+    def advance(self, k0: int, k1: int) -> int:
+        """Simulate steps k0 to k1 (growing the spike buffer when it fills); return k1."""
+        K, L = self.kernels, self.layout
+        k = k0
+        while k < k1:
             k = K.advance(
-                k, n_steps, self.resolved.dt, self.grp_lo, self.grp_hi, self.grp_kind, self.prm, self.grp_refr,
+                k, k1, self.resolved.dt, L.block_lo, self.grp_lo, self.grp_hi, self.grp_kind, self.prm, self.grp_refr,
                 self.v, self.syn_e, self.syn_i, self.refr,
-                self.indptr, self.targets, self.weights, self.dsteps, self.receptor, self.ring,
-                self.src_ptr, self.src_ids, self.spiked, self.spk_ids, self.spk_steps, self.n_spk, self.rec_ids, self.v_rec,
+                L.seg_first, L.seg_ptr, L.seg_rec, L.seg_w, L.seg_d, L.targets, L.weights, L.dsteps, self.ring,
+                self.src_ptr, self.src_ids, self.pending, self.n_pending, self.spiked, self.blk_spk, self.blk_cnt,
+                self.spk_ids, self.spk_steps, self.n_spk, self.rec_ids, self.v_rec,
             )
-            if k < n_steps:  # the spike buffer is nearly full: double it and go on
+            if k < k1:  # the spike buffer is nearly full: double it and go on
                 self.spk_ids = np.concatenate((self.spk_ids, np.zeros_like(self.spk_ids)))
                 self.spk_steps = np.concatenate((self.spk_steps, np.zeros_like(self.spk_steps)))
+        return k
 
     def collect(self) -> SimulationOutput:
         resolved, network, dt = self.resolved, self.network, self.resolved.dt

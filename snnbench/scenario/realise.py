@@ -111,6 +111,12 @@ class Network:
 
 def realise(resolved: ResolvedScenario) -> Network:
     """All random items of `resolved`, deterministically from its seed."""
+    projections = [realise_projection(proj, resolved) for proj in resolved.projections]
+    return Network(resolved=resolved, populations=realise_populations(resolved), projections=projections)
+
+
+def realise_populations(resolved: ResolvedScenario) -> dict[str, PopulationArrays]:
+    """The populations' random items (initial V, source spikes), without any projection."""
     seed = resolved.seed
     pops: dict[str, PopulationArrays] = {}
     offset = 0
@@ -126,8 +132,7 @@ def realise(resolved: ResolvedScenario) -> Network:
             arrays.v_init = sample(v, rng_for(seed, "v_init", pop.name), pop.size)
         pops[pop.name] = arrays
         offset += pop.size
-    projections = [realise_projection(proj, resolved) for proj in resolved.projections]
-    return Network(resolved=resolved, populations=pops, projections=projections)
+    return pops
 
 
 def positions(shape: tuple[int, int]) -> np.ndarray:

@@ -1,0 +1,235 @@
+"""The numba simulator's compact synapse layout, its native connectors and its block-parallel delivery."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+from snnbench.backends import numba_connect as C
+from snnbench.backends.numba_native import NumbaBackend
+from snnbench.scenario import Overrides, load_scenario, realise, resolve
+from snnbench.scenario.realise import realise_projection
+
+CONNECTORS = """
+[scenario]
+title = "connectors"
+source = "tests"
+
+[run]
+dt = 0.1
+simtime = 100.0
+seed = 11
+
+[populations.A]
+cell_type = "IF_curr_exp"
+size = 300
+parameters = { i_offset = 0.3 }
+
+[populations.B]
+cell_type = "IF_cond_exp"
+size = 200
+parameters = { i_offset = 0.5 }
+
+[populations.C]
+cell_type = "IF_curr_exp"
+size = 50
+
+[populations.S]
+cell_type = "SpikeSourcePoisson"
+size = 50
+parameters = { rate = 80.0 }
+
+[[projections]]
+name = "prob"
+pre = "A"
+post = "A"
+receptor = "excitatory"
+connector = { type = "fixed_probability", p = 0.1, allow_self_connections = false }
+weight = { distribution = "normal_clipped", mu = 0.05, sigma = 0.02, low = 0.01, high = 0.08 }
+delay = { distribution = "uniform", low = 0.5, high = 2.0 }
+
+[[projections]]
+name = "indeg"
+pre = "A"
+post = "B"
+receptor = "excitatory"
+connector = { type = "fixed_in_degree", n = 20 }
+weight = 0.002
+delay = 1.0
+
+[[projections]]
+name = "indeg_repl"
+pre = "B"
+post = "A"
+receptor = "inhibitory"
+connector = { type = "fixed_in_degree", n = 15, with_replacement = true }
+weight = -0.05
+delay = 0.5
+
+[[projections]]
+name = "total"
+pre = "B"
+post = "B"
+receptor = "inhibitory"
+connector = { type = "fixed_total_number", n = 5000, with_replacement = true, allow_self_connections = false }
+weight = { distribution = "normal_clipped", mu = 0.004, sigma = 0.001, low = 0.0 }
+delay = { distribution = "normal_clipped", mu = 1.5, sigma = 0.75, low = 0.1 }
+
+[[projections]]
+name = "one"
+pre = "S"
+post = "C"
+receptor = "excitatory"
+connector = { type = "one_to_one" }
+weight = 0.1
+delay = 0.2
+
+[[projections]]
+name = "all"
+pre = "S"
+post = "B"
+receptor = "excitatory"
+connector = { type = "all_to_all" }
+weight = 0.001
+delay = 0.3
+
+[[projections]]
+name = "listed"
+pre = "S"
+post = "A"
+receptor = "inhibitory"
+connector = { type = "from_list", connections = [[0, 1], [2, 3], [2, 3], [49, 299]] }
+weight = -0.02
+delay = 0.7
+"""
+
+
+@pytest.fixture
+def connectors(scenario_text):
+    return resolve(scenario_text(CONNECTORS))
+
+
+def _native(resolved, n_blocks, translations=None):
+    record = translations.append if translations is not None else (lambda item: None)
+    backend = NumbaBackend()
+    return C.native_layout(resolved, n_blocks, lambda proj: realise_projection(proj, resolved),
+                           backend.delay_steps, lambda what, detail, **data: record((what, detail)))
+
+
+def _offsets(resolved):
+    offsets, _, _ = C._cells_and_offsets(resolved)
+    return offsets
+
+
+def test_native_connectors_keep_their_invariants(connectors):
+    r = connectors
+    translations = []
+    layout = _native(r, 3, translations)
+    edges = C.layout_edges(layout)
+    off = _offsets(r)
+    A, B, S, C_ = off["A"], off["B"], off["S"], off["C"]
+
+    pre, post, w, d, rec = edges["prob"]
+    n_pairs = 300 * 299
+    mean, sd = 0.1 * n_pairs, (0.1 * 0.9 * n_pairs) ** 0.5
+    assert abs(pre.size - mean) < 5 * sd
+    assert not np.any(pre == post)  # no autapses
+    assert np.unique(pre * 1000 + post).size == pre.size  # no multapses
+    assert (w >= 0.01 - 1e-7).all() and (w <= 0.08 + 1e-7).all() and w.std() > 0
+    assert d.min() >= 5 and d.max() <= 20 and np.unique(d).size > 5  # uniform 0.5-2 ms on the 0.1 ms grid
+    assert (rec == 0).all()
+
+    pre, post, w, d, rec = edges["indeg"]
+    assert (np.bincount(post - B, minlength=200) == 20).all()  # in-degree exactly n
+    assert np.unique(pre * 1000 + post).size == pre.size  # without replacement
+    assert ((pre >= A) & (pre < A + 300)).all() and (w == np.float32(0.002)).all() and (d == 10).all()
+
+    pre, post, w, d, rec = edges["indeg_repl"]
+    assert (np.bincount(post - A, minlength=300) == 15).all()
+    assert ((pre >= B) & (pre < B + 200)).all() and (rec == 1).all() and (d == 5).all()
+
+    pre, post, w, d, rec = edges["total"]
+    assert pre.size == 5000 and layout.synapses["total"] == 5000  # total exactly n
+    assert not np.any(pre == post)
+    assert d.min() >= 1 and abs(w.mean() - 0.004) < 1e-4
+
+    pre, post, *_ = edges["one"]
+    np.testing.assert_array_equal(pre - S, np.arange(50))
+    np.testing.assert_array_equal(post - C_, np.arange(50))
+
+    pre, post, *_ = edges["all"]
+    assert pre.size == 50 * 200 and np.unique(pre * 1000 + post).size == pre.size
+
+    pre, post, w, d, rec = edges["listed"]  # from_list: the harness's arrays, recorded
+    assert sorted(zip(pre - S, post - A)) == [(0, 1), (2, 3), (2, 3), (49, 299)]
+    assert (rec == 1).all() and (d == 7).all()
+    assert any(what == "delay" and detail.startswith("total") for what, detail in translations)
+
+    # every synapse lies in the block of its target
+    for s in range(layout.seg_ptr.shape[0]):
+        for b in range(layout.n_blocks):
+            t = layout.targets[layout.seg_ptr[s, b]:layout.seg_ptr[s, b + 1]]
+            assert ((t >= layout.block_lo[b]) & (t < layout.block_lo[b + 1])).all()
+
+
+def test_native_draw_depends_on_the_seed_only(connectors):
+    """Same arrays whatever the number of target blocks and of threads; another seed, other arrays."""
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = _native(connectors, 1)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = _native(connectors, 4)
+    finally:
+        numba.set_num_threads(threads)
+    for name in ("targets", "weights", "dsteps", "seg_rec", "seg_w", "seg_d", "seg_first"):
+        np.testing.assert_array_equal(getattr(one, name), getattr(many, name), err_msg=name)
+    np.testing.assert_array_equal(one.seg_ptr[:, 0], many.seg_ptr[:, 0])
+    np.testing.assert_array_equal(one.seg_ptr[:, -1], many.seg_ptr[:, -1])
+    other = C.native_layout(resolve(connectors.scenario, Overrides(seed=12)), 1,
+                            lambda proj: realise_projection(proj, connectors), NumbaBackend().delay_steps,
+                            lambda *a, **k: None)
+    assert not np.array_equal(one.targets[:1000], other.targets[:1000])
+
+
+@pytest.mark.parametrize("n_blocks", [1, 3])
+def test_exact_layout_holds_the_harness_edges(connectors, n_blocks):
+    r = connectors
+    net = realise(r)
+    backend = NumbaBackend()
+    layout = C.harness_layout(r, net, n_blocks, backend.delay_steps)
+    edges = C.layout_edges(layout)
+    for proj in net.projections:
+        pre, post, w, d, _ = edges[proj.label]
+        pre_off, post_off = net.populations[proj.pre].offset, net.populations[proj.post].offset
+        steps = backend.delay_steps(proj.delay, r.dt, proj.label)
+        want = sorted(zip(proj.pre_idx + pre_off, proj.post_idx + post_off, proj.weight, steps))
+        got = sorted(zip(pre, post, w, d))
+        assert got == want, proj.label
+    assert layout.weights.dtype == np.float64  # exact mode keeps the harness's float64 weights
+
+
+def _raster(resolved, mode, n_blocks):
+    backend = NumbaBackend(threads=2)
+    backend.load()
+    backend.info["threads_used"] = n_blocks  # the number of target blocks the build makes
+    backend.compile(resolved)
+    backend.build(resolved, mode, realise(resolved) if mode == "exact" else None)
+    assert backend.layout.n_blocks == n_blocks
+    n_steps = resolved.n_steps
+    backend.advance(0, n_steps // 3)  # in chunks, as a run that reports progress does
+    backend.advance(n_steps // 3, n_steps)
+    out = backend.collect()
+    return {name: (p.spike_index, p.spike_time, p.v) for name, p in out.populations.items()}
+
+
+@pytest.mark.parametrize("mode", ["exact", "native"])
+def test_block_parallel_delivery_gives_the_serial_raster(mode):
+    r = resolve(load_scenario("vogels-abbott-coba"), Overrides(N_pop=1000, simtime=200.0))
+    serial = _raster(r, mode, 1)
+    parallel = _raster(r, mode, 3)
+    assert sum(s[0].size for s in serial.values()) > 1000  # the network is active
+    for name in serial:
+        for a, b in zip(serial[name], parallel[name]):
+            np.testing.assert_array_equal(a, b)
