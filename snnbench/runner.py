@@ -180,10 +180,59 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def _watch(proc: subprocess.Popen, timeout: float, memory_limit: int | None, poll: float = 0.25) -> dict[str, Any]:
+class ProgressDisplay:
+    """Shows where a long run is (phase; simulated ms of total and ETA) on stderr, read from the
+    child's progress file: a live line on a terminal, else a plain line at most every
+    `every_s` seconds. Runs shorter than `after_s` show nothing."""
+
+    def __init__(self, path: Path, label: str, after_s: float = 5.0, every_s: float = 30.0):
+        self.path, self.label, self.after_s, self.every_s = path, label, after_s, every_s
+        self.start = time.monotonic()
+        self.last_print = 0.0
+        self.live = None
+
+    def text(self) -> str | None:
+        try:
+            now = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+        phase = now.get("phase")
+        if not phase:
+            return None
+        line = f"{self.label}: {phase}"
+        if phase == "sim" and "sim_ms" in now:
+            line += f" {now['sim_ms']:.0f} / {now['sim_total_ms']:.0f} ms simulated, ETA {now['eta_s']:.0f} s"
+        return line + f" ({time.monotonic() - self.start:.0f} s elapsed)"
+
+    def update(self) -> None:
+        elapsed = time.monotonic() - self.start
+        if elapsed < self.after_s:
+            return
+        line = self.text()
+        if line is None:
+            return
+        if sys.stderr.isatty():
+            if self.live is None:
+                from rich.console import Console
+
+                self.live = Console(stderr=True).status(line)
+                self.live.start()
+            self.live.update(line)
+        elif elapsed - self.last_print >= self.every_s:
+            self.last_print = elapsed
+            print(f"snnbench: {line}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+
+
+def _watch(proc: subprocess.Popen, timeout: float, memory_limit: int | None, poll: float = 0.25,
+           display: ProgressDisplay | None = None) -> dict[str, Any]:
     """Wait for the child; kill it past its timeout or memory limit, or when snnbench is interrupted.
 
     Runs inside interrupts.deferred(): a SIGINT/SIGTERM is noticed here at the next poll.
+    `display`, if given, shows the child's progress file at each poll.
     """
     start = time.monotonic()
     handle = psutil.Process(proc.pid)
@@ -201,6 +250,8 @@ def _watch(proc: subprocess.Popen, timeout: float, memory_limit: int | None, pol
         if signum is not None:
             _kill_group(proc)
             return {"how": "interrupted", "signum": signum, "returncode": proc.returncode, "tree_peak_rss_bytes": peak}
+        if display is not None:
+            display.update()
         rss = _tree_rss(handle)
         peak = max(peak, rss)
         if time.monotonic() - start > timeout:
@@ -320,7 +371,11 @@ def run_isolated(spec: RunSpec, store: ResultStore, repeat: dict[str, Any] | Non
                 cwd=work_dir, env=child_env(spec.threads), stdin=subprocess.DEVNULL,
                 stdout=log_fh, stderr=subprocess.STDOUT, start_new_session=True,
             )
-            outcome = _watch(proc, spec.timeout, spec.memory_limit_bytes)
+            display = ProgressDisplay(progress_path, f"{spec.scenario} on {spec.backend}")
+            try:
+                outcome = _watch(proc, spec.timeout, spec.memory_limit_bytes, display=display)
+            finally:
+                display.close()
         discard_staged(store.data_dir, run_id)  # partial data of a child that did not finish
         progress = _read_json(progress_path)
         result = _child_result(_read_json(result_path) if outcome["how"] == "exited" else {}, log)

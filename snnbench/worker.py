@@ -3,7 +3,8 @@
 Runs the phases of one measured run in this fresh process and writes the run record to RESULT
 (atomically). Before each phase it writes PROGRESS, so that if the process dies (segfault,
 out-of-memory kill, timeout) the parent still knows which phase it died in and what the
-earlier phases measured.
+earlier phases measured. A backend that simulates in chunks (numba) adds the simulated ms, the
+total and an ETA to PROGRESS through `backend.on_progress`; the parent shows them.
 
 Its data files are written into a staging folder (`data/.partial-RUN_ID/`) and moved into
 `data/` only when complete. If the parent `snnbench` dies, the kernel kills this process
@@ -52,12 +53,21 @@ def execute(spec: dict[str, Any], progress: Path | None = None) -> ChildResult:
     meter = PhaseMeter(sample_children=getattr(cls, "uses_child_processes", False))
 
     entered: list[str] = []  # the phase a failure happened in is the last one entered
+    last: dict[str, Any] = {}  # the last progress written (a report within a phase extends it)
 
     def enter(phase: str) -> Any:
         entered.append(phase)
         if progress is not None:
-            _write_atomic(progress, {"phase": phase, "phases": meter.as_dict()})
+            last.clear()
+            last.update({"phase": phase, "phases": meter.as_dict()})
+            _write_atomic(progress, last)
         return meter.phase(phase)
+
+    def report(done_ms: float, total_ms: float, eta_s: float) -> None:
+        """A backend's progress within the sim phase (simulated ms of total, ETA), for the parent to show."""
+        if progress is not None:
+            last.update({"sim_ms": done_ms, "sim_total_ms": total_ms, "eta_s": eta_s})
+            _write_atomic(progress, last)
 
     try:
         scenario = load_scenario(spec["scenario_file"])
@@ -67,6 +77,7 @@ def execute(spec: dict[str, Any], progress: Path | None = None) -> ChildResult:
             record.failure = Failure(kind="unavailable", message=why, phase=None)
             return record
         backend = cls(threads=spec["threads"], options=spec.get("options"))
+        backend.on_progress = report  # used by backends that can report while they simulate
         problems = backend.supports(resolved, spec["connectivity"])
         if problems:
             record.failure = Failure(kind="unsupported", message="; ".join(problems), phase=None)
