@@ -15,10 +15,11 @@ IF_cond_exp (NEST iaf_cond_exp order; NEST integrates with an adaptive RK45 inst
     loop over cells vectorises: libm's scalar exp would cost 4x the whole update.
 
 A spike at the end of step k (time (k+1)*dt) with a delay of d steps is added to the ring buffer
-slot (k + d) mod L, read at the end of step k + d: it arrives at (k+1+d)*dt, as in NEST. Source
+slot (k + d) mod L (L a power of two above the largest delay), read at the end of step k + d: it arrives at (k+1+d)*dt, as in NEST. Source
 spikes at time m*dt are emitted in step m-1, as NEST's spike_generator does.
 
-Connectivity is CSR over the global presynaptic index (cells first, then sources).
+Connectivity is `numba_connect.SynapseLayout`: rows per presynaptic cell (cells first, then
+sources), split by target block; thread b delivers onto, and updates, only the cells of block b.
 """
 
 from __future__ import annotations
@@ -83,30 +84,30 @@ def exp_nonpos(x):
 
 @njit(cache=True, nogil=True, inline="always")
 def _deliver_block(g, slot, b, seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring):
-    """The synapses of source g onto target block b, into the ring (slot: the step of the spike)."""
-    ring_len = ring.shape[0]
+    """The synapses of source g onto target block b, into the ring (slot: the step of the spike).
+
+    The ring's length is a power of two, so the arrival slot is (slot + delay) & mask, and the
+    indices are unsigned: no branch and no negative-index fix-up per synapse (25-30 % faster
+    than a compare-and-subtract on the microcircuit's rows)."""
+    mask = np.uint64(ring.shape[0] - 1)
+    base = np.uint64(slot)
     per_w, per_d = weights.shape[0] > 0, dsteps.shape[0] > 0
     for s in range(seg_first[g], seg_first[g + 1]):
-        rec = seg_rec[s]
+        rec = np.uint64(seg_rec[s])
         lo, hi = seg_ptr[s, b], seg_ptr[s, b + 1]
         if per_d:
             for e in range(lo, hi):
-                t = slot + dsteps[e]
-                if t >= ring_len:  # cheaper than a modulo per synapse (dsteps < ring_len)
-                    t -= ring_len
-                ring[t, rec, targets[e]] += weights[e] if per_w else seg_w[s]
+                t = (base + np.uint64(dsteps[e])) & mask
+                ring[t, rec, np.uint32(targets[e])] += weights[e] if per_w else seg_w[s]
         else:
-            t = slot + seg_d[s]
-            if t >= ring_len:
-                t -= ring_len
-            row = ring[t, rec]
+            row = ring[(base + np.uint64(seg_d[s])) & mask, rec]
             if per_w:
                 for e in range(lo, hi):
-                    row[targets[e]] += weights[e]
+                    row[np.uint32(targets[e])] += weights[e]
             else:
                 w = seg_w[s]
                 for e in range(lo, hi):
-                    row[targets[e]] += w
+                    row[np.uint32(targets[e])] += w
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

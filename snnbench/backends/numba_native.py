@@ -102,7 +102,8 @@ class NumbaBackend(Backend):
         self.syn_e, self.syn_i = np.zeros(n), np.zeros(n)
         self.refr = np.zeros(n, dtype=np.int64)
         self.synapses = dict(self.layout.synapses)
-        self.ring = np.zeros((self.layout.max_delay_steps + 1, 2, n))  # [slot, receptor (0 exc, 1 inh), cell]
+        ring_len = 1 << int(self.layout.max_delay_steps).bit_length()  # a power of two > the largest delay
+        self.ring = np.zeros((ring_len, 2, n))  # [slot, receptor (0 exc, 1 inh), cell]
 
         # Source spikes as events per emission step: a spike at m*dt is emitted in step m-1.
         n_steps = resolved.n_steps
