@@ -21,15 +21,17 @@ segment per (row, delay value): with the microcircuit's ~60 delay values, as man
 offsets as it saves, so delays that vary are stored per synapse.
 
 Native connectivity (`native_layout`): each projection is drawn in parallel compiled code, row
-by row (presynaptic cell), from random streams seeded per fixed chunk of rows (numba's
-generator, reseeded from (seed, projection, chunk)): the result depends on the seed only, not on
-the number of threads. First the number of synapses per row (fixed_total_number: multinomial,
-as sequential binomials; fixed_probability: binomial per row; fixed_in_degree: counted from the
-per-target draws), then the targets of each row (sorted by target, which also orders them by
-block), then weights and delays per synapse in that order. Weights are float32 (a relative
-rounding of 6e-8, recorded). Connectors without a native draw here (gaussian_in_degree,
-from_list, fixed_total_number without replacement, distance-dependent delays) are realised by the harness for that projection only and
-placed into the same layout (recorded).
+by row (presynaptic cell), one random stream per fixed chunk of rows keyed by (seed, projection,
+what is drawn, chunk): the result depends on the seed only, not on the number of threads. First
+the number of synapses per row (fixed_total_number with replacement: multinomial, as
+sequential binomials from numba's generator; fixed_probability: binomial per row;
+fixed_in_degree: counted from the per-target draws), then the targets of each row (sorted by
+target, which also orders them by block), then weights and delays per synapse in that order;
+targets and values come from a counter-based generator (splitmix64, below). Weights are
+float32 (a relative rounding of 6e-8, recorded). Connectors without a native draw here
+(gaussian_in_degree, from_list, fixed_total_number without replacement, distance-dependent
+delays) are realised by the harness for that projection only and placed into the same layout
+(recorded).
 
 Exact mode (`harness_layout`) places the harness's arrays, float64 weights, keeping for every
 target the order in which its synapses are summed: same raster as a plain CSR with serial
