@@ -233,3 +233,34 @@ def test_block_parallel_delivery_gives_the_serial_raster(mode):
     for name in serial:
         for a, b in zip(serial[name], parallel[name]):
             np.testing.assert_array_equal(a, b)
+
+
+def test_progress_reports_do_not_change_the_run(tmp_path):
+    """A run that reports progress simulates in chunks: same raster, reports inside (0, total)."""
+    import json
+
+    from snnbench.runner import ProgressDisplay
+
+    r = resolve(load_scenario("vogels-abbott-coba"), Overrides(N_pop=400, simtime=200.0))
+    plain = NumbaBackend(threads=1)
+    plain.load()
+    plain.compile(r)
+    plain.build(r, "native", None)
+    plain.run()
+    reports = []
+    chunked = NumbaBackend(threads=1)
+    chunked.on_progress = lambda done, total, eta: reports.append((done, total, eta))
+    chunked.load()
+    chunked.compile(r)
+    chunked.build(r, "native", None)
+    chunked.run()
+    m = int(plain.n_spk[0])
+    assert m > 0 and int(chunked.n_spk[0]) == m
+    np.testing.assert_array_equal(plain.spk_ids[:m], chunked.spk_ids[:m])
+    np.testing.assert_array_equal(plain.spk_steps[:m], chunked.spk_steps[:m])
+    assert reports and all(0 < done < total == 200.0 and eta >= 0 for done, total, eta in reports)
+
+    progress = tmp_path / "progress.json"
+    progress.write_text(json.dumps({"phase": "sim", "phases": {}, "sim_ms": 50.0, "sim_total_ms": 200.0, "eta_s": 3.0}))
+    line = ProgressDisplay(progress, "va on numba").text()
+    assert line.startswith("va on numba: sim 50 / 200 ms simulated, ETA 3 s")
