@@ -30,10 +30,14 @@ def test_potjans_diesmann_rates_within_a_factor_of_two_of_nest_reference():
     Why 0.2: with K kept and N shrunk, neurons share most of their inputs and the DC-driven
     network synchronises; L2/3E fires at 12.5 / 5.9 / 2.2 / 1.4 Hz at N_s = 0.02 / 0.05 / 0.1 / 0.2
     (numba, seed 55; NEST at 0.02 gives 9.6 Hz). 0.2 is the smallest scale inside the band; numba
-    runs it in about a minute, NEST in several, so NEST's check is the CLI run in the README."""
+    runs it in about a minute, NEST in several, so NEST's check is the CLI run in the README.
+
+    The harness's realisation of seed 55 (exact mode): at this scale one realisation's L2/3E rate
+    varies widely with the network drawn (seeds 55-57: 1.4-1.8 Hz from the harness, 1.3-2.6 Hz from
+    numba's native connectors, whose degree, weight and delay statistics match the harness's)."""
     scenario = load_scenario("potjans-diesmann")
     r = resolve(scenario, Overrides(scale=0.2, simtime=1500.0))
-    stats = run_statistics(run_in_process(r, "numba"), scenario.run.transient)
+    stats = run_statistics(run_in_process(r, "numba", connectivity="exact"), scenario.run.transient)
     for name, (low, high) in scenario.expected.rate_hz.items():
         assert low <= stats[name].mean_rate <= high, (name, stats[name].mean_rate)
 
