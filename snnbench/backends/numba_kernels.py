@@ -259,7 +259,7 @@ def warm_up(resolved=None) -> dict:
             np.array([CURR, COND], dtype=np.int8), prm, i64(2),
             np.zeros(2), np.zeros(2), np.zeros(2), i64(2),
             i64(3), i64(0, 2), np.zeros(0, dtype=np.int8), np.zeros(0), i64(0), np.zeros(0, dtype=np.int32),
-            np.zeros(0, dtype=w_dtype), np.zeros(0, dtype=np.int16), np.zeros((2, 2, 2)),
+            np.zeros(0, dtype=w_dtype), np.zeros(0, dtype=np.int16), np.zeros((2, 2, 2), dtype=w_dtype),
             i64(2), i64(0), i64(2), i64(1), np.zeros(2, dtype=np.bool_), i64(1, 2), i64(1),
             i64(8), i64(8), i64(1), i64(0), np.zeros((1, 0)),
         )
