@@ -521,7 +521,7 @@ def _cells_and_offsets(resolved) -> tuple[dict[str, int], int, int]:
     return offsets, n_cells, off
 
 
-def _in_degree_per_cell(resolved, offsets, n_cells, edges_post=None) -> np.ndarray:
+def _in_degree_per_cell(resolved, offsets, n_cells) -> np.ndarray:
     deg = np.zeros(n_cells)
     for proj in resolved.projections:
         n_pre, n_post = resolved.populations[proj.pre].size, resolved.populations[proj.post].size
