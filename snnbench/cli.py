@@ -459,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a backend option (repeatable), e.g. cache=cold (brian2); each backend's: snnbench list --options")
     p.add_argument("--json", action="store_true", help="print the run record(s) as JSON instead of the summary")
     _add_machine_options(p)
-    p = sub.add_parser("validate", help="does a backend reproduce a reference backend? (SCENARIOS.md section 4)")
+    p = sub.add_parser("validate", help="does a backend reproduce a reference backend? (docs/validation.md)")
     p.add_argument("scenario", help="scenario id or path")
     p.add_argument("--backend", "-b", required=True, choices=backend_names(), help="candidate backend (X)")
     p.add_argument("--reference", default="nest", choices=backend_names(), help="reference backend (Y), default nest")

@@ -25,7 +25,7 @@ For the phases that code generation touches (compile, build, total, memory), run
 backend reports a cold or partly cold code cache (`backend_info.compile_cache`; e.g. Brian2's
 first run at a new size compiles for tens of seconds, partly inside its build phase, and its
 compiler processes raise the peak memory) are left out by default: cold and warm costs are
-different quantities (DESIGN.md). The sim and write phases use every run. `include_cold=True`
+different quantities (docs/design.md). The sim and write phases use every run. `include_cold=True`
 keeps them everywhere.
 
 Predictions at sizes that were not run need the synapse and spike counts there: they are

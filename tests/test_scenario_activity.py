@@ -25,7 +25,7 @@ def test_v1_sheet_rates_at_n_30(backend):
 
 def test_potjans_diesmann_rates_within_a_factor_of_two_of_nest_reference():
     """N_s = 0.2 with the full in-degrees (K_s = 1): every population within a factor of two of
-    SCENARIOS.md's NEST reference rates, measured after the 500 ms transient.
+    the NEST reference rates (docs/scenarios.md), measured after the 500 ms transient.
 
     Why 0.2: with K kept and N shrunk, neurons share most of their inputs and the DC-driven
     network synchronises; L2/3E fires at 12.5 / 5.9 / 2.2 / 1.4 Hz at N_s = 0.02 / 0.05 / 0.1 / 0.2

@@ -95,7 +95,7 @@ def test_potjans_diesmann_at_full_and_reduced_scale():
     assert tenth.N_pop == sum(round(n * 0.1) for n in (20683, 5834, 21915, 5479, 4850, 1065, 14395, 2948))
     assert tenth.expected_synapses() == pytest.approx(0.1 * full.expected_synapses(), rel=0.01)  # K kept
     dc = {n: p.spec.parameters.i_offset for n, p in full.populations.items()}
-    listed = [562, 527, 738, 667, 703, 667, 1019, 738]  # SCENARIOS.md, pA (its L5E 703 rounds 702.48 up)
+    listed = [562, 527, 738, 667, 703, 667, 1019, 738]  # docs/scenarios.md, pA (its L5E 703 rounds 702.48 up)
     for name, value in zip(("L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I"), listed):
         assert abs(dc[name] * 1000 - value) <= 1.0
     l4e_l23e = next(p for p in s.projections if p.label == "L4E_L23E")

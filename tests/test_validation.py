@@ -173,7 +173,7 @@ def test_every_cpu_backend_passes_against_nest_quick(validation_store, backend, 
     """Issue 3's acceptance at N = 4000, 1000 ms: 5 candidate seeds against the protocol's 10 NEST
     reference seeds (made once per session and shared). With only 5 reference seeds, of which
     COBA may lose one to silence, D_YY of the correlation statistic is too poorly estimated for a
-    stable verdict (SCENARIOS.md asks for >= 10)."""
+    stable verdict (docs/validation.md asks for >= 10)."""
     record = validate(scenario, backend, "nest", seeds=5, reference_seeds=10, store=validation_store)
     assert record["verdict"] == "PASS", json.dumps(record["statistical"], indent=1)
     assert record["N_pop"] == 4000 and record["simtime"] == 1000.0

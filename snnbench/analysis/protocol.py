@@ -1,4 +1,8 @@
-"""The cross-backend equivalence protocol (SCENARIOS.md section 4), as pure functions.
+"""The cross-backend equivalence protocol (docs/validation.md), as pure functions.
+
+After NetworkUnit (Gutzen et al. 2018, Front Neuroinform 12:90) and van Albada et al. 2018
+(Front Neurosci 12:291): distributions of rates, CVs and count correlations compared against the
+reference's own seed-to-seed spread.
 
 Statistical tier ("backend X reproduces reference Y"): for every population and statistic,
 the KS distance between every pair of reference seeds (D_YY) and between every candidate seed

@@ -1,4 +1,4 @@
-"""Spike statistics per population, after a transient (SCENARIOS.md section 4).
+"""Spike statistics per population, after a transient (docs/validation.md, "Statistics").
 
 - firing rate of every recorded cell (Hz) in [t_start, t_stop)
 - CV of the inter-spike intervals of every cell with >= 3 spikes in the window

@@ -71,7 +71,7 @@ Estimate of the board phases (virtual board only; see `board_estimate`)
     1000 cells, 1 s simulated: 66-68 s sim-phase wall time, i.e. 67 s): 67 s - 10 s running
     (time_scale_factor 10 assumed) = 57 ms per neuron, split between load and extraction in the
     ratio of the terms of the OpSNN cost fit for SpiNNaker's sim phase (T = 24.5 N + 6.5 N
-    simtime / 1000 ms, DESIGN.md): 24.5 : 6.5. One calibration point: an order of magnitude,
+    simtime / 1000 ms; docs/backends.md): 24.5 : 6.5. One calibration point: an order of magnitude,
     not a prediction; host-side mapping and data generation are measured, not modelled.
 """
 
@@ -108,7 +108,7 @@ NO_BOARD_WHY = (
 CALIBRATION = {
     "source": "OpSNN measurements, PyNN on a SpiNNaker board: 66-68 s sim-phase wall time for 1000 cells, "
               "1 s simulated (the figures this project started from); load/extract split in the ratio of the "
-              "OpSNN SpiNNaker sim-phase fit T = 24.5 N + 6.5 N simtime/1000 ms (DESIGN.md)",
+              "OpSNN SpiNNaker sim-phase fit T = 24.5 N + 6.5 N simtime/1000 ms (docs/backends.md)",
     "N": 1000, "simtime_ms": 1000.0, "sim_wall_s": 67.0, "time_scale_factor_assumed": 10,
 }
 _PER_NEURON_S = (CALIBRATION["sim_wall_s"] - CALIBRATION["simtime_ms"] / 1000 * CALIBRATION["time_scale_factor_assumed"]) / CALIBRATION["N"]

@@ -6,7 +6,7 @@ to it unchanged. tonic's datasets download on first use, so nothing ships with s
 scenario either generates a synthetic stream (a moving dot, below) or names a .npy file holding
 such an array (e.g. saved from a tonic dataset).
 
-Mapping to sources (SCENARIOS.md section 5): source index = x + W y (+ W H p when polarities are
+Mapping to sources (docs/scenario-format.md, "Event streams"): source index = x + W y (+ W H p when polarities are
 kept separate), time in ms = t / 1000, sorted; the harness then puts the times on the dt grid,
 keeps at most one spike per dt per source, and only times > 0.
 """
