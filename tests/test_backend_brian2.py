@@ -275,6 +275,9 @@ def test_native_connectors(features, device):
 # ----------------------------------------------------------------------------- networks
 
 
+# Whole VA networks at N = 4000 on both devices: the slow tier (each size is its own standalone
+# build, minutes with an empty cache). The fast tier keeps the exact tier, every connector and the
+# cache behaviour above and below; the VA validation of both devices is in the slow tier too.
 @pytest.fixture(scope="module")
 def records(tmp_path_factory):
     store = ResultStore(tmp_path_factory.mktemp("results"))
@@ -284,6 +287,7 @@ def records(tmp_path_factory):
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("scenario", NETWORKS)
 def test_network_rates_in_the_published_range(records, scenario, device):
@@ -299,6 +303,7 @@ def test_network_rates_in_the_published_range(records, scenario, device):
         assert low <= pop["rate_hz_after_transient"] <= high, (name, pop["rate_hz_after_transient"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("scenario", NETWORKS)
 def test_record_has_the_compile_phase_and_cache_state(records, scenario, device):
@@ -318,6 +323,7 @@ def test_record_has_the_compile_phase_and_cache_state(records, scenario, device)
         assert "children_peak_rss_bytes" in record["phases"]["sim"]  # the binary's memory is measured
 
 
+@pytest.mark.slow
 def test_the_two_devices_draw_the_same_network(records):
     """Native mode, same seed: Brian2's own connect() and random numbers on both devices."""
     for scenario in NETWORKS:

@@ -1,7 +1,7 @@
 """GeNN (PyGeNN 5): the scenario -> model description translation (always; no pygenn needed), and,
 where pygenn is built, runs: the exact tier against numba, every connector, a small COBA network.
 
-pygenn is not on PyPI: the tests that run GeNN skip without it (README 'GeNN' says how to build it).
+pygenn is not on PyPI: the tests that run GeNN skip without it (docs/backends.md, 'genn, genn.cuda', says how to build it).
 GeNN generates and compiles C++ for each model: a first run compiles for ~10-30 s per model, later
 runs reuse snnbench's cache (~/.cache/snnbench/genn).
 """
@@ -19,7 +19,7 @@ from snnbench.backends import genn as G
 from snnbench.scenario import Overrides, load_scenario, realise, resolve
 
 HAVE_PYGENN = importlib.util.find_spec("pygenn") is not None
-requires_pygenn = pytest.mark.skipif(not HAVE_PYGENN, reason="pygenn (GeNN 5) is not installed: it is not on PyPI, see README")
+requires_pygenn = pytest.mark.skipif(not HAVE_PYGENN, reason="pygenn (GeNN 5) is not installed: it is not on PyPI, see docs/backends.md")
 
 FEATURES = """
 [scenario]
@@ -335,7 +335,7 @@ def test_unavailable_reasons(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pygenn" else real(name, *a))
     for name in ("genn", "genn.cuda"):
         ok, why = backend_class(name).available()
-        assert not ok and "not on PyPI" in why and "README 'GeNN'" in why
+        assert not ok and "not on PyPI" in why and "docs/backends.md" in why
     monkeypatch.undo()
     monkeypatch.setattr(G.GeNNBackend, "available", classmethod(lambda cls: (True, "pygenn test")))
     monkeypatch.setattr(G, "_cuda_backend_built", lambda: False)

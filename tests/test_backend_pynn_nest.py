@@ -146,6 +146,7 @@ def va_records(store):
     }
 
 
+@pytest.mark.slow  # a minute of PyNN building at N = 4000; the fast tier keeps the exact-mode checks above
 @pytest.mark.parametrize("scenario", ["vogels-abbott-coba", "vogels-abbott-cuba"])
 def test_va_rates_in_the_published_range(va_records, scenario):
     record = va_records[scenario]

@@ -128,26 +128,38 @@ def test_validate_exact_tier_numba_against_nest(validation_store):
     assert validation_store.validations()[-1]["verdict"] == "PASS"
 
 
+# The fast tier checks the protocol end to end at N = 1000 (K = 80 kept, so the activity is the
+# N = 4000 network's), 10 NEST and 5 numba seeds, one thread each so that every machine draws the
+# same networks; the reference runs are made once per session and shared by the tests below. The
+# full protocol at N = 4000 for every CPU backend is the slow tier (docs/testing.md).
+SMALL = Overrides(N_pop=1000, simtime=1000.0)
+
+
 @requires_nest
-@pytest.mark.parametrize("scenario", ["vogels-abbott-cuba", "vogels-abbott-coba"])
-def test_validate_numba_against_nest(validation_store, scenario):
-    record = validate(scenario, "numba", "nest", seeds=5, reference_seeds=10, store=validation_store)
-    assert record["tier"] == "statistical"
+def test_validate_numba_against_nest_at_small_size(validation_store):
+    record = validate("vogels-abbott-cuba", "numba", "nest", seeds=5, reference_seeds=10, overrides=SMALL,
+                      threads=1, reference_threads=1, store=validation_store)
+    assert record["tier"] == "statistical" and record["N_pop"] == 1000
     assert record["verdict"] == "PASS", json.dumps(record["statistical"], indent=1)
     assert len(record["runs"]["reference"]) == 10 and len(record["runs"]["candidate"]) == 5
 
 
 @requires_nest
 def test_a_backend_that_simulates_another_network_fails(validation_store, fault_backends):
-    record = validate("vogels-abbott-cuba", "fault.wrong", "nest", seeds=3, reference_seeds=5, store=validation_store)
+    record = validate("vogels-abbott-cuba", "fault.wrong", "nest", seeds=3, reference_seeds=10, overrides=SMALL,
+                      threads=1, reference_threads=1, store=validation_store)
     assert record["verdict"] == "FAIL"
     assert not all(r["passed"] for r in record["statistical"]["rates"])
 
 
 @requires_nest
 def test_cli_validate_exit_status_and_table(validation_store, tmp_path):
+    # The runs of test_validate_numba_against_nest_at_small_size (made here if this test runs alone)
+    validate("vogels-abbott-cuba", "numba", "nest", seeds=5, reference_seeds=5, overrides=SMALL,
+             threads=1, reference_threads=1, store=validation_store)
     proc = subprocess.run([sys.executable, "-m", "snnbench", "validate", "vogels-abbott-cuba", "--backend", "numba",
-                           "--quick", "--results", str(validation_store.root)], capture_output=True, text=True, timeout=900)
+                           "--quick", "--N-pop", "1000", "--simtime", "1000", "--threads", "1",
+                           "--results", str(validation_store.root)], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Verdict: PASS" in proc.stdout and "reuse" in proc.stderr  # the reference runs were reused
     for word in ("rate", "cv_isi", "correlation", "D_XY", "KL(X||Y)"):
@@ -155,6 +167,17 @@ def test_cli_validate_exit_status_and_table(validation_store, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "snnbench", "validate", "vogels-abbott-cuba", "--backend", "numba",
                           "--results", str(tmp_path), "--simtime", "100.05"], capture_output=True, text=True)
     assert bad.returncode == 2 and "not a multiple of dt" in bad.stderr
+
+
+@pytest.mark.slow
+@requires_nest
+@pytest.mark.parametrize("scenario", ["vogels-abbott-cuba", "vogels-abbott-coba"])
+def test_validate_numba_against_nest(validation_store, scenario):
+    """The full protocol at N = 4000, 1000 ms: 5 numba seeds against 10 NEST seeds."""
+    record = validate(scenario, "numba", "nest", seeds=5, reference_seeds=10, store=validation_store)
+    assert record["tier"] == "statistical"
+    assert record["verdict"] == "PASS", json.dumps(record["statistical"], indent=1)
+    assert len(record["runs"]["reference"]) == 10 and len(record["runs"]["candidate"]) == 5
 
 
 # Every registered CPU backend but numba (tested above) and the reference, from the registry.
@@ -166,10 +189,11 @@ OTHER_BACKENDS = [
 ]
 
 
+@pytest.mark.slow
 @requires_nest
 @pytest.mark.parametrize("scenario", ["vogels-abbott-cuba", "vogels-abbott-coba"])
 @pytest.mark.parametrize("backend", OTHER_BACKENDS)
-def test_every_cpu_backend_passes_against_nest_quick(validation_store, backend, scenario):
+def test_every_cpu_backend_passes_against_nest(validation_store, backend, scenario):
     """Issue 3's acceptance at N = 4000, 1000 ms: 5 candidate seeds against the protocol's 10 NEST
     reference seeds (made once per session and shared). With only 5 reference seeds, of which
     COBA may lose one to silence, D_YY of the correlation statistic is too poorly estimated for a

@@ -1,7 +1,7 @@
 """genn and genn.cuda: GeNN 5 through PyGeNN, on its single-threaded CPU backend and its CUDA backend.
 
 PyGeNN is not on PyPI (`genn` there is an unrelated package): it is built from GeNN's sources
-(see the README, section GeNN). GeNN generates C++ (or CUDA) for the model, compiles it with make
+(see docs/backends.md, section genn). GeNN generates C++ (or CUDA) for the model, compiles it with make
 and loads the library; a compiler and make are needed at run time.
 
 The adapter works in two layers:
@@ -118,7 +118,7 @@ MAX_DENDRITIC_STEPS = 255  # StaticPulseDendriticDelay's d is a uint8_t
 _RECORDING_BYTES = 256 * 2**20
 
 PYGENN_MISSING = ("pygenn (GeNN 5) is not installed, and it is not on PyPI ('genn' there is an unrelated package): "
-                  "build it from GeNN's sources (python3.11 -m pip install <genn 5.4.0 source tree>) - see README 'GeNN'")
+                  "build it from GeNN's sources (python3.11 -m pip install <genn 5.4.0 source tree>) - see docs/backends.md 'genn, genn.cuda'")
 
 
 def cache_root() -> Path:
@@ -547,7 +547,7 @@ class GeNNBackend(Backend):
     title = "GeNN 5 (PyGeNN), single-threaded CPU backend"
     distribution = "pygenn"
     module = "pygenn"
-    install_hint = "see README 'GeNN'"
+    install_hint = "see docs/backends.md 'genn, genn.cuda'"
     where = "CPU (1 thread)"
     packages = ("pygenn",)
     accepted_options = OPTIONS
@@ -826,7 +826,7 @@ class GeNNCudaBackend(GeNNBackend):
             return ok, why
         if not _cuda_backend_built():
             return False, ("pygenn was built without the CUDA backend (CUDA_PATH unset at build time): "
-                           "rebuild it with CUDA_PATH set to a CUDA toolkit - see README 'GeNN'")
+                           "rebuild it with CUDA_PATH set to a CUDA toolkit - see docs/backends.md 'genn, genn.cuda'")
         gpu, detail = _gpu_status()
         if not gpu:
             return False, detail
