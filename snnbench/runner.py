@@ -63,7 +63,7 @@ class RunRefused(ValueError):
 
 
 # The memory estimate is a floor, not a forecast: it refuses only networks that cannot fit.
-# Measured here (README): NEST about 57 and numba about 85 bytes per synapse, 92-230 MiB for an
+# Measured here (docs/results.md): NEST about 57 and numba about 85 bytes per synapse, 92-230 MiB for an
 # interpreter with a simulator loaded; every simulator stores at least a target index, a
 # weight and a delay per synapse.
 ESTIMATE_BASE_BYTES = 64 * 2**20

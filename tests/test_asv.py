@@ -56,7 +56,7 @@ def test_vendoring_removes_every_cdn_address(tmp_path):
 
 
 def _asv_in(out: Path, bench: list[str], publish: bool = False, timeout: float = 900) -> None:
-    """The README's asv commands (machine, run on this commit with --python=same, publish), with
+    """The asv commands of docs/benchmarks.md (machine, run on this commit with --python=same, publish), with
     results, HTML and snnbench's run records under `out`; each `bench` is one --bench regex."""
     conf = json5.loads((ROOT / "asv.conf.json").read_text())
     conf.update(repo=str(ROOT), benchmark_dir=str(ROOT / "benchmarks"), results_dir=str(out / "results"),
@@ -89,7 +89,7 @@ def _asv_results(out: Path, benchmark: str) -> dict[tuple, float | None]:
 
 @pytest.fixture(scope="module")
 def quick_site(tmp_path_factory):
-    """The README's asv commands, with results and HTML in a temporary directory."""
+    """The asv commands of docs/benchmarks.md, with results and HTML in a temporary directory."""
     out = tmp_path_factory.mktemp("asv")
     _asv_in(out, ["Quick"], publish=True)
     return out
