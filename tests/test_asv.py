@@ -121,6 +121,9 @@ def test_full_suite_covers_every_registered_backend():
 FULL_CASE = ("vogels-abbott-cuba", 1000, 250.0)  # the smallest case of the Full suite
 
 
+# Minutes (every backend's first compile on a fresh machine): the slow tier; the fast tier keeps the
+# quick profile through asv and the registry check above (docs/testing.md).
+@pytest.mark.slow
 def test_full_suite_runs_every_available_backend(tmp_path):
     """One small Full case per registered backend through `asv run`: every backend that is
     available here gives a number, and only the unavailable ones are n/a."""

@@ -152,16 +152,17 @@ def test_a_backend_that_simulates_another_network_fails(validation_store, fault_
     assert not all(r["passed"] for r in record["statistical"]["rates"])
 
 
-@requires_nest
 def test_cli_validate_exit_status_and_table(validation_store, tmp_path):
-    # The runs of test_validate_numba_against_nest_at_small_size (made here if this test runs alone)
-    validate("vogels-abbott-cuba", "numba", "nest", seeds=5, reference_seeds=5, overrides=SMALL,
-             threads=1, reference_threads=1, store=validation_store)
+    """numba against itself through the command line: the candidate runs are those of the test
+    above (seeds 101-105, one thread), the reference runs are made here once with the command's
+    default threads, so the command itself reuses everything (made here if this test runs alone)."""
+    validate("vogels-abbott-cuba", "numba", "numba", seeds=5, reference_seeds=5, overrides=SMALL, threads=1,
+             store=validation_store)
     proc = subprocess.run([sys.executable, "-m", "snnbench", "validate", "vogels-abbott-cuba", "--backend", "numba",
-                           "--quick", "--N-pop", "1000", "--simtime", "1000", "--threads", "1",
+                           "--reference", "numba", "--quick", "--N-pop", "1000", "--simtime", "1000", "--threads", "1",
                            "--results", str(validation_store.root)], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Verdict: PASS" in proc.stdout and "reuse" in proc.stderr  # the reference runs were reused
+    assert "Verdict: PASS" in proc.stdout and "reuse" in proc.stderr and "  run " not in proc.stderr  # all reused
     for word in ("rate", "cv_isi", "correlation", "D_XY", "KL(X||Y)"):
         assert word in proc.stdout
     bad = subprocess.run([sys.executable, "-m", "snnbench", "validate", "vogels-abbott-cuba", "--backend", "numba",
