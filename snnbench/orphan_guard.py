@@ -26,6 +26,7 @@ import sys
 import time
 
 _POLL_S = 0.2
+_PARENT_GRACE_S = 1.0
 
 
 def _pidfd(pid: int) -> int | None:
@@ -36,13 +37,18 @@ def _pidfd(pid: int) -> int | None:
 
 
 def _alive(pid: int) -> bool:
+    """Running: not gone and not a zombie (a killed parent stays a zombie until it is reaped)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _wait_first(parent: int, worker: int) -> str:
@@ -62,8 +68,14 @@ def _wait_first(parent: int, worker: int) -> str:
 
 
 def guard(parent: int, worker: int, paths: list[str]) -> int:
-    if _wait_first(parent, worker) == "worker" and _alive(parent):
-        return 0
+    if _wait_first(parent, worker) == "worker":
+        # A parent killed with SIGKILL takes its worker with it (PR_SET_PDEATHSIG): the two
+        # deaths race, so the worker's may be seen first. Give the parent a moment to show it.
+        deadline = time.monotonic() + _PARENT_GRACE_S
+        while _alive(parent):
+            if time.monotonic() > deadline:
+                return 0  # the parent lives and cleans up after its worker itself
+            time.sleep(0.02)
     try:
         os.killpg(worker, signal.SIGKILL)  # the worker leads its own process group
     except (ProcessLookupError, PermissionError):

@@ -78,13 +78,18 @@ def _no_leftovers(results: Path, work_dir: Path, worker: psutil.Process, guard: 
     assert not data.exists() or not [p for p in data.iterdir() if p.name.startswith(".partial-")]
 
 
-def test_a_parent_killed_with_sigkill_takes_its_worker_and_temp_dir_with_it(tmp_path, fault_backends):
+@pytest.mark.parametrize("reaped", [True, False], ids=["parent-reaped", "parent-left-a-zombie"])
+def test_a_parent_killed_with_sigkill_takes_its_worker_and_temp_dir_with_it(tmp_path, fault_backends, reaped):
+    # A parent nobody reaps at once (e.g. orphaned to an init that reaps late) stays a zombie:
+    # still "there" for kill(pid, 0), so the guard must not take it for a living parent.
     results = tmp_path / "results"
     parent, worker, guard, work_dir = _start_hanging_run(results)
     assert guard is not None  # the worker started its guard
     parent.kill()
-    parent.wait(timeout=10)
+    if reaped:
+        parent.wait(timeout=10)
     _no_leftovers(results, work_dir, worker, guard)
+    parent.wait(timeout=10)
     assert list(read_jsonl(results / "runs.jsonl")) == []  # nobody could record it: no record, no torn line
 
 
@@ -149,3 +154,20 @@ def test_an_interrupted_sweep_resumes_with_the_points_left(tmp_path, fault_backe
     todo, done = plan(expand([Design(scenario="vogels-abbott-cuba", backends=["numba", "fault.hang"], N_pop="100",
                                      simtime="20", repeat=1, format="none", timeout=300)]), ResultStore(results))
     assert [p.backend for p in done] == ["numba"] and [p.backend for p in todo] == ["fault.hang"]
+
+
+def test_the_guard_takes_a_zombie_parent_for_dead():
+    # A parent killed with SIGKILL and not yet reaped is a zombie: kill(pid, 0) still succeeds.
+    # Seen here: the worker's death (PR_SET_PDEATHSIG) reached the guard first, the guard took the
+    # zombie parent for a living one and left the work dir behind.
+    from snnbench.orphan_guard import _alive
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert _alive(child.pid)
+        child.kill()
+        assert _wait(lambda: psutil.Process(child.pid).status() == psutil.STATUS_ZOMBIE, 5)
+        assert not _alive(child.pid)
+    finally:
+        child.kill()
+        child.wait(timeout=10)
