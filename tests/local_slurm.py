@@ -78,7 +78,12 @@ class LocalSlurm:
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "SLURM_CONF": str(self.conf)}
+        # The daemons load their plugins with dlopen: a library path or preload inherited from
+        # the test process must not change how they resolve. Seen once in a whole-suite run
+        # (prep_script.so: "undefined symbol: container_g_join", the test then skipped); not
+        # reproduced alone, cause not established: this removes the one inherited suspect.
+        clean = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "LD_PRELOAD")}
+        return {**clean, "SLURM_CONF": str(self.conf)}
 
     def _slurm(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:
         return subprocess.run([_which(args[0]) or args[0], *args[1:]], env=self.env, capture_output=True, text=True,
