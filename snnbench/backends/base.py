@@ -59,8 +59,10 @@ from ..scenario.model import (
     GaussianInDegree,
     OneToOne,
 )
-from ..scenario.realise import Network, ProjectionArrays, realise_projection
+from ..scenario.realise import Network, ProjectionArrays
 from ..scenario.resolve import ResolvedScenario
+from .common import translations as shared
+from .common.translations import Translations
 
 CONNECTIVITY_MODES = ("native", "exact")
 ALL_CONNECTORS = (FixedProbability, FixedInDegree, FixedTotalNumber, GaussianInDegree, OneToOne, AllToAll, FromList)
@@ -159,7 +161,7 @@ class Backend(ABC):
     def __init__(self, threads: int = 1, options: dict[str, Any] | None = None):
         self.threads = threads
         self.options = dict(options or {})
-        self.translations: list[dict[str, Any]] = []
+        self.translations = Translations()  # a list of {"what", "detail", ...}: the record's "translations"
         self.info: dict[str, Any] = {}  # backend facts for the record (cache state, devices, ...)
         # Measured sub-phases the simulator reports itself, per snnbench phase (record["phases"][phase]["stages"]).
         self.phase_stages: dict[str, dict[str, Any]] = {}
@@ -279,7 +281,7 @@ class Backend(ABC):
 
     def translate(self, what: str, detail: str, **data: Any) -> None:
         """Record one change made to the model on its way to the simulator."""
-        self.translations.append({"what": what, "detail": detail, **data})
+        self.translations.add(what, detail, **data)
 
     def needs_harness_arrays(self, proj) -> bool:
         """True when a projection is built from the harness's arrays even in native mode: an
@@ -295,22 +297,8 @@ class Backend(ABC):
                        why: str | None = None) -> ProjectionArrays:
         """The realised arrays of one projection (from `network` in exact mode), recording the
         fallback when native mode has to use them (`why`: the reason, when it is not the connector)."""
-        if network is not None:
-            return next(p for p in network.projections if p.label == proj.label)
-        if not isinstance(proj.connector, FromList):
-            reason = why or (f"no native equivalent of {proj.connector.type}"
-                             + (" with distance-dependent delays" if isinstance(proj.delay, DistanceDelay) else ""))
-            self.translate("connector", f"{proj.label}: {reason}; edges, weights and delays drawn by the harness from the seed")
-        return realise_projection(proj, resolved)
+        return shared.harness_arrays(proj, resolved, network, self.translations, why)
 
     def delay_steps(self, delays: np.ndarray, dt: float, label: str) -> np.ndarray:
         """Delays put on the dt grid (at least one step), recording the rounding if any."""
-        steps = np.maximum(1, np.rint(delays / dt)).astype(np.int64)
-        off = np.abs(steps * dt - delays) > 1e-6 * max(dt, 1.0)
-        if off.any():
-            self.translate(
-                "delay",
-                f"{label}: {int(off.sum())} of {delays.size} delays put on the {dt} ms grid",
-                max_change_ms=float(np.abs(steps * dt - delays).max()),
-            )
-        return steps
+        return shared.delay_steps(delays, dt, label, self.translations)

@@ -22,24 +22,22 @@ import os
 
 import numpy as np
 
-from ..output import PopulationOutput, SimulationOutput, spikes_from_steps
 from ..scenario.model import (
     AllToAll,
     DistanceDelay,
     FixedInDegree,
     FixedProbability,
     FixedTotalNumber,
-    FromList,
     GaussianInDegree,
     Normal,
     NormalClipped,
     OneToOne,
-    PoissonSourcePopulation,
     Uniform,
 )
-from ..scenario.realise import Network, positions
+from ..scenario.realise import positions
 from ..scenario.resolve import ResolvedScenario
-from .base import NATIVE_CONNECTORS, Backend
+from .base import NATIVE_CONNECTORS
+from .common.template import SimulatorBackend
 
 NEST_MODELS = {"IF_cond_exp": "iaf_cond_exp", "IF_curr_exp": "iaf_psc_exp"}
 
@@ -69,7 +67,7 @@ def weight_factor(cell_type: str, receptor: str) -> float:
     return 1000.0 * sign
 
 
-class NestBackend(Backend):
+class NestBackend(SimulatorBackend):
     name = "nest"
     title = "NEST via PyNEST"
     distribution = "nest-simulator"
@@ -85,71 +83,53 @@ class NestBackend(Backend):
         self.nest = nest
         nest.verbosity = nest.VerbosityLevel.ERROR
 
-    # ------------------------------------------------------------------ build
+    # ------------------------------------------------------------------ the template's hooks
 
-    def build(self, resolved: ResolvedScenario, mode: str, network: Network | None) -> None:
+    def setup(self, resolved: ResolvedScenario) -> None:
         nest = self.nest
-        self.resolved, self.mode, self.network = resolved, mode, network
-        dt = resolved.dt
         nest.ResetKernel()
         nest.SetKernelStatus({
-            "resolution": dt,
+            "resolution": resolved.dt,
             "local_num_threads": self.threads,
             "rng_seed": resolved.seed % (2**31 - 2) + 1,
             "print_time": False,
         })
         self.info["threads_used"] = nest.GetKernelStatus("local_num_threads")
         self.nodes, self.recorders, self.meters, self.synapses = {}, {}, {}, {}
-        self.source_steps: dict[str, list[np.ndarray]] = {}  # spike_generator sources: times known
         self.spatial: set[str] = set()  # populations created with positions (NEST spatial connections)
-        for name, pop in resolved.cells.items():
-            params = nest_cell_parameters(pop.cell_type, pop.spec.parameters)
-            if pop.grid_shape is not None and network is None:
-                layout = nest.spatial.free(pos=positions(pop.grid_shape).tolist(), extent=[1.0, 1.0], edge_wrap=True)
-                nodes = nest.Create(NEST_MODELS[pop.cell_type], params=params, positions=layout)
-                self.spatial.add(name)
-            else:
-                nodes = nest.Create(NEST_MODELS[pop.cell_type], pop.size, params=params)
-            if network is not None:
-                nodes.V_m = network.populations[name].v_init
-            else:
-                v = pop.spec.initial_values.v
-                nodes.V_m = self._nest_value(pop.spec.parameters.v_rest if v is None else v, 1.0)
-            self.nodes[name] = nodes
-        for name, pop in resolved.sources.items():
-            self.nodes[name] = self._create_source(name, pop, network)
-        for proj in resolved.projections:
-            before = nest.num_connections
-            self._connect(proj, network)
-            self.synapses[proj.label] = nest.num_connections - before
-        self._create_recorders()
 
-    def _create_source(self, name, pop, network):
-        nest, dt = self.nest, self.resolved.dt
-        if isinstance(pop.spec, PoissonSourcePopulation) and network is None:
-            prm = pop.spec.parameters
-            gen_params = {"rate": prm.rate, "start": prm.start}
-            if math.isfinite(prm.duration):
-                gen_params["stop"] = prm.start + prm.duration
-            gens = nest.Create("poisson_generator", pop.size, params=gen_params)
-            parrots = nest.Create("parrot_neuron", pop.size)
-            nest.Connect(gens, parrots, "one_to_one", syn_spec={"delay": dt})
-            self.translate(
-                "SpikeSourcePoisson",
-                f"{name}: poisson_generator -> parrot_neuron (one train per source, as pyNN.nest); the hop adds {dt} ms",
-            )
-            return parrots
+    def create_cells(self, name, pop, v_init) -> None:
+        nest = self.nest
+        params = nest_cell_parameters(pop.cell_type, pop.spec.parameters)
+        if pop.grid_shape is not None and not self.exact:
+            layout = nest.spatial.free(pos=positions(pop.grid_shape).tolist(), extent=[1.0, 1.0], edge_wrap=True)
+            nodes = nest.Create(NEST_MODELS[pop.cell_type], params=params, positions=layout)
+            self.spatial.add(name)
+        else:
+            nodes = nest.Create(NEST_MODELS[pop.cell_type], pop.size, params=params)
+        nodes.V_m = v_init if isinstance(v_init, np.ndarray) else self._nest_value(v_init, 1.0)
+        self.nodes[name] = nodes
+
+    def create_poisson_source(self, name, pop) -> bool:
+        nest, dt, window = self.nest, self.resolved.dt, self.poisson_window(pop)
+        gen_params = {"rate": window.rate, "start": window.start}
+        if window.bounded:
+            gen_params["stop"] = window.stop
+        gens = nest.Create("poisson_generator", pop.size, params=gen_params)
+        parrots = nest.Create("parrot_neuron", pop.size)
+        nest.Connect(gens, parrots, "one_to_one", syn_spec={"delay": dt})
+        self.translate(
+            "SpikeSourcePoisson",
+            f"{name}: poisson_generator -> parrot_neuron (one train per source, as pyNN.nest); the hop adds {dt} ms",
+        )
+        self.nodes[name] = parrots
+        return True
+
+    def create_array_source(self, name, pop, steps) -> None:
         # A spike_generator sends the same times to every target: one node per source.
-        steps = network.populations[name].spike_steps if network is not None else self._array_steps(pop)
-        gens = nest.Create("spike_generator", pop.size)
-        gens.set([{"spike_times": (s * dt).tolist()} for s in steps])
-        self.source_steps[name] = steps
-        return gens
-
-    def _array_steps(self, pop):
-        from ..scenario.realise import realise_spike_steps, rng_for
-
-        return realise_spike_steps(pop, self.resolved, rng_for(self.resolved.seed, "spikes", pop.name))
+        gens = self.nest.Create("spike_generator", pop.size)
+        gens.set([{"spike_times": (s * self.resolved.dt).tolist()} for s in steps])
+        self.nodes[name] = gens
 
     def _nest_value(self, value, factor: float):
         """A constant or a scenario distribution as a NEST value or random parameter."""
@@ -167,28 +147,31 @@ class NestBackend(Backend):
             return nest.math.redraw(normal, min=lo, max=hi)
         raise TypeError(value)
 
-    def _connect(self, proj, network: Network | None) -> None:
-        nest, dt = self.nest, self.resolved.dt
-        pre, post = self.nodes[proj.pre], self.nodes[proj.post]
-        post_type = self.resolved.populations[proj.post].cell_type
-        factor = weight_factor(post_type, proj.receptor)
-        conn = proj.connector
+    def _weight_factor(self, proj) -> float:
+        return weight_factor(self.resolved.populations[proj.post].cell_type, proj.receptor)
+
+    def _connected(self, label: str, connect) -> None:
+        before = self.nest.num_connections
+        connect()
+        self.synapses[label] = self.synapses.get(label, 0) + self.nest.num_connections - before
+
+    def why_not_native(self, proj) -> str | None:
         # spike_generator sources have no positions (a parrot layer would shift them by dt): a
         # distance-dependent projection from one is built from the harness's realisation
-        unplaced = isinstance(conn, GaussianInDegree) and network is None and not {proj.pre, proj.post} <= self.spatial
-        if network is not None or unplaced or self.needs_harness_arrays(proj):
-            why = (f"gaussian_in_degree from {proj.pre}, which NEST holds without positions (spike_generator)"
-                   if unplaced else None)
-            arrays = self.harness_arrays(proj, self.resolved, network, why=why)
-            if arrays.size == 0:
-                return
-            steps = self.delay_steps(arrays.delay, dt, proj.label)
-            pre_ids = np.asarray(pre.tolist(), dtype=np.int64)[arrays.pre_idx]
-            post_ids = np.asarray(post.tolist(), dtype=np.int64)[arrays.post_idx]
-            nest.Connect(pre_ids, post_ids, "one_to_one", syn_spec={
-                "synapse_model": "static_synapse", "weight": arrays.weight * factor, "delay": steps * dt,
-            })
-            return
+        if isinstance(proj.connector, GaussianInDegree) and not {proj.pre, proj.post} <= self.spatial:
+            return f"gaussian_in_degree from {proj.pre}, which NEST holds without positions (spike_generator)"
+        return None
+
+    def connect_arrays(self, proj, arrays, delay_steps) -> None:
+        nest, dt = self.nest, self.resolved.dt
+        pre_ids = np.asarray(self.nodes[proj.pre].tolist(), dtype=np.int64)[arrays.pre_idx]
+        post_ids = np.asarray(self.nodes[proj.post].tolist(), dtype=np.int64)[arrays.post_idx]
+        syn = {"synapse_model": "static_synapse", "weight": arrays.weight * self._weight_factor(proj), "delay": delay_steps * dt}
+        self._connected(proj.label, lambda: nest.Connect(pre_ids, post_ids, "one_to_one", syn_spec=syn))
+
+    def connect_native(self, proj) -> bool:
+        nest, dt = self.nest, self.resolved.dt
+        conn = proj.connector
         allow_self = getattr(conn, "allow_self_connections", True)
         if isinstance(conn, FixedProbability):
             spec = {"rule": "pairwise_bernoulli", "p": conn.p, "allow_autapses": allow_self}
@@ -207,79 +190,60 @@ class NestBackend(Backend):
             spec = {"rule": "fixed_indegree", "indegree": conn.n, "p": kernel, "allow_autapses": allow_self,
                     "allow_multapses": True}
         else:
-            raise TypeError(conn)
+            return False
         delay = proj.delay
-        if isinstance(delay, DistanceDelay):
-            if math.isfinite(delay.velocity):  # NEST rounds each delay to the grid itself
-                delay_value = nest.spatial.distance / delay.velocity + delay.offset
-            else:
-                delay = delay.offset
-        if isinstance(delay, float):
-            on_grid = max(1, round(delay / dt)) * dt
-            if abs(on_grid - delay) > 1e-9:
-                self.translate("delay", f"{proj.label}: {delay} ms put on the {dt} ms grid ({on_grid} ms)")
-            delay_value = on_grid
-        elif not isinstance(delay, DistanceDelay):
+        if isinstance(delay, DistanceDelay) and math.isfinite(delay.velocity):
+            delay_value = nest.spatial.distance / delay.velocity + delay.offset  # NEST puts each on the grid
+        elif isinstance(delay, (DistanceDelay, float)):
+            constant = delay.offset if isinstance(delay, DistanceDelay) else delay
+            delay_value = self.constant_delay_steps(constant, proj.label) * dt
+        else:
             delay_value = self._nest_value(delay, 1.0)
-        syn = {"synapse_model": "static_synapse", "weight": self._nest_value(proj.weight, factor), "delay": delay_value}
-        nest.Connect(pre, post, spec, syn_spec=syn)
+        syn = {"synapse_model": "static_synapse", "weight": self._nest_value(proj.weight, self._weight_factor(proj)),
+               "delay": delay_value}
+        self._connected(proj.label, lambda: nest.Connect(self.nodes[proj.pre], self.nodes[proj.post], spec, syn_spec=syn))
+        return True
 
-    def _create_recorders(self) -> None:
-        nest, dt = self.nest, self.resolved.dt
-        for name, pop in self.resolved.populations.items():
-            n_spk, n_v = pop.n_record_spikes, pop.n_record_v
-            nodes = self.nodes[name]
-            if n_spk and name not in self.source_steps:  # generators' spikes are known: no recorder needed
-                rec = nest.Create("spike_recorder")
-                nest.Connect(nodes[:n_spk], rec)
-                self.recorders[name] = rec
-            if n_v:
-                mm = nest.Create("multimeter", params={"record_from": ["V_m"], "interval": dt})
-                nest.Connect(mm, nodes[:n_v])
-                self.meters[name] = mm
+    def record(self, name, pop, n_spikes, n_v) -> None:
+        nest, nodes = self.nest, self.nodes[name]
+        if n_spikes:
+            rec = nest.Create("spike_recorder")
+            nest.Connect(nodes[:n_spikes], rec)
+            self.recorders[name] = rec
+        if n_v:
+            mm = nest.Create("multimeter", params={"record_from": ["V_m"], "interval": self.resolved.dt})
+            nest.Connect(mm, nodes[:n_v])
+            self.meters[name] = mm
 
-    # ------------------------------------------------------------------ run, collect
+    def before_collect(self) -> None:
+        if self.meters:
+            # NEST hands a multimeter its last min_delay of samples only on the next update:
+            # advance by min_delay to flush them (the template keeps nothing after simtime).
+            self.nest.Simulate(self.nest.GetKernelStatus("min_delay"))
+
+    def read_spikes(self, name, pop):
+        ev = self.recorders[name].get("events")
+        first = self.nodes[name][0].global_id
+        return np.asarray(ev["senders"], dtype=np.int64) - first, np.asarray(ev["times"], dtype=float)
+
+    def read_v(self, name, pop):
+        ev = self.meters[name].get("events")
+        senders = np.asarray(ev["senders"], dtype=np.int64) - self.nodes[name][0].global_id
+        t = np.asarray(ev["times"], dtype=float)
+        vm = np.asarray(ev["V_m"], dtype=float)
+        keep = t <= self.resolved.simtime + 1e-9  # the flush's samples, before reshaping per cell
+        senders, t, vm = senders[keep], t[keep], vm[keep]
+        order = np.lexsort((t, senders))
+        v = vm[order].reshape(pop.n_record_v, -1).T
+        return t[order][: v.shape[0]], v
+
+    def synapse_count(self, label: str) -> int:
+        return self.synapses.get(label, 0)
+
+    # ------------------------------------------------------------------ run
 
     def run(self) -> None:
         self.nest.Simulate(self.resolved.simtime)
-
-    def collect(self) -> SimulationOutput:
-        resolved, dt = self.resolved, self.resolved.dt
-        simtime = resolved.simtime
-        if self.meters:
-            # NEST hands a multimeter its last min_delay of samples only on the next update:
-            # advance by min_delay to flush them, and keep nothing after simtime.
-            self.nest.Simulate(self.nest.GetKernelStatus("min_delay"))
-        out = {}
-        for name, pop in resolved.populations.items():
-            nodes = self.nodes[name]
-            first = nodes[0].global_id
-            recorded = np.arange(pop.n_record_spikes, dtype=np.int64)
-            if name in self.recorders:
-                ev = self.recorders[name].get("events")
-                index = np.asarray(ev["senders"], dtype=np.int64) - first
-                times = np.asarray(ev["times"], dtype=float)
-                keep = times <= simtime + 1e-9
-                index, times = index[keep], times[keep]
-            elif name in self.source_steps:  # spike_generator sources: the times are known
-                index, times = spikes_from_steps(self.source_steps[name], recorded, dt)
-            else:
-                index, times = np.empty(0, np.int64), np.empty(0)
-            po = PopulationOutput(name, pop.size, pop.cell_type, recorded, index, times)
-            if name in self.meters:
-                ev = self.meters[name].get("events")
-                senders = np.asarray(ev["senders"], dtype=np.int64) - first
-                t = np.asarray(ev["times"], dtype=float)
-                vm = np.asarray(ev["V_m"], dtype=float)
-                keep = t <= simtime + 1e-9
-                senders, t, vm = senders[keep], t[keep], vm[keep]
-                order = np.lexsort((t, senders))
-                k = pop.n_record_v
-                po.v_index = np.arange(k, dtype=np.int64)
-                po.v = vm[order].reshape(k, -1).T.copy()
-                po.v_times = t[order][: po.v.shape[0]]
-            out[name] = po
-        return SimulationOutput(simtime=resolved.simtime, dt=dt, populations=out, synapses=dict(self.synapses))
 
     def close(self) -> None:
         if hasattr(self, "nest"):

@@ -1,0 +1,1 @@
+"""Cell-model maths shared by the adapters that integrate the models themselves."""
