@@ -37,8 +37,8 @@ spike from the harness's arrays (connect(i=, j=), arrays assigned). Native mode:
 connect() and random numbers, seeded with brian2.seed(): fixed_probability -> connect(p=),
 fixed_in_degree -> connect(i='k for k in sample(N_pre, size=K)') (with replacement:
 'int(rand()*N_pre) for _ in range(K)'), one_to_one -> connect(j='i'), all_to_all -> connect(),
-fixed_total_number -> pairs drawn with numpy (Brian2 has no such connector; recorded), from_list
--> connect(i=, j=). Weights, delays and initial v that are distributions become Brian2 expressions
+fixed_total_number -> pairs drawn with numpy (Brian2 has no such connector; recorded); from_list,
+like every projection built from the harness's arrays, -> connect(i=, j=) with the arrays' weights and delays. Weights, delays and initial v that are distributions become Brian2 expressions
 (rand(), randn(); normal_clipped by redrawing the values outside the window). SpikeSourcePoisson
 -> PoissonGroup (one train per source, shared by all its targets, as PyNN's SpikeSourcePoisson);
 SpikeSourceArray -> SpikeGeneratorGroup.
@@ -72,22 +72,21 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..output import PopulationOutput, SimulationOutput, spikes_from_steps
+from ..models.lif import step_mean
 from ..scenario.model import (
+    AllToAll,
     FixedInDegree,
     FixedProbability,
     FixedTotalNumber,
-    FromList,
     Normal,
     NormalClipped,
     OneToOne,
-    AllToAll,
-    PoissonSourcePopulation,
     Uniform,
 )
-from ..scenario.realise import Network, connect as realise_connect, realise_spike_steps, rng_for
+from ..scenario.realise import Network, connect as realise_connect, rng_for
 from ..scenario.resolve import ResolvedScenario
-from .base import Backend, Option
+from .base import Option
+from .common.template import SimulatorBackend
 
 CACHE_OPTIONS = ("warm", "cold")
 CACHE_OPTION = Option("cache", str, "warm", "warm: reuse snnbench's code cache (~/.cache/snnbench/brian2), shared by runs; "
@@ -127,8 +126,7 @@ def neuron_model(cell_type: str, p, dt: float) -> tuple[str, dict[str, Any], str
         # The membrane equation takes g times that factor, so that each step is exact for the
         # conductances and exponential Euler for v with their step mean (numba's scheme, within
         # 0.05 mV of NEST's adaptive RK45), instead of a 1 % too strong synaptic drive.
-        avg_e = p.tau_syn_E / dt * -math.expm1(-dt / p.tau_syn_E)
-        avg_i = p.tau_syn_I / dt * -math.expm1(-dt / p.tau_syn_I)
+        avg_e, avg_i = step_mean(p.tau_syn_E, dt), step_mean(p.tau_syn_I, dt)
         ns.update(g_leak=("uS", p.cm / p.tau_m), E_rev_E=("mV", p.e_rev_E), E_rev_I=("mV", p.e_rev_I),
                   mean_e=("1", avg_e), mean_i=("1", avg_i))
         eqs = (
@@ -201,7 +199,7 @@ def cache_state(compiled: int, reused: int) -> str:
 # ----------------------------------------------------------------------------- runtime device
 
 
-class Brian2Backend(Backend):
+class Brian2Backend(SimulatorBackend):
     name = "brian2"
     title = "Brian2, runtime device (Cython)"
     distribution = "brian2"
@@ -276,30 +274,28 @@ class Brian2Backend(Backend):
 
         self._stats = _CompileStats(cython_extension_manager)
 
-    # ------------------------------------------------------------------ build
+    # ------------------------------------------------------------------ the template's hooks: build
 
-    def build(self, resolved: ResolvedScenario, mode: str, network: Network | None) -> None:
-        b2 = self.b2
-        self.resolved, self.mode, self.network = resolved, mode, network
-        dt = resolved.dt
+    def setup(self, resolved: ResolvedScenario) -> None:
+        b2, dt = self.b2, resolved.dt
         b2.defaultclock.dt = dt * b2.ms
         b2.seed(resolved.seed % 2**32)
         self.groups: dict[str, Any] = {}
         self.spike_monitors: dict[str, Any] = {}
         self.v_monitors: dict[str, Any] = {}
         self.synapse_objects: dict[str, Any] = {}
-        self.source_steps: dict[str, list[np.ndarray]] = {}
         self.objects: list[Any] = []
+        # Synapses are named by the projection's place in the file: stable names keep the standalone project warm.
+        self._syn_names = {proj.label: f"syn_{k}_" + "".join(c if c.isalnum() or c == "_" else "_" for c in proj.label)
+                           for k, proj in enumerate(resolved.projections)}
         self._before_build = self._stats.snapshot() if self._stats else (0, 0, 0.0)
         self.translate("spike times", f"Brian2 stamps a spike at the start of its step: reported times are Brian2's + {dt} ms (NEST's end-of-step stamp)")
 
-        for name, pop in resolved.cells.items():
-            self._build_cells(name, pop)
-        for name, pop in resolved.sources.items():
-            self._build_source(name, pop)
-        for k, proj in enumerate(resolved.projections):
-            self._build_projection(k, proj)
-        self._build_monitors()
+    def finish_build(self) -> None:
+        b2 = self.b2
+        if self.v_monitors:
+            self.translate("v sampling", "v recorded at the end of each step (when='end', after reset); Brian2 stamps it with the "
+                           f"step's start: reported times are + {self.resolved.dt} ms, k*dt for k = 1..n_steps")
         self.net = b2.Network(*self.objects, name="snnbench_network")
         if self._stats:
             c0, r0, s0 = self._before_build
@@ -310,15 +306,13 @@ class Brian2Backend(Backend):
         b2 = self.b2
         return {k: float(v) * (1.0 if unit == "1" else getattr(b2, unit)) for k, (unit, v) in ns.items()}
 
-    def _build_cells(self, name: str, pop) -> None:
+    def create_cells(self, name: str, pop, v_init) -> None:
         b2, dt = self.b2, self.resolved.dt
         prm = pop.spec.parameters
         eqs, ns, method, notes = neuron_model(pop.cell_type, prm, dt)
         for what, detail in notes:
             self.translate(what, f"{name}: {detail}")
-        steps = int(round(prm.tau_refrac / dt))
-        if abs(steps * dt - prm.tau_refrac) > 1e-9:
-            self.translate("tau_refrac", f"{name}: {prm.tau_refrac} ms rounded to {steps * dt:g} ms (the dt grid, as NEST does)")
+        steps = self.refractory_steps(name, prm.tau_refrac)
         self.translate(
             "refractory", f"{name}: refractory = {steps + 1} dt = {(steps + 1) * dt:g} ms in Brian2 (counted from its start-of-step "
             f"stamp) clamps v for {steps} steps after the spike's step, as NEST's {steps * dt:g} ms",
@@ -327,41 +321,38 @@ class Brian2Backend(Backend):
             pop.size, eqs, threshold="v >= v_thresh", reset="v = v_reset", refractory=(steps + 1) * dt * b2.ms,
             method=method, namespace=self._cell_namespace(ns), name=f"pop_{name}",
         )
-        if self.network is not None:
-            group.v = self.network.populations[name].v_init * b2.mV
+        if isinstance(v_init, np.ndarray):
+            group.v = v_init * b2.mV
         else:
-            v = pop.spec.initial_values.v
-            self._assign(group, "v", prm.v_rest if v is None else v, "mV", f"{name}.v", pop.size)
+            self._assign(group, "v", v_init, "mV", f"{name}.v", pop.size)
         self.groups[name] = group
         self.objects.append(group)
 
-    def _build_source(self, name: str, pop) -> None:
-        b2, dt = self.b2, self.resolved.dt
-        if isinstance(pop.spec, PoissonSourcePopulation) and self.network is None:
-            prm = pop.spec.parameters
-            k_start = int(round(prm.start / dt))
-            ns = {"poisson_rate": prm.rate * b2.Hz}
-            if k_start > 0 or math.isfinite(prm.duration):
-                k_stop = int(round((prm.start + prm.duration) / dt)) if math.isfinite(prm.duration) else 2**62
-                for what, value in (("start", prm.start), ("start + duration", prm.start + prm.duration)):
-                    if math.isfinite(value) and abs(round(value / dt) * dt - value) > 1e-9:
-                        self.translate("SpikeSourcePoisson", f"{name}: {what} {value} ms put on the {dt} ms grid")
-                ns.update(k_start=k_start, k_stop=k_stop)
-                rates = "int(timestep(t, dt) >= k_start and timestep(t, dt) < k_stop) * poisson_rate"
-            else:
-                rates = "poisson_rate"
-            group = b2.PoissonGroup(pop.size, rates=rates, namespace=ns, name=f"pop_{name}")
-            self.translate("SpikeSourcePoisson", f"{name}: PoissonGroup (one train per source, shared by its targets, as PyNN's SpikeSourcePoisson)")
+    def create_poisson_source(self, name: str, pop) -> bool:
+        b2, dt, window = self.b2, self.resolved.dt, self.poisson_window(pop)
+        k_start = int(round(window.start / dt))
+        ns = {"poisson_rate": window.rate * b2.Hz}
+        if k_start > 0 or window.bounded:
+            k_stop = int(round(window.stop / dt)) if window.bounded else 2**62
+            for what, value in (("start", window.start), ("start + duration", window.stop)):
+                if math.isfinite(value) and abs(round(value / dt) * dt - value) > 1e-9:
+                    self.translate("SpikeSourcePoisson", f"{name}: {what} {value} ms put on the {dt} ms grid")
+            ns.update(k_start=k_start, k_stop=k_stop)
+            rates = "int(timestep(t, dt) >= k_start and timestep(t, dt) < k_stop) * poisson_rate"
         else:
-            if self.network is not None:
-                steps = self.network.populations[name].spike_steps
-            else:
-                steps = realise_spike_steps(pop, self.resolved, rng_for(self.resolved.seed, "spikes", pop.name))
-            indices = np.repeat(np.arange(pop.size, dtype=np.int64), [s.size for s in steps])
-            emit = (np.concatenate(steps) - 1) if steps else np.empty(0, dtype=np.int64)
-            group = b2.SpikeGeneratorGroup(pop.size, indices, emit * dt * b2.ms, name=f"pop_{name}")
-            self.source_steps[name] = steps
-            self.translate("spike source", f"{name}: SpikeGeneratorGroup emits a spike at m*dt in step m-1 (given the time (m-1)*dt), as NEST's spike_generator")
+            rates = "poisson_rate"
+        group = b2.PoissonGroup(pop.size, rates=rates, namespace=ns, name=f"pop_{name}")
+        self.translate("SpikeSourcePoisson", f"{name}: PoissonGroup (one train per source, shared by its targets, as PyNN's SpikeSourcePoisson)")
+        self.groups[name] = group
+        self.objects.append(group)
+        return True
+
+    def create_array_source(self, name: str, pop, steps) -> None:
+        b2, dt = self.b2, self.resolved.dt
+        indices = np.repeat(np.arange(pop.size, dtype=np.int64), [s.size for s in steps])
+        emit = (np.concatenate(steps) - 1) if steps else np.empty(0, dtype=np.int64)
+        group = b2.SpikeGeneratorGroup(pop.size, indices, emit * dt * b2.ms, name=f"pop_{name}")
+        self.translate("spike source", f"{name}: SpikeGeneratorGroup emits a spike at m*dt in step m-1 (given the time (m-1)*dt), as NEST's spike_generator")
         self.groups[name] = group
         self.objects.append(group)
 
@@ -416,61 +407,41 @@ class Brian2Backend(Backend):
 
     # -- projections
 
-    def _build_projection(self, k: int, proj) -> None:
-        b2, dt, resolved = self.b2, self.resolved.dt, self.resolved
-        pre, post = self.groups[proj.pre], self.groups[proj.post]
-        var, unit = synaptic_target(resolved.populations[proj.post].cell_type, proj.receptor)
-        conn = proj.connector
-        safe = "".join(c if c.isalnum() or c == "_" else "_" for c in proj.label)
-        syn_name = f"syn_{k}_{safe}"
-        explicit = self.network is not None or self.needs_harness_arrays(proj)
-        if explicit:
-            arrays = self.harness_arrays(proj, resolved, self.network)
-            if arrays.size == 0:
-                self.synapse_objects[proj.label] = None
-                return
-            # weights and delays from the arrays, except for an explicit list of bare (pre, post) pairs
-            bare_list = isinstance(conn, FromList) and not (conn.connections and len(conn.connections[0]) == 4)
-            use_arrays = self.network is not None or not bare_list
-            weight_const = None if use_arrays or not isinstance(proj.weight, float) else proj.weight
-            delay_const = None if use_arrays or not isinstance(proj.delay, float) else proj.delay
-        else:
-            weight_const = proj.weight if isinstance(proj.weight, float) else None
-            delay_const = proj.delay if isinstance(proj.delay, float) else None
-            use_arrays = False
-        model = "" if weight_const is not None else f"w : {'siemens' if unit == 'uS' else 'amp'}"
-        namespace = {}
+    def _synapses(self, proj, weight_const: float | None, delay_steps: int | None):
+        """A Synapses object onto the projection's target variable: a constant weight in its
+        namespace (else a variable w), a constant delay in steps (else a variable delay)."""
+        b2, dt = self.b2, self.resolved.dt
+        var, unit = synaptic_target(self.resolved.populations[proj.post].cell_type, proj.receptor)
+        namespace, kwargs = {}, {}
         if weight_const is not None:
             namespace["w_syn"] = weight_const * getattr(b2, unit)
-            on_pre = f"{var}_post += w_syn"
-        else:
-            on_pre = f"{var}_post += w"
-        kwargs = {}
-        if delay_const is not None:
-            on_grid = max(1, round(delay_const / dt)) * dt
-            if abs(on_grid - delay_const) > 1e-9:
-                self.translate("delay", f"{proj.label}: {delay_const} ms put on the {dt} ms grid ({on_grid:g} ms)")
-            kwargs["delay"] = on_grid * b2.ms
-        syn = b2.Synapses(pre, post, model=model, on_pre=on_pre, namespace=namespace, name=syn_name, **kwargs)
-
-        if explicit:
-            syn.connect(i=arrays.pre_idx.astype(np.int32), j=arrays.post_idx.astype(np.int32))
-            if use_arrays:
-                syn.w = arrays.weight * getattr(b2, unit)
-                syn.delay = self.delay_steps(arrays.delay, dt, proj.label) * dt * b2.ms
-            else:
-                if weight_const is None:
-                    self._assign(syn, "w", proj.weight, unit, f"{proj.label}.weight", self._expected_synapses(proj))
-                if delay_const is None:
-                    self._assign_delay(syn, proj)
-        else:
-            self._connect_native(syn, proj)
-            if weight_const is None:
-                self._assign(syn, "w", proj.weight, unit, f"{proj.label}.weight", self._expected_synapses(proj))
-            if delay_const is None:
-                self._assign_delay(syn, proj)
+        if delay_steps is not None:
+            kwargs["delay"] = delay_steps * dt * b2.ms
+        syn = b2.Synapses(self.groups[proj.pre], self.groups[proj.post],
+                          model="" if weight_const is not None else f"w : {'siemens' if unit == 'uS' else 'amp'}",
+                          on_pre=f"{var}_post += " + ("w_syn" if weight_const is not None else "w"),
+                          namespace=namespace, name=self._syn_names[proj.label], **kwargs)
         self.synapse_objects[proj.label] = syn
         self.objects.append(syn)
+        return syn, unit
+
+    def connect_arrays(self, proj, arrays, delay_steps) -> None:
+        b2, dt = self.b2, self.resolved.dt
+        syn, unit = self._synapses(proj, None, None)
+        syn.connect(i=arrays.pre_idx.astype(np.int32), j=arrays.post_idx.astype(np.int32))
+        syn.w = arrays.weight * getattr(b2, unit)
+        syn.delay = delay_steps * dt * b2.ms
+
+    def connect_native(self, proj) -> bool:
+        weight_const = proj.weight if isinstance(proj.weight, float) else None
+        delay_const = self.constant_delay_steps(proj.delay, proj.label) if isinstance(proj.delay, float) else None
+        syn, unit = self._synapses(proj, weight_const, delay_const)
+        self._connect_native(syn, proj)
+        if weight_const is None:
+            self._assign(syn, "w", proj.weight, unit, f"{proj.label}.weight", self._expected_synapses(proj))
+        if delay_const is None:
+            self._assign_delay(syn, proj)
+        return True
 
     def _expected_synapses(self, proj) -> float:
         from ..scenario.resolve import expected_connections
@@ -520,25 +491,18 @@ class Brian2Backend(Backend):
         else:
             raise TypeError(conn)
 
-    # -- monitors
+    # -- recording
 
-    def _build_monitors(self) -> None:
-        b2 = self.b2
-        for name, pop in self.resolved.populations.items():
-            group = self.groups[name]
-            n_spk, n_v = pop.n_record_spikes, pop.n_record_v
-            if n_spk and name not in self.source_steps:
-                source = group if n_spk == pop.size else group[:n_spk]
-                mon = b2.SpikeMonitor(source, name=f"spikes_{name}")
-                self.spike_monitors[name] = mon
-                self.objects.append(mon)
-            if n_v and not pop.is_source:
-                mon = b2.StateMonitor(group, "v", record=np.arange(n_v), when="end", name=f"v_{name}")
-                self.v_monitors[name] = mon
-                self.objects.append(mon)
-        if self.v_monitors:
-            self.translate("v sampling", "v recorded at the end of each step (when='end', after reset); Brian2 stamps it with the "
-                           f"step's start: reported times are + {self.resolved.dt} ms, k*dt for k = 1..n_steps")
+    def record(self, name: str, pop, n_spikes: int, n_v: int) -> None:
+        b2, group = self.b2, self.groups[name]
+        if n_spikes:
+            mon = b2.SpikeMonitor(group if n_spikes == pop.size else group[:n_spikes], name=f"spikes_{name}")
+            self.spike_monitors[name] = mon
+            self.objects.append(mon)
+        if n_v:
+            mon = b2.StateMonitor(group, "v", record=np.arange(n_v), when="end", name=f"v_{name}")
+            self.v_monitors[name] = mon
+            self.objects.append(mon)
 
     # ------------------------------------------------------------------ compile, run
 
@@ -569,40 +533,22 @@ class Brian2Backend(Backend):
             del net.before_run
         self.info["sim_loop_s"] = float(b2.get_device()._last_run_time)
 
-    # ------------------------------------------------------------------ collect
+    # ------------------------------------------------------------------ the template's hooks: collect
 
-    def _synapse_count(self, syn) -> int:
+    def read_spikes(self, name: str, pop):
+        mon, dt = self.spike_monitors[name], self.resolved.dt
+        times = np.asarray(mon.t_[:], dtype=float) * 1000.0 + dt  # Brian2's start-of-step stamp + dt
+        return np.asarray(mon.i[:], dtype=np.int64), np.round(times / dt) * dt
+
+    def read_v(self, name: str, pop):
+        mon, dt = self.v_monitors[name], self.resolved.dt
+        v = np.asarray(mon.v_[:], dtype=float) * 1000.0  # (cells, samples), V -> mV
+        t = np.asarray(mon.t_[:], dtype=float) * 1000.0 + dt
+        return np.round(t / dt) * dt, v.T
+
+    def synapse_count(self, label: str) -> int:
+        syn = self.synapse_objects.get(label)
         return 0 if syn is None else int(len(syn))
-
-    def collect(self) -> SimulationOutput:
-        resolved, dt = self.resolved, self.resolved.dt
-        simtime = resolved.simtime
-        out = {}
-        for name, pop in resolved.populations.items():
-            recorded = np.arange(pop.n_record_spikes, dtype=np.int64)
-            if name in self.spike_monitors:
-                mon = self.spike_monitors[name]
-                index = np.asarray(mon.i[:], dtype=np.int64)
-                times = np.asarray(mon.t_[:], dtype=float) * 1000.0 + dt
-                keep = times <= simtime + 1e-9
-                index, times = index[keep], times[keep]
-                order = np.lexsort((index, times))
-                index, times = index[order], np.round(times[order] / dt) * dt
-            elif pop.is_source and name in self.source_steps:
-                index, times = spikes_from_steps(self.source_steps[name], recorded, dt)
-            else:
-                index, times = np.empty(0, np.int64), np.empty(0)
-            po = PopulationOutput(name, pop.size, pop.cell_type, recorded, index, times)
-            if name in self.v_monitors:
-                mon = self.v_monitors[name]
-                v = np.asarray(mon.v_[:], dtype=float) * 1000.0  # (cells, samples), V -> mV
-                t = np.asarray(mon.t_[:], dtype=float) * 1000.0 + dt
-                po.v_index = np.arange(pop.n_record_v, dtype=np.int64)
-                po.v = v.T.copy()
-                po.v_times = np.round(t / dt) * dt
-            out[name] = po
-        synapses = {label: self._synapse_count(syn) for label, syn in self.synapse_objects.items()}
-        return SimulationOutput(simtime=simtime, dt=dt, populations=out, synapses=synapses)
 
     def close(self) -> None:
         # Drop the Brian2 objects, so that a later run in this process can reuse their names.
