@@ -1,27 +1,29 @@
-"""What the PyNN-based adapters (pynn.nest, spinnaker) share: one scenario item -> one PyNN call.
+"""What the PyNN-based adapters (pynn.nest, spinnaker) share: the template's hooks as PyNN calls.
 
-Each adapter subclasses `PyNNBackend`, sets `self.sim` (the pyNN.<simulator> module),
-`self.RandomDistribution`, `self.resolved`, `self.pops` (name -> Population) and implements its
-own cells, sources and setup. Shared here:
+`PyNNBackend` is a `SimulatorBackend` (common/template.py): the template decides what is native
+and what comes from the harness's arrays; here each decision becomes one PyNN call. Each adapter
+sets `self.sim` (the pyNN.<simulator> module) and `self.RandomDistribution` in load(), calls
+`super().setup()` from its own setup(), and implements its sources (create_poisson_source,
+create_array_source). Shared here:
 
-    _create_populations  cells, then sources, into self.pops
-    _native_poisson      a SpikeSourcePoisson's parameters when the simulator draws its spikes
+    create_cells  a Population of the PyNN standard cell, v initialised (`_initial_v`: an array,
+                  or a PyNN value; `_population_kwargs`: extra Population arguments)
     _value        a constant or a scenario distribution as a PyNN value (RandomDistribution)
     _rng          the RNG of one random item (a seeded NumpyRNG; an adapter whose simulator
                   seeds random items its own way returns None)
-    _connector    the scenario's connectors as PyNN connectors (native mode)
-    _connect      one projection: native connector, explicit list, or the harness's arrays
-    _synapse      StaticSynapse with the scenario's weight and delay
-    _delay        a constant delay put on the dt grid (recorded), or a distribution
-    _record       record spikes / v of the first n cells of each population (whole populations
-                  when all cells are recorded)
+    connect_native   the scenario's connector as PyNN's, StaticSynapse with its weight and delay
+    connect_arrays   FromListConnector with the harness's weights and delays (on the dt grid)
+    _project      sim.Projection, counted by `_count_synapses` (an adapter's cheap count, if any)
+    record        spikes / v of the first n cells of each population (whole populations when all
+                  cells are recorded); sources too (`record_known_sources`): PyNN's write_data
+                  writes what PyNN recorded
+    _segment      the neo Segment of one population, read once per collect
     to_ms         the factor to ms of a neo quantity's unit
 """
 
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -31,41 +33,53 @@ from ..scenario.model import (
     FixedInDegree,
     FixedProbability,
     FixedTotalNumber,
-    FromList,
     Normal,
     NormalClipped,
     OneToOne,
-    PoissonSourcePopulation,
     Uniform,
 )
-from ..scenario.realise import Network, rng_for
-from .base import Backend
+from ..scenario.realise import rng_for
+from .common.template import SimulatorBackend
 
 
-class PyNNBackend(Backend):
+class PyNNBackend(SimulatorBackend):
     """Base of the adapters that drive a simulator through PyNN's API."""
 
     delay_grid_by: ClassVar[str] = "the simulator"  # who puts drawn delays on the dt grid (for the record)
+    record_known_sources = True
 
-    def _create_populations(self, network: Network | None) -> None:
-        """self.pops: the cell populations, then the sources (each adapter's _create_cells / _create_source)."""
+    def setup(self, resolved) -> None:
         self.pops: dict[str, Any] = {}
         self.projections: dict[str, Any] = {}
-        for name, pop in self.resolved.cells.items():
-            self.pops[name] = self._create_cells(name, pop, network)
-        for name, pop in self.resolved.sources.items():
-            self.pops[name] = self._create_source(name, pop, network)
+        self.recording: list[str] = []
+        self._segments: dict[str, Any] = {}
 
-    def _native_poisson(self, pop, network: Network | None) -> dict[str, float] | None:
-        """SpikeSourcePoisson parameters for the simulator's own generator (native mode), else None:
-        realised spike times are handed over as a SpikeSourceArray."""
-        if not isinstance(pop.spec, PoissonSourcePopulation) or network is not None:
-            return None
-        prm = pop.spec.parameters
-        params = {"rate": prm.rate, "start": prm.start}
-        if math.isfinite(prm.duration):
-            params["duration"] = prm.duration
+    # ------------------------------------------------------------------ cells
+
+    def _population_kwargs(self, name: str) -> dict[str, Any]:
+        """Extra arguments of sim.Population for population `name`."""
+        return {}
+
+    def _initial_v(self, v_init, name: str):
+        """The realised array (exact mode), else the scenario's value as a PyNN value."""
+        return v_init if isinstance(v_init, np.ndarray) else self._value(v_init, "v_init", name)
+
+    def create_cells(self, name, pop, v_init) -> None:
+        sim = self.sim
+        cells = sim.Population(pop.size, getattr(sim, pop.cell_type)(**pop.spec.parameters.model_dump()), label=name,
+                               **self._population_kwargs(name))
+        cells.initialize(v=self._initial_v(v_init, name))
+        self.pops[name] = cells
+
+    def _poisson_parameters(self, pop) -> dict[str, float]:
+        """A SpikeSourcePoisson's parameters for PyNN (duration only when finite)."""
+        window = self.poisson_window(pop)
+        params = {"rate": window.rate, "start": window.start}
+        if window.bounded:
+            params["duration"] = window.duration
         return params
+
+    # ------------------------------------------------------------------ values
 
     def _rng(self, *keys: str):
         """A NumpyRNG of its own for one random item, seeded from the run's seed and the item's name.
@@ -91,7 +105,10 @@ class PyNNBackend(Backend):
             return RD("normal_clipped", mu=value.mu, sigma=value.sigma, low=value.low, high=value.high, rng=self._rng(*keys))
         raise TypeError(value)
 
+    # ------------------------------------------------------------------ connections
+
     def _connector(self, conn, label: str):
+        """The scenario's connector as PyNN's; None when PyNN has none (the template then uses the arrays)."""
         sim, rng = self.sim, self._rng("edges", label)
         allow_self = getattr(conn, "allow_self_connections", True)
         if isinstance(conn, FixedProbability):
@@ -106,31 +123,29 @@ class PyNNBackend(Backend):
             return sim.OneToOneConnector()
         if isinstance(conn, AllToAll):
             return sim.AllToAllConnector(allow_self_connections=allow_self)
-        raise TypeError(conn)
+        return None
 
-    def _connect(self, proj, network: Network | None):
-        sim, dt = self.sim, self.resolved.dt
-        pre, post = self.pops[proj.pre], self.pops[proj.post]
-        conn = proj.connector
-        if network is not None or (self.needs_harness_arrays(proj) and not isinstance(conn, FromList)):
-            arrays = self.harness_arrays(proj, self.resolved, network)
-            delays = self.delay_steps(arrays.delay, dt, proj.label) * dt
-            rows = np.column_stack([arrays.pre_idx, arrays.post_idx, arrays.weight, delays]).astype(float)
-            connector = sim.FromListConnector(rows, column_names=("weight", "delay"))
-            synapse = sim.StaticSynapse()
-        elif isinstance(conn, FromList):
-            rows = np.asarray(conn.connections, dtype=float)
-            if rows.shape[1:] == (4,):
-                rows[:, 3] = self.delay_steps(rows[:, 3], dt, proj.label) * dt
-                connector = sim.FromListConnector(rows, column_names=("weight", "delay"))
-                synapse = sim.StaticSynapse()
-            else:
-                connector = sim.FromListConnector(rows.reshape(-1, 2))
-                synapse = self._synapse(proj)
-        else:
-            connector = self._connector(conn, proj.label)
-            synapse = self._synapse(proj)
-        return sim.Projection(pre, post, connector, synapse_type=synapse, receptor_type=proj.receptor, label=proj.label)
+    def connect_native(self, proj) -> bool:
+        connector = self._connector(proj.connector, proj.label)
+        if connector is None:
+            return False
+        self._project(proj, connector, self._synapse(proj))
+        return True
+
+    def connect_arrays(self, proj, arrays, delay_steps) -> None:
+        rows = np.column_stack([arrays.pre_idx, arrays.post_idx, arrays.weight, delay_steps * self.resolved.dt]).astype(float)
+        self._project(proj, self.sim.FromListConnector(rows, column_names=("weight", "delay")), self.sim.StaticSynapse())
+
+    def _project(self, proj, connector, synapse) -> None:
+        sim = self.sim
+        make = lambda: sim.Projection(self.pops[proj.pre], self.pops[proj.post], connector, synapse_type=synapse,  # noqa: E731
+                                      receptor_type=proj.receptor, label=proj.label)
+        self.projections[proj.label] = self._count_synapses(proj.label, make)
+
+    def _count_synapses(self, label: str, make):
+        """Make one projection (`make()`) and return it; an adapter that can count its synapses
+        cheaply does so here."""
+        return make()
 
     def _synapse(self, proj):
         weight = self._value(proj.weight, "weights", proj.label)
@@ -139,24 +154,28 @@ class PyNNBackend(Backend):
     def _delay(self, proj):
         dt, delay = self.resolved.dt, proj.delay
         if isinstance(delay, float):
-            on_grid = max(1, round(delay / dt)) * dt
-            if abs(on_grid - delay) > 1e-9:
-                self.translate("delay", f"{proj.label}: {delay} ms put on the {dt} ms grid ({on_grid} ms)")
-            return on_grid
+            return self.constant_delay_steps(delay, proj.label) * dt
         self.translate("delay", f"{proj.label}: delays drawn from a distribution; {self.delay_grid_by} puts each on the {dt} ms grid")
         return self._value(delay, "delays", proj.label)
 
-    def _record(self) -> None:
-        self.recording: list[str] = []
-        for name, pop in self.resolved.populations.items():
-            cells = self.pops[name]
-            n_spk, n_v = pop.n_record_spikes, pop.n_record_v
-            if n_spk:
-                (cells if n_spk == pop.size else cells[:n_spk]).record("spikes")
-            if n_v:
-                (cells if n_v == pop.size else cells[:n_v]).record("v")
-            if n_spk or n_v:
-                self.recording.append(name)
+    # ------------------------------------------------------------------ recording
+
+    def record(self, name, pop, n_spikes, n_v) -> None:
+        cells = self.pops[name]
+        if n_spikes:
+            (cells if n_spikes == pop.size else cells[:n_spikes]).record("spikes")
+        if n_v:
+            (cells if n_v == pop.size else cells[:n_v]).record("v")
+        self.recording.append(name)
+
+    def _segment(self, name: str):
+        """The neo Segment PyNN returns for one population (read once per collect)."""
+        if name not in self._segments:
+            self._segments[name] = self.pops[name].get_data(gather=True, clear=False).segments[0]
+        return self._segments[name]
+
+    def before_collect(self) -> None:
+        self._segments = {}
 
 
 def to_ms(quantity) -> float:

@@ -14,7 +14,8 @@ The network is the one `nest.py` builds, made with PyNN's API instead of PyNEST'
                                     spike at t <= min_delay cannot be expressed: dropped, counted)
     connectors (native)             FixedProbabilityConnector, FixedNumberPreConnector,
                                     FixedTotalNumberConnector, OneToOneConnector,
-                                    AllToAllConnector, FromListConnector, with
+                                    AllToAllConnector (an explicit list, like every projection
+                                    built from the harness's arrays: FromListConnector), with
                                     pyNN.random.NumpyRNG and RandomDistribution for weights,
                                     delays and initial v, drawn in Python by PyNN as in
                                     VAbenchmarks.py; one NumpyRNG per random item (see `_rng`)
@@ -52,11 +53,12 @@ from typing import Any
 
 import numpy as np
 
-from ..output import PopulationOutput, SimulationOutput
-from ..scenario.model import FromList, NormalClipped, Uniform
-from ..scenario.realise import Network, realise_spike_steps, rng_for
+from ..scenario.model import DistanceDelay, FromList, NormalClipped, Uniform
 from ..scenario.resolve import ResolvedScenario
 from ._pynn_common import PyNNBackend, to_ms
+
+# The longest distance on the wrapped unit square (a distance-dependent delay's bound).
+_MAX_TORUS_DISTANCE = math.sqrt(0.5)
 
 # Messages that are noise here, each for a known, harmless reason (see _silence_known_noise).
 _PYNN_EXTENSION_WARNINGS = (
@@ -123,14 +125,14 @@ class PyNNNestBackend(PyNNBackend):
         self.NumpyRNG, self.RandomDistribution = NumpyRNG, RandomDistribution
         self.info["pynn_nest_extensions_loaded"] = bool(sim.simulator.state.extensions_loaded)
 
-    # ------------------------------------------------------------------ build
+    # ------------------------------------------------------------------ the template's hooks
 
-    def build(self, resolved: ResolvedScenario, mode: str, network: Network | None) -> None:
+    def setup(self, resolved: ResolvedScenario) -> None:
+        super().setup(resolved)
         sim = self.sim
-        self.resolved, self.mode, self.network = resolved, mode, network
         dt = resolved.dt
         sim.setup(
-            timestep=dt, min_delay=dt, max_delay=self._max_delay(resolved, network),
+            timestep=dt, min_delay=dt, max_delay=self._max_delay(resolved),
             threads=self.threads, rng_seed=resolved.seed % (2**31 - 2) + 1,
             spike_precision="on_grid", verbosity="error",
         )
@@ -147,28 +149,20 @@ class PyNNNestBackend(PyNNBackend):
         self.info["threads_used"] = int(sim.simulator.state.threads)
         self.info["spike_precision"] = sim.simulator.state.spike_precision
         self.info["min_delay_ms"] = float(sim.get_min_delay())
-        if network is None:
+        if not self.exact:
             self.translate("NumpyRNG", "one pyNN.random.NumpyRNG per random item (connector, weights, delays, initial v), "
                            "seeded from the run's seed and the item's name: PyNN 0.13 with lazyarray 0.7 draws "
                            "connection maps and synapse parameters from a deep copy of the NumpyRNG it is given, so "
                            "one shared NumpyRNG (as in VAbenchmarks.py) gives projections of the same shape the same "
                            "random numbers (VA COBA: E->E onto E cells 0-799 repeats E->I, weights included)")
-        self._create_populations(network)
         self.synapses: dict[str, int] = {}
-        for proj in resolved.projections:
-            # Counted as nest.py counts them (free); PyNN's Projection.size() asks NEST for every
-            # connection (0.5 s for VA COBA), which is not a cost a PyNN user pays.
-            before = self.nest.num_connections
-            self.projections[proj.label] = self._connect(proj, network)
-            self.synapses[proj.label] = self.nest.num_connections - before
-        self._record()
 
-    def _max_delay(self, resolved: ResolvedScenario, network: Network | None) -> float:
+    def _max_delay(self, resolved: ResolvedScenario) -> float:
         """The longest delay in the network, on the dt grid (PyNN's setup needs one)."""
         dt = resolved.dt
         longest = dt
-        if network is not None:
-            for p in network.projections:
+        if self.exact:
+            for p in self.network.projections:
                 if p.size:
                     longest = max(longest, float(np.rint(p.delay.max() / dt)) * dt)
             return longest
@@ -178,6 +172,8 @@ class PyNNNestBackend(PyNNBackend):
                 high = max(row[3] for row in proj.connector.connections)
             elif isinstance(d, float):
                 high = d
+            elif isinstance(d, DistanceDelay):
+                high = d.offset + (_MAX_TORUS_DISTANCE / d.velocity if math.isfinite(d.velocity) else 0.0)
             elif isinstance(d, Uniform):
                 high = d.high
             elif isinstance(d, NormalClipped) and math.isfinite(d.high):
@@ -187,37 +183,24 @@ class PyNNNestBackend(PyNNBackend):
             longest = max(longest, (math.floor(high / dt) + 1) * dt)
         return longest
 
-    def _create_cells(self, name, pop, network):
-        sim, dt = self.sim, self.resolved.dt
-        params = pop.spec.parameters.model_dump()
-        refr = params["tau_refrac"]
-        if abs(round(refr / dt) * dt - refr) > 1e-9:
-            self.translate("tau_refrac", f"{name}: NEST counts {refr} ms in whole steps ({round(refr / dt) * dt:g} ms)")
-        cells = sim.Population(pop.size, getattr(sim, pop.cell_type)(**params), label=name)
-        if network is not None:
-            cells.initialize(v=network.populations[name].v_init)
-        else:
-            v = pop.spec.initial_values.v
-            cells.initialize(v=self._value(pop.spec.parameters.v_rest if v is None else v, "v_init", name))
-        return cells
+    def create_cells(self, name, pop, v_init) -> None:
+        # NEST counts the refractory period in whole steps
+        self.refractory_steps(name, pop.spec.parameters.tau_refrac)
+        super().create_cells(name, pop, v_init)
 
-    def _create_source(self, name, pop, network):
+    def create_poisson_source(self, name, pop) -> bool:
+        sim, dt, window = self.sim, self.resolved.dt, self.poisson_window(pop)
+        self.translate(
+            "SpikeSourcePoisson",
+            f"{name}: pyNN.nest poisson_generator -> parrot_neuron (one train per source; the hop adds {dt:g} ms); "
+            "pyNN.nest sets the generator's origin to 1 ms, so the source is active in "
+            f"({window.start + 1:g}, {window.stop + 1:g}] ms (what pyNN.nest users get; not compensated)",
+        )
+        self.pops[name] = sim.Population(pop.size, sim.SpikeSourcePoisson(**self._poisson_parameters(pop)), label=name)
+        return True
+
+    def create_array_source(self, name, pop, steps):
         sim, dt = self.sim, self.resolved.dt
-        params = self._native_poisson(pop, network)
-        if params is not None:
-            prm = pop.spec.parameters
-            self.translate(
-                "SpikeSourcePoisson",
-                f"{name}: pyNN.nest poisson_generator -> parrot_neuron (one train per source; the hop adds {dt:g} ms); "
-                "pyNN.nest sets the generator's origin to 1 ms, so the source is active in "
-                f"({prm.start + 1:g}, {prm.start + prm.duration + 1:g}] ms (what pyNN.nest users get; not compensated)",
-            )
-            return sim.Population(pop.size, sim.SpikeSourcePoisson(**params), label=name)
-        # Realised spikes (exact mode) or the scenario's own times, on the dt grid.
-        if network is not None:
-            steps = network.populations[name].spike_steps
-        else:
-            steps = realise_spike_steps(pop, self.resolved, rng_for(self.resolved.seed, "spikes", pop.name))
         # pyNN.nest sends SpikeSourceArray spikes through parrot neurons and gives the
         # spike_generator each time minus min_delay; NEST rejects times <= 0, so a spike at
         # t <= min_delay (here: the first step) cannot be expressed.
@@ -237,38 +220,44 @@ class PyNNNestBackend(PyNNBackend):
         from pyNN.parameters import Sequence
 
         times = [Sequence(s * dt) for s in steps]
-        return sim.Population(pop.size, sim.SpikeSourceArray(spike_times=times), label=name)
+        self.pops[name] = sim.Population(pop.size, sim.SpikeSourceArray(spike_times=times), label=name)
+        return steps
 
-    # ------------------------------------------------------------------ run, collect
+    def _count_synapses(self, label: str, make):
+        # Counted as nest.py counts them (free); PyNN's Projection.size() asks NEST for every
+        # connection (0.5 s for VA COBA), which is not a cost a PyNN user pays.
+        before = self.nest.num_connections
+        projection = make()
+        self.synapses[label] = self.nest.num_connections - before
+        return projection
+
+    def synapse_count(self, label: str) -> int:
+        return self.synapses.get(label, 0)
+
+    def before_collect(self) -> None:
+        super().before_collect()
+        if any(p.n_record_v for p in self.resolved.populations.values()):
+            self.translate("v_times", "PyNN's get_data returns v at t = 0 (the initial value) and at k*dt; the t = 0 "
+                           "sample is dropped (snnbench's convention: k = 1..n_steps)")
+
+    def read_spikes(self, name, pop):
+        # PyNN hands spikes over as neo's multiplexed SpikeTrainList (NEST ids, times):
+        # read the arrays as they are instead of making a SpikeTrain per cell.
+        ids, times = self._segment(name).spiketrains.multiplexed
+        if not len(ids):
+            return np.empty(0, np.int64), np.empty(0)
+        index = np.asarray(self.pops[name].id_to_index(np.asarray(ids, dtype=np.int64)), dtype=np.int64)
+        return index, np.asarray(times.magnitude, dtype=float) * to_ms(times)
+
+    def read_v(self, name, pop):
+        signal = next(s for s in self._segment(name).analogsignals if s.name == "v")
+        _, times, v = _v_after_t0(signal, self.resolved.n_steps, self.resolved.dt, self.resolved.simtime)
+        return times, v
+
+    # ------------------------------------------------------------------ run
 
     def run(self) -> None:
         self.sim.run(self.resolved.simtime)
-
-    def collect(self) -> SimulationOutput:
-        resolved, dt = self.resolved, self.resolved.dt
-        simtime = resolved.simtime
-        if any(p.n_record_v for p in resolved.populations.values()):
-            self.translate("v_times", "PyNN's get_data returns v at t = 0 (the initial value) and at k*dt; the t = 0 "
-                           "sample is dropped (snnbench's convention: k = 1..n_steps)")
-        out = {}
-        for name, pop in resolved.populations.items():
-            recorded = np.arange(pop.n_record_spikes, dtype=np.int64)
-            po = PopulationOutput(name, pop.size, pop.cell_type, recorded, np.empty(0, np.int64), np.empty(0))
-            if name in self.recording:
-                cells = self.pops[name]
-                segment = cells.get_data(gather=True, clear=False).segments[0]
-                if pop.n_record_spikes:
-                    # PyNN hands spikes over as neo's multiplexed SpikeTrainList (NEST ids, times):
-                    # read the arrays as they are instead of making a SpikeTrain per cell.
-                    ids, times = segment.spiketrains.multiplexed
-                    if len(ids):
-                        po.spike_index = np.asarray(cells.id_to_index(np.asarray(ids, dtype=np.int64)), dtype=np.int64)
-                        po.spike_time = np.asarray(times.magnitude, dtype=float) * to_ms(times)
-                signals = [s for s in segment.analogsignals if s.name == "v"]
-                if signals:
-                    po.v_index, po.v_times, po.v = _v_after_t0(signals[0], resolved.n_steps, dt, simtime)
-            out[name] = po
-        return SimulationOutput(simtime=simtime, dt=dt, populations=out, synapses=dict(self.synapses))
 
     # ------------------------------------------------------------------ write
 

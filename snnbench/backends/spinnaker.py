@@ -87,8 +87,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..output import PopulationOutput, SimulationOutput
-from ..scenario.realise import Network, realise_spike_steps, rng_for, sample
+from ..scenario.realise import rng_for, sample
 from ..scenario.resolve import ResolvedScenario, expected_connections
 from ._pynn_common import PyNNBackend, to_ms
 from .base import Option
@@ -352,11 +351,11 @@ class SpiNNakerBackend(PyNNBackend):
             self.validation = {"possible": False, "why": NO_BOARD_WHY}
             self.info["spike_data"] = "none: virtual board"
 
-    # ------------------------------------------------------------------ build
+    # ------------------------------------------------------------------ the template's hooks: build
 
-    def build(self, resolved: ResolvedScenario, mode: str, network: Network | None) -> None:
+    def setup(self, resolved: ResolvedScenario) -> None:
+        super().setup(resolved)
         sim = self.sim
-        self.resolved, self.mode, self.network = resolved, mode, network
         dt = resolved.dt
         step_us = dt * 1000.0
         if abs(step_us - round(step_us)) > 1e-6:
@@ -378,53 +377,43 @@ class SpiNNakerBackend(PyNNBackend):
                        "Poisson spikes from the postsynaptic (or source) population's seed; initial v is drawn by "
                        "the harness from the run's seed")
         self.info.update(time_scale_factor=self.time_scale_factor, neurons_per_core=per_core)
-        self._create_populations(network)
-        for proj in resolved.projections:
-            self.projections[proj.label] = self._connect(proj, network)
+
+    def finish_build(self) -> None:
+        dt = self.resolved.dt
         self.translate("delay", f"sPyNNaker's delays are whole steps of {dt:g} ms (min_delay = dt); each is put on the "
                        "grid at its nearest step, at least one (a separate entry names any projection where that "
                        "changed a delay); delays beyond the synapse core's 16 steps go through delay-extension cores",
                        grid_ms=dt)
-        self._record()
 
     def _rng(self, *keys: str):
-        """None: sPyNNaker draws random items from the populations' seeds (see `build`)."""
+        """None: sPyNNaker draws random items from the populations' seeds (see `setup`)."""
         return None
 
     def _seed(self, name: str) -> int:
         return int(rng_for(self.resolved.seed, self.name, "population", name).integers(1, 2**31 - 1))
 
-    def _create_cells(self, name, pop, network):
-        sim = self.sim
-        params = pop.spec.parameters.model_dump()
-        cells = sim.Population(pop.size, getattr(sim, pop.cell_type)(**params), label=name,
-                               additional_parameters={"seed": self._seed(name)})
-        if network is not None:
-            v0 = network.populations[name].v_init
-        else:
-            v = pop.spec.initial_values.v
-            v = pop.spec.parameters.v_rest if v is None else v
-            if isinstance(v, (int, float)):
-                v0 = float(v)
-            else:
-                v0 = sample(v, rng_for(self.resolved.seed, self.name, "v_init", name), pop.size)
-        cells.initialize(v=v0)
-        return cells
+    def _population_kwargs(self, name: str) -> dict[str, Any]:
+        return {"additional_parameters": {"seed": self._seed(name)}}
 
-    def _create_source(self, name, pop, network):
+    def _initial_v(self, v_init, name: str):
+        # sPyNNaker takes no seeded RandomDistribution: a distribution is sampled by the harness.
+        if isinstance(v_init, (np.ndarray, int, float)):
+            return v_init
+        return sample(v_init, rng_for(self.resolved.seed, self.name, "v_init", name), self.resolved.populations[name].size)
+
+    def create_poisson_source(self, name, pop) -> bool:
+        sim = self.sim
+        self.translate("SpikeSourcePoisson", f"{name}: sPyNNaker's on-core Poisson generator, seeded from the "
+                       "population's seed")
+        self.pops[name] = sim.Population(pop.size, sim.SpikeSourcePoisson(**self._poisson_parameters(pop)), label=name,
+                                         **self._population_kwargs(name))
+        return True
+
+    def create_array_source(self, name, pop, steps) -> None:
         sim, dt = self.sim, self.resolved.dt
-        seed = {"seed": self._seed(name)}
-        params = self._native_poisson(pop, network)
-        if params is not None:
-            self.translate("SpikeSourcePoisson", f"{name}: sPyNNaker's on-core Poisson generator, seeded from the "
-                           "population's seed")
-            return sim.Population(pop.size, sim.SpikeSourcePoisson(**params), label=name, additional_parameters=seed)
-        if network is not None:
-            steps = network.populations[name].spike_steps
-        else:
-            steps = realise_spike_steps(pop, self.resolved, rng_for(self.resolved.seed, "spikes", pop.name))
         times = [list(np.asarray(s, dtype=float) * dt) for s in steps]
-        return sim.Population(pop.size, sim.SpikeSourceArray(spike_times=times), label=name, additional_parameters=seed)
+        self.pops[name] = sim.Population(pop.size, sim.SpikeSourceArray(spike_times=times), label=name,
+                                         **self._population_kwargs(name))
 
     # ------------------------------------------------------------------ run, collect
 
@@ -474,44 +463,41 @@ class SpiNNakerBackend(PyNNBackend):
                            + ", ".join(f"{r} {v:.3g} {unit}" for r, v in res.items()),
                            resolution=res, unit=unit)
 
-    def collect(self) -> SimulationOutput:
+    # ------------------------------------------------------------------ the template's hooks: collect
+
+    def before_collect(self) -> None:
+        super().before_collect()
         self._after_run()
-        resolved, dt = self.resolved, self.resolved.dt
-        out = {}
-        for name, pop in resolved.populations.items():
-            empty = np.empty(0, np.int64)
-            recorded = empty if self.virtual else np.arange(pop.n_record_spikes, dtype=np.int64)
-            po = PopulationOutput(name, pop.size, pop.cell_type, recorded, empty, np.empty(0))
-            if name in self.recording and not self.virtual:
-                segment = self.pops[name].get_data(gather=True, clear=False).segments[0]
-                idx, times = [], []
-                for st in segment.spiketrains:
-                    idx.append(np.full(len(st), int(st.annotations["source_index"]), dtype=np.int64))
-                    times.append(np.asarray(st.magnitude, dtype=float) * to_ms(st))
-                if idx:
-                    po.spike_index, po.spike_time = np.concatenate(idx), np.concatenate(times)
-                signals = [s for s in segment.analogsignals if s.name == "v"]
-                if signals:
-                    sig = signals[0]
-                    po.v_index = np.asarray(sig.array_annotations["channel_index"], dtype=np.int64)
-                    po.v_times = np.asarray(sig.times.rescale("ms").magnitude, dtype=float)
-                    po.v = np.asarray(sig.rescale("mV").magnitude, dtype=float)
-                    self.translate("v_times", f"{name}: v sample times as sPyNNaker returns them (not re-aligned; "
-                                   "unchecked against snnbench's k*dt convention without a board)")
-            out[name] = po
+        self.has_output = not self.virtual
         if self.virtual:
             self.translate("spikes", "virtual board: nothing ran, sPyNNaker returned empty spike trains; recorded "
                            "populations are reported with no recorded cells (rates n/a, not 0 Hz)")
         self.translate("synapses", "synapse counts are the realised counts in exact mode, else the scenario's expected "
                        "counts: sPyNNaker draws native connectivity on the board's cores (not at all on a virtual "
                        "board), and Projection.size() would read every synapse back from the machine")
-        synapses = self._expected_synapses()
-        return SimulationOutput(simtime=resolved.simtime, dt=dt, populations=out, synapses=synapses)
+        self._synapse_counts = self._expected_synapses()
+
+    def read_spikes(self, name, pop):
+        idx, times = [np.empty(0, np.int64)], [np.empty(0)]
+        for st in self._segment(name).spiketrains:
+            idx.append(np.full(len(st), int(st.annotations["source_index"]), dtype=np.int64))
+            times.append(np.asarray(st.magnitude, dtype=float) * to_ms(st))
+        return np.concatenate(idx), np.concatenate(times)
+
+    def read_v(self, name, pop):
+        sig = next(s for s in self._segment(name).analogsignals if s.name == "v")
+        self.translate("v_times", f"{name}: v sample times as sPyNNaker returns them (not re-aligned; "
+                       "unchecked against snnbench's k*dt convention without a board)")
+        order = np.argsort(np.asarray(sig.array_annotations["channel_index"], dtype=np.int64), kind="stable")
+        return np.asarray(sig.times.rescale("ms").magnitude, dtype=float), np.asarray(sig.rescale("mV").magnitude, dtype=float)[:, order]
+
+    def synapse_count(self, label: str) -> int:
+        return self._synapse_counts[label]
 
     def _expected_synapses(self) -> dict[str, int]:
         """Synapses per projection when the board that draws them is virtual: the realised counts in
         exact mode (the lists handed over), else the scenario's expected counts."""
-        if self.network is not None:
+        if self.exact:
             return {p.label: int(p.size) for p in self.network.projections}
         counts = {}
         for proj in self.resolved.projections:

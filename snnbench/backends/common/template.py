@@ -17,14 +17,16 @@ differs between simulators. What the template decides:
   * delays and refractory periods on the dt grid (`constant_delay_steps`, `refractory_steps`),
     each rounding recorded;
   * recording: the first n cells of each population, spikes and/or v, as the scenario says;
-  * collecting: spikes and v cut at simtime, sorted, into SimulationOutput.
+  * collecting: spikes and v cut at simtime, sorted, into SimulationOutput; with `has_output`
+    False (a virtual SpiNNaker board: nothing ran) no cell counts as recorded (rates n/a, not 0 Hz).
 
 Hooks (all but the optional ones must be implemented):
 
     setup(resolved)                          reset the simulator, set dt, threads, seed     optional
     create_cells(name, pop, v_init)          v_init: np.ndarray (exact) or the scenario value
     create_poisson_source(name, pop) -> bool the simulator's own Poisson generator           optional (False)
-    create_array_source(name, pop, steps)    steps: per source, int64 spike steps
+    create_array_source(name, pop, steps)    steps: per source, int64 spike steps; may return the
+                                             steps the simulator really emits (None: as given)
     why_not_native(proj) -> str | None       an adapter's reason to use the arrays           optional
     connect_native(proj) -> bool             False: fall back to the arrays (recorded)
     connect_arrays(proj, arrays, steps)      edges, weights, delays (in steps) of the harness
@@ -41,7 +43,7 @@ from __future__ import annotations
 import math
 from abc import abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -75,6 +77,11 @@ class PoissonWindow:
 class SimulatorBackend(Backend):
     """A Backend whose build() and collect() are the template's; see the module docstring."""
 
+    # Record sources whose spikes the harness realised, and read them back from the simulator.
+    record_known_sources: ClassVar[bool] = False
+    # False when the simulator produced no spike or v data (set by the adapter before collect()).
+    has_output: bool = True
+
     # ------------------------------------------------------------------ build
 
     def build(self, resolved: ResolvedScenario, mode: str, network: Network | None) -> None:
@@ -86,12 +93,14 @@ class SimulatorBackend(Backend):
             self.create_cells(name, pop, self.initial_v(name, pop))
         for name, pop in resolved.sources.items():
             if self.exact or not isinstance(pop.spec, PoissonSourcePopulation) or not self.create_poisson_source(name, pop):
-                self.source_steps[name] = self.spike_steps(name, pop)
-                self.create_array_source(name, pop, self.source_steps[name])
+                steps = self.spike_steps(name, pop)
+                emitted = self.create_array_source(name, pop, steps)
+                self.source_steps[name] = steps if emitted is None else emitted
         for proj in resolved.projections:
             self._connect(proj)
         for name, pop in resolved.populations.items():
-            n_spikes = 0 if name in self.source_steps else pop.n_record_spikes
+            known = name in self.source_steps and not self.record_known_sources
+            n_spikes = 0 if known else pop.n_record_spikes
             n_v = 0 if pop.is_source else pop.n_record_v
             if n_spikes or n_v:
                 self.record(name, pop, n_spikes, n_v)
@@ -152,8 +161,10 @@ class SimulatorBackend(Backend):
         self.before_collect()
         out = {}
         for name, pop in resolved.populations.items():
-            recorded = np.arange(pop.n_record_spikes, dtype=np.int64)
-            if name in self.source_steps:
+            recorded = np.arange(pop.n_record_spikes if self.has_output else 0, dtype=np.int64)
+            if not self.has_output:
+                index, times = np.empty(0, np.int64), np.empty(0)
+            elif name in self.source_steps and not self.record_known_sources:
                 index, times = spikes_from_steps(self.source_steps[name], recorded, dt)
             elif recorded.size:
                 index, times = self.read_spikes(name, pop)
@@ -164,7 +175,7 @@ class SimulatorBackend(Backend):
             else:
                 index, times = np.empty(0, np.int64), np.empty(0)
             po = PopulationOutput(name, pop.size, pop.cell_type, recorded, index, times)
-            if pop.n_record_v and not pop.is_source:
+            if pop.n_record_v and not pop.is_source and self.has_output:
                 t, v = self.read_v(name, pop)
                 t, v = np.asarray(t, dtype=float), np.asarray(v, dtype=float)
                 keep = t <= resolved.simtime + _AT_SIMTIME

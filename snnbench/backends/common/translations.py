@@ -9,6 +9,7 @@ describe layer (GeNN's `Describer`) makes the same decisions as a live adapter w
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -50,20 +51,22 @@ def constant_delay_steps(delay: float, dt: float, label: str, log: Translations)
 
 
 def refractory_steps(tau_refrac: float, dt: float, population: str, log: Translations) -> int:
-    """The refractory period in whole steps (nearest, as NEST), recording the rounding if any."""
-    steps = int(round(tau_refrac / dt))
+    """The refractory period in whole steps, rounded up as NEST does (its Time::get_steps: t_ref =
+    2.03 ms at dt = 0.1 ms clamps v for 21 steps, measured), recording the rounding if any."""
+    steps = math.ceil(tau_refrac / dt - 1e-6)  # 2.0 / 0.1 = 20.000000000000004 is 20 steps
     if abs(steps * dt - tau_refrac) > _ON_GRID:
-        log.add("tau_refrac", f"{population}: {tau_refrac} ms rounded to {steps * dt:g} ms (the dt grid, as NEST does)")
+        log.add("tau_refrac", f"{population}: {tau_refrac} ms rounded up to {steps * dt:g} ms (the dt grid, as NEST does)")
     return steps
 
 
 def harness_arrays(proj, resolved: ResolvedScenario, network: Network | None, log: Translations,
                    why: str | None = None) -> ProjectionArrays:
     """The realised arrays of one projection: from `network` in exact mode, else realised here,
-    recording why native mode falls back to them (`why`; by default: the connector)."""
+    recording why native mode falls back to them (`why`; by default: the connector; an explicit
+    list is no fallback and is recorded only when `why` is given or its weights are drawn)."""
     if network is not None:
         return next(p for p in network.projections if p.label == proj.label)
-    if not isinstance(proj.connector, FromList):
+    if why or not isinstance(proj.connector, FromList):
         reason = why or (f"no native equivalent of {proj.connector.type}"
                          + (" with distance-dependent delays" if isinstance(proj.delay, DistanceDelay) else ""))
         log.add("connector", f"{proj.label}: {reason}; edges, weights and delays drawn by the harness from the seed")
