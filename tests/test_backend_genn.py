@@ -1,5 +1,6 @@
 """GeNN (PyGeNN 5): the scenario -> model description translation (always; no pygenn needed), and,
-where pygenn is built, runs: the exact tier against numba, every connector, a small COBA network.
+where pygenn is built, runs: a small COBA network, a network raster against numba. The exact tier
+and every connector in both modes are the conformance suite's (tests/conformance/).
 
 pygenn is not on PyPI: the tests that run GeNN skip without it (docs/backends.md, 'genn, genn.cuda', says how to build it).
 GeNN generates and compiles C++ for each model: a first run compiles for ~10-30 s per model, later
@@ -18,147 +19,19 @@ from snnbench.backends import backend_class
 from snnbench.backends import genn as G
 from snnbench.scenario import Overrides, load_scenario, realise, resolve
 
+from .conftest import ROOT
+
 HAVE_PYGENN = importlib.util.find_spec("pygenn") is not None
 requires_pygenn = pytest.mark.skipif(not HAVE_PYGENN, reason="pygenn (GeNN 5) is not installed: it is not on PyPI, see docs/backends.md")
 
-FEATURES = """
-[scenario]
-title = "genn adapter features"
-source = "tests"
-
-[run]
-dt = 0.1
-simtime = 200.0
-seed = 11
-
-[populations.A]
-cell_type = "IF_curr_exp"
-size = 40
-parameters = { tau_m = 10.0, tau_syn_E = 10.0, tau_syn_I = 2.0, i_offset = 0.5, v_rest = -65.0, v_reset = -70.0, v_thresh = -52.0, cm = 0.25, tau_refrac = 2.05 }
-initial_values = { v = { distribution = "normal_clipped", mu = -60.0, sigma = 5.0, low = -70.0, high = -53.0 } }
-record = { spikes = 10, v = 3 }
-
-[populations.B]
-cell_type = "IF_cond_exp"
-size = 30
-parameters = { i_offset = 0.4, tau_refrac = 0.0 }
-initial_values = { v = { distribution = "normal", mu = -65.0, sigma = 2.0 } }
-record = { spikes = true, v = 1 }
-
-[populations.P]
-cell_type = "SpikeSourcePoisson"
-size = 20
-parameters = { rate = 200.0, start = 20.0, duration = 100.0 }
-record = { spikes = 5 }
-
-[populations.S]
-cell_type = "SpikeSourceArray"
-size = 3
-parameters = { spike_times = [[5.0, 10.05], [7.0], []] }
-record = { spikes = true }
-
-[populations.C]
-cell_type = "IF_curr_exp"
-size = 3
-record = { spikes = true, v = 3 }
-
-[[projections]]
-name = "indeg_norepl_noself"
-pre = "A"
-post = "A"
-receptor = "excitatory"
-connector = { type = "fixed_in_degree", n = 5, allow_self_connections = false }
-weight = { distribution = "normal_clipped", mu = 0.05, sigma = 0.02, low = 0.0, high = 0.1 }
-delay = { distribution = "uniform", low = 0.5, high = 2.0 }
-
-[[projections]]
-name = "indeg_repl"
-pre = "B"
-post = "A"
-receptor = "inhibitory"
-connector = { type = "fixed_in_degree", n = 4, with_replacement = true }
-weight = -0.1
-delay = 1.05
-
-[[projections]]
-name = "total"
-pre = "A"
-post = "B"
-receptor = "excitatory"
-connector = { type = "fixed_total_number", n = 100 }
-weight = 0.01
-delay = 0.3
-
-[[projections]]
-name = "total_norepl"
-pre = "A"
-post = "B"
-receptor = "excitatory"
-connector = { type = "fixed_total_number", n = 50, with_replacement = false }
-weight = 0.01
-delay = 0.3
-
-[[projections]]
-name = "poisson_p"
-pre = "P"
-post = "A"
-receptor = "excitatory"
-connector = { type = "fixed_probability", p = 0.3 }
-weight = { distribution = "uniform", low = 0.05, high = 0.15 }
-delay = 0.1
-
-[[projections]]
-name = "p_noself"
-pre = "B"
-post = "B"
-receptor = "inhibitory"
-connector = { type = "fixed_probability", p = 0.1, allow_self_connections = false }
-weight = 0.01
-delay = 0.4
-
-[[projections]]
-name = "all"
-pre = "S"
-post = "B"
-receptor = "excitatory"
-connector = { type = "all_to_all" }
-weight = 0.002
-delay = 0.5
-
-[[projections]]
-name = "all_noself"
-pre = "B"
-post = "B"
-receptor = "excitatory"
-connector = { type = "all_to_all", allow_self_connections = false }
-weight = 0.001
-delay = 0.5
-
-[[projections]]
-name = "list"
-pre = "S"
-post = "B"
-receptor = "excitatory"
-connector = { type = "from_list", connections = [[0, 0, 0.05, 1.0], [1, 1, 0.05, 2.0], [2, 2, 0.05, 0.2]] }
-weight = 0.05
-delay = 1.0
-
-[[projections]]
-name = "one"
-pre = "S"
-post = "C"
-receptor = "excitatory"
-connector = { type = "one_to_one" }
-weight = 0.05
-delay = 1.0
-"""
+# The conformance suite's scenario: every connector, source type, delay form and distribution.
+FEATURES_FILE = ROOT / "tests" / "conformance" / "features.toml"
+FEATURES = FEATURES_FILE.read_text()
 
 
 @pytest.fixture(scope="module")
-def features(tmp_path_factory):
-    path = tmp_path_factory.mktemp("scenarios") / "genn-features.toml"
-    path.write_text(FEATURES)
-    return resolve(load_scenario(path))
+def features():
+    return resolve(load_scenario(FEATURES_FILE))
 
 
 def _syn(desc, label):
@@ -261,7 +134,7 @@ def test_connector_choice_and_fallbacks(features):
     assert _syn(d, "indeg_repl").connectivity == ("FixedNumberPreWithReplacement", {"num": 4})
     assert _syn(d, "total").connectivity == ("FixedNumberTotalWithReplacement", {"num": 100})
     assert _syn(d, "poisson_p").connectivity == ("FixedProbability", {"prob": 0.3})
-    assert _syn(d, "p_noself").connectivity == ("FixedProbabilityNoAutapse", {"prob": 0.1})
+    assert _syn(d, "prob_noself").connectivity == ("FixedProbabilityNoAutapse", {"prob": 0.1})
     assert _syn(d, "one").connectivity == ("OneToOne", {})
     assert _syn(d, "all").matrix == "DENSE" and _syn(d, "all").connectivity is None
     # weights that are distributions: GeNN's own initialisers
@@ -269,12 +142,13 @@ def test_connector_choice_and_fallbacks(features):
     assert d.populations["A"].vars["V"] == G.VarInit("NormalClipped", {"mean": -60.0, "sd": 5.0, "min": -70.0, "max": -53.0})
     assert d.populations["B"].vars["V"] == G.VarInit("Normal", {"mean": -65.0, "sd": 2.0})
     # what GeNN cannot draw comes from the harness, and says why
-    for label, why in (("indeg_norepl_noself", "without replacement"), ("total_norepl", "without replacement"),
-                       ("all_noself", "autapses"), ("list", "explicit list")):
+    for label, why in (("indeg_norepl_noself", "without replacement"), ("total_norepl_noself", "without replacement"),
+                       ("all_noself", "autapses"), ("list", "explicit list"), ("indeg_repl_noself", "autapses"),
+                       ("gauss", "gaussian_in_degree")):
         s = _syn(d, label)
         assert s.explicit and s.connectivity is None, label
         assert any(t["what"] == "connector" and why in t["detail"] for t in _whats(d, label)), label
-    assert _syn(d, "all_noself").n_explicit == 30 * 29
+    assert _syn(d, "all_noself").n_explicit == 5 * 4
     assert any("with replacement" in t["detail"] for t in _whats(d, "indeg_repl") if t["what"] == "fixed_in_degree")
 
 
@@ -291,7 +165,7 @@ def test_delays_on_the_grid_axonal_and_dendritic(features):
     assert dend.max_dendritic_delay_timesteps == int(dend.weight_vars["d"].max()) + 1
     lst = _syn(d, "list")  # from_list delays 1.0, 2.0, 0.2 ms
     np.testing.assert_array_equal(np.sort(lst.weight_vars["d"]), [1, 9, 19])
-    assert d.populations["A"].params["RefracSteps"] == 20  # 2.05 ms -> 20 steps, recorded
+    assert d.populations["A"].params["RefracSteps"] == 21  # 2.03 ms -> 21 steps (up, as NEST), recorded
     assert any(t["what"] == "tau_refrac" for t in _whats(d, "A"))
     assert d.populations["B"].params["RefracSteps"] == 0
 
@@ -360,60 +234,6 @@ def _run_genn(r, mode, network=None, options=None):
         return b.collect(), b.translations, dict(b.info)
     finally:
         b.close()
-
-
-@pytest.fixture(scope="module")
-def single_neuron():
-    from snnbench.runner import run_in_process
-
-    r = resolve(load_scenario("single-neuron"), Overrides(simtime=1000.0))
-    network = realise(r)
-    return run_in_process(r, "numba", connectivity="exact", network=network), _run_genn(r, "exact", network)[0]
-
-
-@requires_pygenn
-@pytest.mark.parametrize("cell", ["cond", "curr"])
-def test_exact_tier_single_neuron_matches_numba(single_neuron, cell):
-    ref, out = single_neuron[0].populations[cell], single_neuron[1].populations[cell]
-    assert ref.n_spikes >= 5
-    assert out.n_spikes == ref.n_spikes
-    assert np.max(np.abs(np.sort(out.spike_time) - np.sort(ref.spike_time))) <= 0.1 + 1e-9
-    assert out.v.shape == ref.v.shape == (10000, 1)
-    np.testing.assert_allclose(out.v_times, ref.v_times)
-    assert float(np.sqrt(np.mean((out.v - ref.v) ** 2))) < 0.05
-
-
-@requires_pygenn
-def test_exact_mode_every_connector_matches_numba(features):
-    from snnbench.runner import run_in_process
-
-    network = realise(features)
-    ref = run_in_process(features, "numba", connectivity="exact", network=network)
-    out, _, _ = _run_genn(features, "exact", network)
-    assert out.synapses == {p.label: p.size for p in network.projections}
-    for name, a in ref.populations.items():
-        b = out.populations[name]
-        assert b.n_spikes == a.n_spikes, name
-        if a.n_spikes:
-            assert np.max(np.abs(np.sort(b.spike_time) - np.sort(a.spike_time))) <= 0.1 + 1e-9, name
-        if a.v.size:
-            assert float(np.sqrt(np.mean((b.v - a.v) ** 2))) < 0.05, name
-    assert ref.populations["A"].n_spikes > 50 and ref.populations["B"].n_spikes > 50
-
-
-@requires_pygenn
-def test_native_connectors_and_sources(features):
-    out, translations, info = _run_genn(features, "native")
-    syn = out.synapses
-    assert syn["indeg_repl"] == 4 * 40 and syn["total"] == 100 and syn["all"] == 3 * 30 and syn["one"] == 3
-    assert syn["all_noself"] == 30 * 29 and syn["indeg_norepl_noself"] == 5 * 40
-    assert 180 < syn["poisson_p"] < 300
-    p = out.populations["P"]  # 200 Hz from 20 ms for 100 ms: ~100 spikes from the first 5 sources
-    assert 60 < p.n_spikes < 150 and set(p.spike_index) <= set(range(5))
-    assert p.spike_time.min() > 20.0 and p.spike_time.max() <= 120.0 + 1e-9
-    np.testing.assert_allclose(np.sort(out.populations["S"].spike_time), [5.0, 7.0, 10.1])
-    assert out.populations["A"].v.shape == (2000, 3)
-    assert info["compile_cache"] in ("cold", "warm", "partial") and info["load_s"] >= 0
 
 
 @requires_pygenn

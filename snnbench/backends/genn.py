@@ -80,7 +80,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -98,9 +98,11 @@ from ..scenario.model import (
     PoissonSourcePopulation,
     Uniform,
 )
-from ..scenario.realise import Network, ProjectionArrays, realise_projection, realise_spike_steps, rng_for
+from ..models.lif import cell_propagators
+from ..scenario.realise import Network, ProjectionArrays, realise_spike_steps, rng_for
 from ..scenario.resolve import ResolvedScenario
 from .base import Backend, Option
+from .common.translations import Translations, delay_steps, harness_arrays, refractory_steps
 
 CACHE_OPTIONS = ("warm", "cold")
 PRECISIONS = ("double", "float")
@@ -207,22 +209,13 @@ def genn_seed(seed: int) -> int:
 
 
 def cell_parameters(cell_type: str, p, dt: float) -> dict[str, float]:
-    """The custom neuron model's parameters (propagators of `numba_kernels.group_parameters`)."""
-    dec_e, dec_i = math.exp(-dt / p.tau_syn_E), math.exp(-dt / p.tau_syn_I)
+    """The custom neuron model's parameters (the propagators of `snnbench.models.lif`)."""
+    lif = cell_propagators(p, dt)
     common = {"Vrest": p.v_rest, "Vreset": p.v_reset, "Vthresh": p.v_thresh, "Ioffset": p.i_offset,
-              "DecE": dec_e, "DecI": dec_i}
+              "DecE": lif.dec_e, "DecI": lif.dec_i}
     if cell_type == "IF_cond_exp":
-        return {**common, "Cm": p.cm, "GL": p.cm / p.tau_m, "Ee": p.e_rev_E, "Ei": p.e_rev_I,
-                "AvgE": p.tau_syn_E / dt * -math.expm1(-dt / p.tau_syn_E),
-                "AvgI": p.tau_syn_I / dt * -math.expm1(-dt / p.tau_syn_I)}
-    p22 = math.exp(-dt / p.tau_m)
-    out = {**common, "P22": p22, "P20": p.tau_m / p.cm * (1.0 - p22)}
-    for key, tau_s in (("P21E", p.tau_syn_E), ("P21I", p.tau_syn_I)):
-        if abs(p.tau_m - tau_s) < 1e-9 * p.tau_m:
-            out[key] = dt / p.cm * p22  # the limit of the general form when tau_m == tau_syn
-        else:
-            out[key] = tau_s * p.tau_m / (p.cm * (p.tau_m - tau_s)) * (p22 - math.exp(-dt / tau_s))
-    return out
+        return {**common, "Cm": p.cm, "GL": lif.g_l, "Ee": p.e_rev_E, "Ei": p.e_rev_I, "AvgE": lif.avg_e, "AvgI": lif.avg_i}
+    return {**common, "P22": lif.p22, "P20": lif.p20, "P21E": lif.p21e, "P21I": lif.p21i}
 
 
 def var_init(value, what: str) -> float | VarInit:
@@ -279,19 +272,15 @@ def _why_not_native(proj, same: bool) -> str:
 
 
 class Describer:
-    """Scenario -> ModelDescription, recording every translation; no pygenn needed."""
+    """Scenario -> ModelDescription, recording every translation in `log`; no pygenn needed."""
 
     def __init__(self, resolved: ResolvedScenario, mode: str, network: Network | None = None,
-                 precision: str = "double", translate: Callable[..., None] | None = None):
+                 precision: str = "double", log: Translations | None = None):
         self.resolved, self.mode, self.network, self.precision = resolved, mode, network, precision
-        self.translations: list[dict[str, Any]] = []
-        self._sink = translate
+        self.translations = Translations() if log is None else log
 
     def translate(self, what: str, detail: str, **data: Any) -> None:
-        entry = {"what": what, "detail": detail, **data}
-        self.translations.append(entry)
-        if self._sink is not None:
-            self._sink(what, detail, **data)
+        self.translations.add(what, detail, **data)
 
     # -------------------------------------------------------------- the whole model
 
@@ -329,10 +318,7 @@ class Describer:
         # model guarantees v_reset < v_thresh, so a refractory cell never fires (as in numba).
         model = "lif_cond" if pop.cell_type == "IF_cond_exp" else "lif_curr"
         params: dict[str, float] = cell_parameters(pop.cell_type, prm, dt)
-        steps = int(round(prm.tau_refrac / dt))
-        if abs(steps * dt - prm.tau_refrac) > 1e-9:
-            self.translate("tau_refrac", f"{name}: {prm.tau_refrac} ms rounded to {steps * dt:g} ms (the dt grid, as NEST does)")
-        params["RefracSteps"] = steps
+        params["RefracSteps"] = refractory_steps(prm.tau_refrac, dt, name, self.translations)
         self.translate("neuron model", (
             f"{name}: {pop.cell_type} as the custom GeNN neuron model {model} (exact integration as numba; "
             + ("step-mean conductances in the membrane's exponent" if model == "lif_cond" else "iaf_psc_exp propagators")
@@ -388,11 +374,7 @@ class Describer:
     # -------------------------------------------------------------- projections
 
     def _arrays(self, proj, why: str | None) -> ProjectionArrays:
-        if self.network is not None:
-            return next(p for p in self.network.projections if p.label == proj.label)
-        if why:
-            self.translate("connector", f"{proj.label}: {why}; edges, weights and delays drawn by the harness from the seed")
-        return realise_projection(proj, self.resolved)
+        return harness_arrays(proj, self.resolved, self.network, self.translations, why)
 
     def _projection(self, k: int, proj, pops: dict[str, PopulationSpec]) -> SynapseSpec | None:
         r, dt = self.resolved, self.resolved.dt
@@ -449,18 +431,13 @@ class Describer:
         return spec
 
     def _delay_steps(self, delays: np.ndarray, dt: float, label: str) -> np.ndarray:
-        steps = np.maximum(1, np.rint(delays / dt)).astype(np.int64)
-        off = np.abs(steps * dt - delays) > 1e-6 * max(dt, 1.0)
-        if off.any():
-            self.translate("delay", f"{label}: {int(off.sum())} of {delays.size} delays put on the {dt} ms grid",
-                           max_change_ms=float(np.abs(steps * dt - delays).max()))
-        return steps
+        return delay_steps(delays, dt, label, self.translations)
 
 
 def describe(resolved: ResolvedScenario, mode: str, network: Network | None = None, precision: str = "double",
-             translate: Callable[..., None] | None = None) -> ModelDescription:
-    """The GeNN model for `resolved` (pure Python); `translate` also receives each translation."""
-    return Describer(resolved, mode, network, precision, translate).describe()
+             log: Translations | None = None) -> ModelDescription:
+    """The GeNN model for `resolved` (pure Python); its translations go into `log` (a backend's own)."""
+    return Describer(resolved, mode, network, precision, log).describe()
 
 
 # ============================================================================= pygenn
@@ -595,7 +572,7 @@ class GeNNBackend(Backend):
         pg = self.pygenn
         self.resolved, self.mode = resolved, mode
         precision = self.option("precision")
-        desc = describe(resolved, mode, network, precision, translate=self.translate)
+        desc = describe(resolved, mode, network, precision, log=self.translations)
         self.desc = desc
         self.optimize = self.option("optimize")
         # GeNN's default builds its generated code without optimisation (no -O flag at all);
