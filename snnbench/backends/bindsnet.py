@@ -8,13 +8,13 @@ BindsNET simulates a `Network` of `Nodes` (layers) joined by connections, clock-
 BindsNET classes, what BindsNET lacks for PyNN's standard cells:
 
 IF_curr_exp -> `IFCurrExpNodes` (a `Nodes` subclass): NEST iaf_psc_exp's exact integration with
-    the propagators of `numba_kernels.group_parameters`; excitatory and inhibitory exponential
+    the propagators of `snnbench.models.lif`; excitatory and inhibitory exponential
     currents. BindsNET's own `CurrentLIFNodes` has one synaptic current (one time constant),
     adds it to v by an Euler step in the step it arrives and lets v decay while refractory, so
     it is not used.
 IF_cond_exp -> `IFCondExpNodes`: BindsNET has no conductance-based node. Exponentially decaying
     conductances; over a step the membrane sees their step average and is integrated exactly
-    for that conductance (exponential Euler), exactly as `numba_kernels` documents (NEST
+    for that conductance (exponential Euler), exactly as `snnbench.models.lif` documents (NEST
     integrates iaf_cond_exp with an adaptive RK45: they agree to well below 0.05 mV).
 Both nodes follow NEST's update order within a step (v from the synaptic state at the start of
 the step, refractory clamp at v_reset for round(tau_refrac/dt) steps, threshold, then the
@@ -59,10 +59,12 @@ tensors on the dt grid, built chunk by chunk during the run. Exact mode: the har
 steps. Native mode: Poisson trains are Bernoulli draws per step with p = rate dt (BindsNET's
 `encoding.bernoulli` scheme: at most one spike per step), from a seeded torch generator.
 
-Connectivity: exact mode uses only the harness's arrays. BindsNET has no connectors (its
-examples fill dense matrices with torch.rand), so native mode draws edges, weights, delays and
-initial V with torch generators on the compute device, seeded from (scenario seed, item name):
-fixed_probability by geometric skips, fixed_in_degree by random keys (top-k) or randint, ...
+Connectivity: the template (`common/template.py`) decides what comes from the harness's arrays
+(exact mode, explicit lists, gaussian_in_degree, distance-dependent delays). BindsNET has no
+connectors (its examples fill dense matrices with torch.rand), so native mode draws edges,
+weights, delays and initial V with the harness's own samplers (`snnbench.scenario.realise`) from
+streams of their own, seeded from (scenario seed, "bindsnet", item name): a realisation
+independent of exact mode's, drawn on the host and moved to the compute device.
 
 Recording: BindsNET's `Monitor` records a whole state variable every step (v of 3200 cells x
 10,000 steps = 256 MB); `StepRecorder` (an `AbstractMonitor`) keeps the spikes of the recorded
@@ -100,22 +102,11 @@ from typing import Any
 
 import numpy as np
 
-from ..output import PopulationOutput, SimulationOutput, spikes_from_steps
-from ..scenario.model import (
-    AllToAll,
-    FixedInDegree,
-    FixedProbability,
-    FixedTotalNumber,
-    FromList,
-    Normal,
-    NormalClipped,
-    OneToOne,
-    PoissonSourcePopulation,
-    Uniform,
-)
-from ..scenario.realise import Network, realise_spike_steps, rng_for
+from ..models.lif import cell_propagators
+from ..scenario.realise import Network, connect, rng_for, sample
 from ..scenario.resolve import ResolvedScenario
-from .base import Backend, BackendUnavailable, Option
+from .base import BackendUnavailable, Option
+from .common.template import SimulatorBackend
 
 DEFAULT_CHUNK_STEPS = 1000  # steps per Network.run call (input tensors and recorder buffers)
 OPTIONS = (
@@ -538,127 +529,15 @@ class _CsrPathway:
 
 
 def _seed_for(seed: int, *keys: str) -> int:
-    """A 63-bit seed for a torch generator, from (scenario seed, item name), as the harness's rng_for."""
+    """A 63-bit seed for a torch generator (native Poisson sources), from (scenario seed, item name)."""
     entropy = [int(seed)] + [zlib.crc32(k.encode()) for k in keys]
     return int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0] >> np.uint64(1))
-
-
-class _TorchDraws:
-    """Native-mode randomness: torch generators on the compute device, one per named item."""
-
-    def __init__(self, torch, seed: int, device):
-        self.torch, self.seed, self.device = torch, seed, device
-
-    def gen(self, *keys: str):
-        g = self.torch.Generator(device=self.device)
-        g.manual_seed(_seed_for(self.seed, *keys))
-        return g
-
-    def values(self, value, n: int, g, dtype):
-        torch, dev = self.torch, self.device
-        if isinstance(value, (int, float)):
-            return torch.full((n,), float(value), dtype=dtype, device=dev)
-        if isinstance(value, Uniform):
-            return torch.rand(n, generator=g, dtype=dtype, device=dev) * (value.high - value.low) + value.low
-        if isinstance(value, Normal):
-            return torch.randn(n, generator=g, dtype=dtype, device=dev) * value.sigma + value.mu
-        if isinstance(value, NormalClipped):
-            out = torch.randn(n, generator=g, dtype=dtype, device=dev) * value.sigma + value.mu
-            bad = (out < value.low) | (out > value.high)
-            while bool(bad.any()):
-                k = int(bad.sum())
-                out[bad] = torch.randn(k, generator=g, dtype=dtype, device=dev) * value.sigma + value.mu
-                bad = (out < value.low) | (out > value.high)
-            return out
-        raise TypeError(f"cannot draw {value!r}")
-
-    def edges(self, conn, n_pre: int, n_post: int, same: bool, g):
-        """(pre, post) int64 tensors for one connector."""
-        torch, dev = self.torch, self.device
-        no_self = same and not getattr(conn, "allow_self_connections", True)
-
-        def drop_self(pre, post):
-            if no_self:
-                keep = pre != post
-                return pre[keep], post[keep]
-            return pre, post
-
-        if isinstance(conn, FixedProbability):
-            flat = self._bernoulli_positions(n_pre * n_post, conn.p, g)
-            return drop_self(flat // n_post, flat % n_post)
-        if isinstance(conn, FixedInDegree):
-            k = conn.n
-            post = torch.arange(n_post, device=dev).repeat_interleave(k)
-            if k == 0:
-                return torch.empty(0, dtype=torch.int64, device=dev), post
-            if conn.with_replacement:
-                pre = torch.randint(0, n_pre, (n_post, k), generator=g, device=dev)
-                if no_self:
-                    rows = torch.arange(n_post, device=dev).unsqueeze(1)
-                    bad = pre == rows
-                    while bool(bad.any()):
-                        pre[bad] = torch.randint(0, n_pre, (int(bad.sum()),), generator=g, device=dev)
-                        bad = pre == rows
-                return pre.reshape(-1), post
-            pre = torch.empty(n_post, k, dtype=torch.int64, device=dev)
-            block = max(1, (1 << 22) // max(1, n_pre))
-            for lo in range(0, n_post, block):
-                hi = min(n_post, lo + block)
-                keys = torch.rand(hi - lo, n_pre, generator=g, device=dev)
-                if no_self:
-                    rows = torch.arange(lo, min(hi, n_pre), device=dev)
-                    keys[rows - lo, rows] = 2.0  # never among the k smallest
-                pre[lo:hi] = torch.topk(keys, k, dim=1, largest=False).indices
-            return pre.reshape(-1), post
-        if isinstance(conn, FixedTotalNumber):
-            n = conn.n
-            if conn.with_replacement:
-                pre = torch.randint(0, n_pre, (n,), generator=g, device=dev)
-                post = torch.randint(0, n_post, (n,), generator=g, device=dev)
-                if no_self:
-                    bad = pre == post
-                    while bool(bad.any()):
-                        k = int(bad.sum())
-                        pre[bad] = torch.randint(0, n_pre, (k,), generator=g, device=dev)
-                        post[bad] = torch.randint(0, n_post, (k,), generator=g, device=dev)
-                        bad = pre == post
-                return pre, post
-            total = n_pre * n_post
-            flat = torch.randperm(total, generator=g, device=dev)[: min(n, total)]
-            return drop_self(flat // n_post, flat % n_post)
-        if isinstance(conn, OneToOne):
-            idx = torch.arange(n_pre, device=dev)
-            return idx, idx.clone()
-        if isinstance(conn, AllToAll):
-            flat = torch.arange(n_pre * n_post, device=dev)
-            return drop_self(flat // n_post, flat % n_post)
-        raise TypeError(f"no native draw for connector {conn!r}")
-
-    def _bernoulli_positions(self, total: int, p: float, g):
-        """Positions of successes in `total` Bernoulli(p) trials, by geometric skips (O(p total))."""
-        torch, dev = self.torch, self.device
-        if p <= 0 or total == 0:
-            return torch.empty(0, dtype=torch.int64, device=dev)
-        if p >= 1:
-            return torch.arange(total, device=dev)
-        chunks, last = [], -1
-        while True:
-            remaining = total - last - 1
-            m = int(p * remaining + 6 * math.sqrt(p * remaining) + 64)
-            skips = torch.empty(m, dtype=torch.int64, device=dev).geometric_(p, generator=g)
-            positions = torch.cumsum(skips, 0) + last
-            inside = positions[positions < total]
-            chunks.append(inside)
-            if inside.numel() < m:
-                break
-            last = int(inside[-1])
-        return torch.cat(chunks)
 
 
 # ----------------------------------------------------------------------------- the backend
 
 
-class BindsNETBackend(Backend):
+class BindsNETBackend(SimulatorBackend):
     name = "bindsnet"
     title = "BindsNET on torch"
     distribution = "bindsnet"
@@ -690,11 +569,8 @@ class BindsNETBackend(Backend):
             torch, bindsnet, workaround = import_bindsnet()
         except Exception as exc:  # noqa: BLE001 - the reason goes into the record
             raise BackendUnavailable(f"bindsnet cannot be imported: {type(exc).__name__}: {exc}") from exc
-        from . import numba_kernels  # the propagators (imports numba: here, in the import phase)
-
         self.torch = torch
         self.bn = bindsnet
-        self.kernels = numba_kernels
         self.cls = _define_classes(torch, bindsnet)
         torch.set_num_threads(self.threads)
         self.info["threads_used"] = torch.get_num_threads()
@@ -722,27 +598,92 @@ class BindsNETBackend(Backend):
             self.info["gpu"] = torch.cuda.get_device_name(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
 
-    # ------------------------------------------------------------------ build
+    # ------------------------------------------------------------------ the template's hooks: build
 
     def build(self, resolved: ResolvedScenario, mode: str, network: Network | None) -> None:
         with self.torch.no_grad():
-            self._build(resolved, mode, network)
+            super().build(resolved, mode, network)
 
-    def _build(self, resolved: ResolvedScenario, mode: str, network: Network | None) -> None:
-        torch, C, dev = self.torch, self.cls, self.device
+    def setup(self, resolved: ResolvedScenario) -> None:
+        # Everything is collected first and made in finish_build(): the ring buffer of each target
+        # must hold its longest delay, known only once every projection is drawn.
+        self.storage = self._option("connection")
+        self.chunk_steps = max(1, min(self.option("chunk_steps"), resolved.n_steps))
+        self._record_translations(resolved, self.mode, self.storage)
+        self.cell_specs: dict[str, tuple[Any, int, np.ndarray]] = {}  # name -> (parameters, refractory steps, v_init)
+        self.projection_tensors: list[dict[str, Any]] = []
+        self.synapses: dict[str, int] = {}
+        self.native_poisson: dict[str, dict[str, Any]] = {}
+        self.source_events: dict[str, tuple[Any, Any, Any]] = {}  # (emission step, same on device, index), by step
+        self.to_record: dict[str, tuple[int, int]] = {}
+
+    def create_cells(self, name, pop, v_init) -> None:
+        q = pop.spec.parameters
+        if not isinstance(v_init, np.ndarray):
+            v_init = sample(v_init, rng_for(self.resolved.seed, self.name, "v_init", name), pop.size)
+        self.cell_specs[name] = (q, self.refractory_steps(name, q.tau_refrac), v_init)
+
+    def create_poisson_source(self, name, pop) -> bool:
+        dt, n_steps, window = self.resolved.dt, self.resolved.n_steps, self.poisson_window(pop)
+        stop = min(self.resolved.simtime, window.stop)
+        lo = int(round(window.start / dt))  # rows lo..hi-1: spikes at (lo+1) dt .. hi dt, inside (start, stop]
+        hi = min(n_steps, int(round(stop / dt)))
+        p = window.rate * dt / 1000.0
+        if p > 1:
+            self.translate("SpikeSourcePoisson", f"{name}: {window.rate} Hz exceeds one spike per {dt} ms step: clipped to 1/dt")
+        g = self.torch.Generator(device=self.device)
+        g.manual_seed(_seed_for(self.resolved.seed, "spikes", name))
+        self.native_poisson[name] = {"p": min(p, 1.0), "lo": lo, "hi": hi, "gen": g}
+        self.translate("SpikeSourcePoisson", f"{name}: Bernoulli trial per {dt} ms step with p = rate*dt "
+                       f"(bindsnet.encoding.bernoulli's scheme; at most one spike per step), torch generator")
+        return True
+
+    def create_array_source(self, name, pop, steps) -> None:
+        ids = np.repeat(np.arange(pop.size, dtype=np.int64), [s.size for s in steps]) if steps else np.zeros(0, np.int64)
+        rows = np.concatenate(steps).astype(np.int64) - 1 if steps else np.zeros(0, np.int64)  # emitted in step m-1
+        order = np.argsort(rows, kind="stable")
+        dev = self.device
+        self.source_events[name] = (rows[order], self.torch.as_tensor(rows[order], device=dev),
+                                    self.torch.as_tensor(ids[order], device=dev))
+
+    def connect_native(self, proj) -> bool:
+        # BindsNET has no connectors: the harness's samplers, on streams of the adapter's own.
+        r = self.resolved
+        keys = (self.name, proj.label)
+        pre, post = connect(proj.connector, r.populations[proj.pre].size, r.populations[proj.post].size,
+                            proj.pre == proj.post, rng_for(r.seed, keys[0], "edges", keys[1]))
+        weight = sample(proj.weight, rng_for(r.seed, keys[0], "weights", keys[1]), pre.size)
+        delay = sample(proj.delay, rng_for(r.seed, keys[0], "delays", keys[1]), pre.size)
+        self._add_projection(proj, pre, post, weight, self.delay_steps(delay, r.dt, proj.label))
+        return True
+
+    def connect_arrays(self, proj, arrays, delay_steps) -> None:
+        self._add_projection(proj, arrays.pre_idx, arrays.post_idx, arrays.weight, delay_steps)
+
+    def _add_projection(self, proj, pre, post, weight, delay_steps) -> None:
+        torch, dev = self.torch, self.device
+        if self.resolved.populations[proj.post].cell_type == "IF_cond_exp" and np.any(weight < 0):
+            raise ValueError(f"projection {proj.label}: conductance weights must be >= 0 (the receptor gives the sign)")
+        self.synapses[proj.label] = int(pre.size)
+        self.projection_tensors.append({
+            "label": proj.label, "pre_name": proj.pre, "post_name": proj.post,
+            "receptor": 0 if proj.receptor == "excitatory" else 1,
+            "pre": torch.as_tensor(pre, dtype=torch.int64, device=dev),
+            "post": torch.as_tensor(post, dtype=torch.int64, device=dev),
+            "weight": torch.as_tensor(weight, dtype=self.dtype, device=dev),
+            "delay_steps": torch.as_tensor(delay_steps, dtype=torch.int64, device=dev),
+        })
+
+    def record(self, name, pop, n_spikes, n_v) -> None:
+        self.to_record[name] = (n_spikes, n_v)
+
+    def finish_build(self) -> None:
+        torch, C, dev, resolved = self.torch, self.cls, self.device, self.resolved
         from bindsnet.network import Network as BNNetwork
         from bindsnet.network.nodes import Input
 
-        self.resolved, self.mode, self.network = resolved, mode, network
         dt = resolved.dt
-        storage = self._option("connection")
-        self.chunk_steps = max(1, min(self.option("chunk_steps"), resolved.n_steps))
-        draws = _TorchDraws(torch, resolved.seed, dev) if network is None else None
-        self._record_translations(resolved, mode, storage)
-
-        # Synapses first: the ring buffer of each target must hold its longest delay.
-        projections = [self._projection_arrays(proj, network, draws) for proj in resolved.projections]
-        self.synapses = {p["label"]: int(p["pre"].numel()) for p in projections}
+        projections = self.projection_tensors
         ring_len = {name: 1 for name in resolved.cells}
         for p in projections:
             if p["pre"].numel():
@@ -752,36 +693,23 @@ class BindsNETBackend(Backend):
         self.bn_net = bn
         self.layers: dict[str, Any] = {}
         self.layer_name = {name: f"pop_{name}" for name in resolved.populations}
-        for name, pop in resolved.cells.items():
-            q = pop.spec.parameters
-            steps = int(round(q.tau_refrac / dt))
-            if abs(steps * dt - q.tau_refrac) > 1e-9:
-                self.translate("tau_refrac", f"{name}: {q.tau_refrac} ms rounded to {steps * dt:g} ms (the dt grid, as NEST does)")
-            if network is not None:
-                v_init = network.populations[name].v_init
-            else:
-                v = pop.spec.initial_values.v
-                v_init = draws.values(q.v_rest if v is None else v, pop.size, draws.gen("v_init", name), torch.float64).cpu().numpy()
-            node_cls = C.IFCondExpNodes if pop.cell_type == "IF_cond_exp" else C.IFCurrExpNodes
-            layer = node_cls(pop.size, self._cell_parameters(q, dt), steps, dt, ring_len[name], v_init, self.dtype, dev,
-                             matmul=self.device.type == "cuda" or self.torch.get_num_threads() == 1)
+        for name, (q, refractory, v_init) in self.cell_specs.items():
+            node_cls = C.IFCondExpNodes if resolved.populations[name].cell_type == "IF_cond_exp" else C.IFCurrExpNodes
+            layer = node_cls(resolved.populations[name].size, self._cell_parameters(q, dt), refractory, dt, ring_len[name],
+                             v_init, self.dtype, dev, matmul=self.device.type == "cuda" or torch.get_num_threads() == 1)
             bn.add_layer(layer, name=self.layer_name[name])
             self.layers[name] = layer
-        self.source_steps: dict[str, list[np.ndarray]] = {}
-        self.native_poisson: dict[str, dict[str, Any]] = {}
-        self.source_events: dict[str, tuple[Any, Any]] = {}  # (emission step, index), sorted by step
         for name, pop in resolved.sources.items():
             layer = Input(n=pop.size).to(dev)
             bn.add_layer(layer, name=self.layer_name[name])
             self.layers[name] = layer
-            self._prepare_source(name, pop, network, draws)
 
         self.sparse_formats: set[str] = set()
         for (pre, post), group in self._group_pairs(projections).items():
-            pathways = self._pathways(group, resolved.populations[pre].size, resolved.populations[post].size, storage)
+            pathways = self._pathways(group, resolved.populations[pre].size, resolved.populations[post].size, self.storage)
             conn = C.DelayedConnection(self.layers[pre], self.layers[post], pathways)
             bn.add_connection(conn, source=self.layer_name[pre], target=self.layer_name[post])
-        self.info["connection"] = storage
+        self.info["connection"] = self.storage
         if self.sparse_formats:
             formats = ", ".join(sorted(self.sparse_formats))
             self.info["sparse_format"] = formats
@@ -790,13 +718,10 @@ class BindsNETBackend(Backend):
         self.info["weight_bytes"] = int(sum(pw.nbytes for c in bn.connections.values() for pw in c.pathways))
 
         self.recorders: dict[str, Any] = {}
-        for name, pop in resolved.populations.items():
-            n_spk = pop.n_record_spikes if not (pop.is_source and name not in self.native_poisson) else 0
-            n_v = 0 if pop.is_source else pop.n_record_v
-            if n_spk or n_v:
-                rec = C.StepRecorder(self.layers[name], n_spk, n_v, self.chunk_steps, self.dtype, dev)
-                bn.add_monitor(rec, name=self.layer_name[name])
-                self.recorders[name] = rec
+        for name, (n_spk, n_v) in self.to_record.items():
+            rec = C.StepRecorder(self.layers[name], n_spk, n_v, self.chunk_steps, self.dtype, dev)
+            bn.add_monitor(rec, name=self.layer_name[name])
+            self.recorders[name] = rec
         self._sync()
 
     def _record_translations(self, resolved, mode, storage) -> None:
@@ -819,34 +744,7 @@ class BindsNETBackend(Backend):
         self.translate("precision", f"state and weights in {str(self.dtype).replace('torch.', '')} on {self.device}")
         if mode == "native":
             self.translate("connectivity", "BindsNET has no connectors: native mode draws edges, weights, delays and initial V "
-                           f"with torch generators on {self.device} seeded from (seed, item name)")
-
-    def _projection_arrays(self, proj, network: Network | None, draws: _TorchDraws | None) -> dict[str, Any]:
-        torch, dev, dt = self.torch, self.device, self.resolved.dt
-        post_type = self.resolved.populations[proj.post].cell_type
-        if network is not None or self.needs_harness_arrays(proj):
-            arrays = self.harness_arrays(proj, self.resolved, network)
-            pre = torch.as_tensor(arrays.pre_idx, dtype=torch.int64, device=dev)
-            post = torch.as_tensor(arrays.post_idx, dtype=torch.int64, device=dev)
-            weight = torch.as_tensor(arrays.weight, dtype=self.dtype, device=dev)
-            steps = torch.as_tensor(self.delay_steps(arrays.delay, dt, proj.label), dtype=torch.int64, device=dev)
-        else:
-            n_pre = self.resolved.populations[proj.pre].size
-            n_post = self.resolved.populations[proj.post].size
-            pre, post = draws.edges(proj.connector, n_pre, n_post, proj.pre == proj.post, draws.gen("edges", proj.label))
-            n = int(pre.numel())
-            weight = draws.values(proj.weight, n, draws.gen("weights", proj.label), torch.float64).to(self.dtype)
-            delay = draws.values(proj.delay, n, draws.gen("delays", proj.label), torch.float64)
-            steps = torch.clamp(torch.round(delay / dt), min=1).to(torch.int64)
-            off = (steps.double() * dt - delay).abs() > 1e-6 * max(dt, 1.0)
-            if n and bool(off.any()):
-                self.translate("delay", f"{proj.label}: {int(off.sum())} of {n} delays put on the {dt} ms grid",
-                               max_change_ms=float((steps.double() * dt - delay).abs().max()))
-        receptor = 0 if proj.receptor == "excitatory" else 1
-        if post_type == "IF_cond_exp" and bool((weight < 0).any()):
-            raise ValueError(f"projection {proj.label}: conductance weights must be >= 0 (the receptor gives the sign)")
-        return {"label": proj.label, "pre": pre, "post": post, "weight": weight, "delay_steps": steps,
-                "receptor": receptor, "pre_name": proj.pre, "post_name": proj.post}
+                           "with the harness's samplers on streams of their own, seeded from (seed, 'bindsnet', item name)")
 
     @staticmethod
     def _group_pairs(projections):
@@ -930,40 +828,11 @@ class BindsNETBackend(Backend):
             ell_d[pre, pos] = steps
         return _EllPathway(ell_cols, ell_w, delay, ell_d, n_post)
 
-    def _prepare_source(self, name, pop, network, draws) -> None:
-        torch, dev, dt = self.torch, self.device, self.resolved.dt
-        n_steps = self.resolved.n_steps
-        if network is None and isinstance(pop.spec, PoissonSourcePopulation):
-            prm = pop.spec.parameters
-            stop = min(self.resolved.simtime, prm.start + prm.duration)
-            lo = int(round(prm.start / dt))  # rows lo..hi-1: spikes at (lo+1) dt .. hi dt, inside (start, stop]
-            hi = min(n_steps, int(round(stop / dt)))
-            p = prm.rate * dt / 1000.0
-            if p > 1:
-                self.translate("SpikeSourcePoisson", f"{name}: {prm.rate} Hz exceeds one spike per {dt} ms step: clipped to 1/dt")
-            self.native_poisson[name] = {"p": min(p, 1.0), "lo": lo, "hi": hi, "gen": draws.gen("spikes", name)}
-            self.translate("SpikeSourcePoisson", f"{name}: Bernoulli trial per {dt} ms step with p = rate*dt "
-                           f"(bindsnet.encoding.bernoulli's scheme; at most one spike per step), torch generator")
-            return
-        if network is not None:
-            steps = network.populations[name].spike_steps
-        else:
-            steps = realise_spike_steps(pop, self.resolved, rng_for(self.resolved.seed, "spikes", pop.name))
-        self.source_steps[name] = steps
-        ids = np.repeat(np.arange(pop.size, dtype=np.int64), [s.size for s in steps]) if steps else np.zeros(0, np.int64)
-        rows = np.concatenate(steps).astype(np.int64) - 1 if steps else np.zeros(0, np.int64)  # emitted in step m-1
-        order = np.argsort(rows, kind="stable")
-        self.source_events[name] = (rows[order], torch.as_tensor(rows[order], device=dev), torch.as_tensor(ids[order], device=dev))
-
     def _cell_parameters(self, q, dt: float) -> dict[str, float]:
-        """The node's scalar parameters and propagators: numba_kernels.group_parameters, by name."""
-        K = self.kernels
-        row = K.group_parameters(q.cm, q.tau_m, q.tau_syn_E, q.tau_syn_I, q.v_rest, q.v_reset, q.v_thresh, q.i_offset,
-                                 getattr(q, "e_rev_E", 0.0), getattr(q, "e_rev_I", 0.0), dt)
-        names = {"v_rest": K.V_REST, "v_reset": K.V_RESET, "v_thresh": K.V_THRESH, "i_offset": K.I_OFF, "cm": K.CM,
-                 "p22": K.P22, "p21e": K.P21E, "p21i": K.P21I, "p20": K.P20, "g_l": K.G_L, "e_rev_e": K.E_E,
-                 "e_rev_i": K.E_I, "avg_e": K.AVG_E, "avg_i": K.AVG_I, "dec_e": K.DEC_E, "dec_i": K.DEC_I}
-        return {k: float(row[i]) for k, i in names.items()}
+        """The node's scalar parameters and propagators (snnbench.models.lif)."""
+        return {"v_rest": q.v_rest, "v_reset": q.v_reset, "v_thresh": q.v_thresh, "i_offset": q.i_offset, "cm": q.cm,
+                "e_rev_e": getattr(q, "e_rev_E", 0.0), "e_rev_i": getattr(q, "e_rev_I", 0.0),
+                **cell_propagators(q, dt).as_dict()}
 
     def _sync(self) -> None:
         if self.device.type == "cuda":
@@ -1006,28 +875,18 @@ class BindsNETBackend(Backend):
         if self.device.type == "cuda":
             self.info["gpu_peak_bytes"] = int(self.torch.cuda.max_memory_allocated(self.device))
 
-    # ------------------------------------------------------------------ collect
+    # ------------------------------------------------------------------ the template's hooks: collect
 
-    def collect(self) -> SimulationOutput:
-        resolved, dt = self.resolved, self.resolved.dt
-        out = {}
-        for name, pop in resolved.populations.items():
-            recorded = np.arange(pop.n_record_spikes, dtype=np.int64)
-            rec = self.recorders.get(name)
-            if pop.is_source and name in self.source_steps:
-                index, times = spikes_from_steps(self.source_steps[name], recorded, dt)
-            elif rec is not None and rec.n_spk:
-                steps, index = rec.spikes()
-                times = (steps + 1) * dt  # a spike in step k is stamped at the end of the step
-            else:
-                index, times = np.empty(0, np.int64), np.empty(0)
-            po = PopulationOutput(name, pop.size, pop.cell_type, recorded, index, times)
-            if rec is not None and rec.n_v:
-                po.v_index = np.arange(rec.n_v, dtype=np.int64)
-                po.v = rec.voltages()
-                po.v_times = np.arange(1, po.v.shape[0] + 1) * dt
-            out[name] = po
-        return SimulationOutput(simtime=resolved.simtime, dt=dt, populations=out, synapses=dict(self.synapses))
+    def read_spikes(self, name, pop):
+        steps, index = self.recorders[name].spikes()
+        return index, (steps + 1) * self.resolved.dt  # a spike in step k is stamped at the end of the step
+
+    def read_v(self, name, pop):
+        v = self.recorders[name].voltages()
+        return np.arange(1, v.shape[0] + 1) * self.resolved.dt, v
+
+    def synapse_count(self, label: str) -> int:
+        return self.synapses.get(label, 0)
 
     def close(self) -> None:
         for attr in ("bn_net", "layers", "recorders"):
