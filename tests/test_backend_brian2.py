@@ -1,5 +1,6 @@
-"""Brian2, runtime (Cython) and C++ standalone devices: the exact tier against numba, whole networks
-through the isolated runner, the compile phase and its cache, and what the adapter refuses.
+"""Brian2, runtime (Cython) and C++ standalone devices: its own native connectors, whole networks
+through the isolated runner, the compile phase and its cache, and what the adapter refuses (the
+exact tier and every feature against NEST: tests/conformance/).
 
 Brian2 compiles generated code: with an empty cache (snnbench's, ~/.cache/snnbench/brian2) the
 first run of this file compiles for several minutes; later runs reuse the cache.
@@ -17,7 +18,7 @@ from snnbench.runner import RunSpec, run_in_process, run_isolated
 from snnbench.scenario import Overrides, load_scenario, realise, resolve
 from snnbench.store import ResultStore
 
-from .conftest import requires
+from .conftest import ROOT, requires
 
 pytestmark = [
     requires("brian2", "brian2"),
@@ -29,160 +30,11 @@ DEVICES = ["brian2", "brian2.standalone"]
 NETWORKS = ["vogels-abbott-coba", "vogels-abbott-cuba"]
 
 
-# ----------------------------------------------------------------------------- exact tier
+# ----------------------------------------------------------------------------- Brian2's own connectors
+# The exact tier against NEST and every feature in both modes are the conformance suite's
+# (tests/conformance/); here: what Brian2 draws itself in native mode, synapse by synapse.
 
-
-@pytest.fixture(scope="module")
-def single_neuron():
-    r = resolve(load_scenario("single-neuron"), Overrides(simtime=1000.0))
-    network = realise(r)
-    outputs = {b: run_in_process(r, b, connectivity="exact", network=network) for b in ["numba"] + DEVICES}
-    return outputs
-
-
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("cell", ["cond", "curr"])
-def test_exact_tier_spike_times_within_one_dt(single_neuron, device, cell):
-    ref, out = single_neuron["numba"].populations[cell], single_neuron[device].populations[cell]
-    assert ref.n_spikes >= 5, "the input must make the cell fire for this test to mean anything"
-    assert out.n_spikes == ref.n_spikes
-    assert np.max(np.abs(np.sort(out.spike_time) - np.sort(ref.spike_time))) <= 0.1 + 1e-9
-
-
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("cell", ["cond", "curr"])
-def test_exact_tier_v_rms_below_0_05_mV(single_neuron, device, cell):
-    ref, out = single_neuron["numba"].populations[cell], single_neuron[device].populations[cell]
-    assert out.v.shape == ref.v.shape == (10000, 1)
-    np.testing.assert_allclose(out.v_times, ref.v_times)
-    assert out.v_times[0] == pytest.approx(0.1) and out.v_times[-1] == pytest.approx(1000.0)
-    rms = float(np.sqrt(np.mean((out.v - ref.v) ** 2)))
-    assert rms < 0.05
-
-
-@pytest.mark.parametrize("device", DEVICES)
-def test_exact_tier_same_input_and_synapses(single_neuron, device):
-    ref, out = single_neuron["numba"], single_neuron[device]
-    for pop in ("exc", "inh"):
-        np.testing.assert_array_equal(np.sort(out.populations[pop].spike_time), np.sort(ref.populations[pop].spike_time))
-    assert out.synapses == ref.synapses
-
-
-# ----------------------------------------------------------------------------- every connector
-
-FEATURES = """
-[scenario]
-title = "brian2 adapter features"
-source = "tests"
-
-[run]
-dt = 0.1
-simtime = 200.0
-seed = 11
-
-[populations.A]
-cell_type = "IF_curr_exp"
-size = 40
-parameters = { tau_m = 10.0, tau_syn_E = 10.0, tau_syn_I = 2.0, i_offset = 0.5, v_rest = -65.0, v_reset = -70.0, v_thresh = -52.0, cm = 0.25, tau_refrac = 2.05 }
-initial_values = { v = { distribution = "normal_clipped", mu = -60.0, sigma = 5.0, low = -70.0, high = -53.0 } }
-record = { spikes = 10, v = 3 }
-
-[populations.B]
-cell_type = "IF_cond_exp"
-size = 30
-parameters = { i_offset = 0.4, tau_refrac = 0.0 }
-initial_values = { v = { distribution = "normal", mu = -65.0, sigma = 2.0 } }
-record = { spikes = true, v = 1 }
-
-[populations.P]
-cell_type = "SpikeSourcePoisson"
-size = 20
-parameters = { rate = 200.0, start = 20.0, duration = 100.0 }
-record = { spikes = 5 }
-
-[populations.S]
-cell_type = "SpikeSourceArray"
-size = 3
-parameters = { spike_times = [[5.0, 10.05], [7.0], []] }
-record = { spikes = true }
-
-[[projections]]
-name = "indeg_norepl_noself"
-pre = "A"
-post = "A"
-receptor = "excitatory"
-connector = { type = "fixed_in_degree", n = 5, allow_self_connections = false }
-weight = { distribution = "normal_clipped", mu = 0.05, sigma = 0.02, low = 0.0, high = 0.1 }
-delay = { distribution = "uniform", low = 0.5, high = 2.0 }
-
-[[projections]]
-name = "indeg_repl"
-pre = "B"
-post = "A"
-receptor = "inhibitory"
-connector = { type = "fixed_in_degree", n = 4, with_replacement = true }
-weight = -0.1
-delay = 1.05
-
-[[projections]]
-name = "indeg_repl_noself"
-pre = "B"
-post = "B"
-receptor = "inhibitory"
-connector = { type = "fixed_in_degree", n = 6, with_replacement = true, allow_self_connections = false }
-weight = 0.01
-delay = { distribution = "normal_clipped", mu = 1.0, sigma = 0.5, low = 0.1, high = 3.0 }
-
-[[projections]]
-name = "total"
-pre = "A"
-post = "B"
-receptor = "excitatory"
-connector = { type = "fixed_total_number", n = 100 }
-weight = 0.01
-delay = 0.3
-
-[[projections]]
-name = "poisson_p"
-pre = "P"
-post = "A"
-receptor = "excitatory"
-connector = { type = "fixed_probability", p = 0.3 }
-weight = { distribution = "uniform", low = 0.05, high = 0.15 }
-delay = 0.1
-
-[[projections]]
-name = "all_noself"
-pre = "B"
-post = "B"
-receptor = "excitatory"
-connector = { type = "all_to_all", allow_self_connections = false }
-weight = 0.001
-delay = 0.5
-
-[[projections]]
-name = "list"
-pre = "S"
-post = "B"
-receptor = "excitatory"
-connector = { type = "from_list", connections = [[0, 0, 0.05, 1.0], [1, 1, 0.05, 2.0], [2, 2, 0.05, 0.2]] }
-weight = 0.05
-delay = 1.0
-
-[[projections]]
-name = "one"
-pre = "S"
-post = "C"
-receptor = "excitatory"
-connector = { type = "one_to_one" }
-weight = 0.05
-delay = 1.0
-
-[populations.C]
-cell_type = "IF_curr_exp"
-size = 3
-record = { spikes = true, v = 3 }
-"""
+FEATURES_FILE = ROOT / "tests" / "conformance" / "features.toml"
 
 
 def _run_keeping_synapses(backend: str, r, mode: str, network=None):
@@ -205,42 +57,15 @@ def _run_keeping_synapses(backend: str, r, mode: str, network=None):
 
 
 @pytest.fixture(scope="module")
-def features(tmp_path_factory):
-    path = tmp_path_factory.mktemp("scenarios") / "brian2-features.toml"
-    path.write_text(FEATURES)
-    r = resolve(load_scenario(path))
-    network = realise(r)
-    runs = {"numba": run_in_process(r, "numba", connectivity="exact", network=network)}
-    for device in DEVICES:
-        runs[device, "exact"] = _run_keeping_synapses(device, r, "exact", network)
-        runs[device, "native"] = _run_keeping_synapses(device, r, "native")
-    return r, network, runs
-
-
-@pytest.mark.parametrize("device", DEVICES)
-def test_exact_mode_with_every_connector_matches_numba(features, device):
-    """Distributed delays and weights, from_list, one_to_one, subsets recorded, tau_m = tau_syn, i_offset."""
-    r, network, runs = features
-    ref, (out, _, translations) = runs["numba"], runs[device, "exact"]
-    assert out.synapses == {p.label: p.size for p in network.projections}
-    for name, a in ref.populations.items():
-        b = out.populations[name]
-        np.testing.assert_array_equal(b.recorded, a.recorded)
-        assert b.n_spikes == a.n_spikes, name
-        if a.n_spikes:
-            assert set(b.spike_index) <= set(a.recorded)
-            assert np.max(np.abs(np.sort(b.spike_time) - np.sort(a.spike_time))) <= 0.1 + 1e-9, name
-        assert b.v.shape == a.v.shape, name
-        if a.v.size:
-            assert float(np.sqrt(np.mean((b.v - a.v) ** 2))) < 0.05, name
-    assert ref.populations["A"].n_spikes > 50 and ref.populations["B"].n_spikes > 50
-    assert any(t["what"] == "tau_syn_E" for t in translations)  # A has tau_m = tau_syn_E
+def features():
+    r = resolve(load_scenario(FEATURES_FILE))
+    return r, {device: _run_keeping_synapses(device, r, "native") for device in DEVICES}
 
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_native_connectors(features, device):
-    r, _, runs = features
-    out, syn, translations = runs[device, "native"]
+    r, runs = features
+    out, syn, translations = runs[device]
     sizes = {name: pop.size for name, pop in r.populations.items()}
 
     i, j, w, d = syn["indeg_norepl_noself"]  # sample(N_pre - 1, size=K), shifted past j
@@ -251,12 +76,16 @@ def test_native_connectors(features, device):
     i, j, _, _ = syn["indeg_repl"]
     assert np.all(np.bincount(j, minlength=sizes["A"]) == 4) and i.max() < sizes["B"]
     i, j, _, d = syn["indeg_repl_noself"]
-    assert np.all(np.bincount(j, minlength=sizes["B"]) == 6) and not np.any(i == j)
+    assert np.all(np.bincount(j, minlength=sizes["G"]) == 6) and not np.any(i == j)
     assert np.all((d >= 0.1 - 1e-9) & (d <= 3.0 + 1e-9))  # normal_clipped delays
     assert syn["total"][0].size == 100
     assert 180 < syn["poisson_p"][0].size < 300  # p = 0.3 of 20 x 40 pairs: 240 +- 13
     i, j, _, _ = syn["all_noself"]
-    assert i.size == 30 * 29 and not np.any(i == j)
+    assert i.size == 5 * 4 and not np.any(i == j)
+    i, j, w, _ = syn["prob_noself"]
+    assert 80 < i.size < 240 and not np.any(i == j) and np.all(w < 0)  # normal(-0.05, 0.01) nA
+    i, j, _, _ = syn["total_norepl_noself"]  # without replacement, autapses dropped
+    assert i.size <= 50 and not np.any(i == j) and len(set(zip(i.tolist(), j.tolist()))) == i.size
     np.testing.assert_array_equal(syn["one"][0], syn["one"][1])
     np.testing.assert_allclose(np.sort(syn["list"][3]), [0.2, 1.0, 2.0])  # from_list delays
     assert any(t["what"] == "fixed_total_number" for t in translations)
@@ -270,6 +99,7 @@ def test_native_connectors(features, device):
     assert a.v.shape == (2000, 3) and set(a.spike_index) <= set(range(10))
     assert np.all((a.v[0] > -70.0) & (a.v[0] < -52.0))  # from normal_clipped initial values
     assert out.populations["B"].n_spikes > 0
+    assert syn["gauss"][0].size == 4 * 25  # from the harness's arrays (no native gaussian_in_degree)
 
 
 # ----------------------------------------------------------------------------- networks
