@@ -28,7 +28,7 @@ Hooks (all but the optional ones must be implemented):
     create_array_source(name, pop, steps)    steps: per source, int64 spike steps; may return the
                                              steps the simulator really emits (None: as given)
     why_not_native(proj) -> str | None       an adapter's reason to use the arrays           optional
-    connect_native(proj) -> bool             False: fall back to the arrays (recorded)
+    connect_native(proj) -> bool             False: fall back to the arrays (recorded)          optional (False)
     connect_arrays(proj, arrays, steps)      edges, weights, delays (in steps) of the harness
     record(name, pop, n_spikes, n_v)         record spikes / v of the first n cells
     finish_build()                           anything after the network is complete           optional
@@ -207,9 +207,10 @@ class SimulatorBackend(Backend):
         """A reason of the adapter's own to build `proj` from the harness's arrays; None: native."""
         return None
 
-    @abstractmethod
     def connect_native(self, proj) -> bool:
-        """Connect with the simulator's own connector and random numbers; False: fall back to the arrays."""
+        """Connect with the simulator's own connector and random numbers; False (a simulator without
+        connectors of its own): the harness's arrays, recorded as a translation."""
+        return False
 
     @abstractmethod
     def connect_arrays(self, proj, arrays: ProjectionArrays, delay_steps: np.ndarray) -> None:
