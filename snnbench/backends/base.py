@@ -34,8 +34,12 @@ provenance) and `runs_on` (CPU, GPU, board); `snnbench.backends` registers each 
 
 `available()` and `supports()` say, before anything runs, whether the backend can run a
 scenario and why not. Every change the backend makes to the model on its way to the simulator
-(dt rounded, delays put on a grid, a model substituted) is recorded with `translate()` and lands
-in the run record; a backend never changes the model silently.
+(dt rounded, delays put on a grid, a model substituted) is recorded with `translate()` (into the
+run's `Translations` log, common/translations.py) and lands in the run record; a backend never
+changes the model silently.
+
+Most adapters do not write build() and collect() themselves: `common.template.SimulatorBackend`
+walks the scenario, takes the decisions every adapter shares and calls small per-simulator hooks.
 """
 
 from __future__ import annotations
@@ -286,7 +290,7 @@ class Backend(ABC):
     def needs_harness_arrays(self, proj) -> bool:
         """True when a projection is built from the harness's arrays even in native mode: an
         explicit list, or a connector (or distance-dependent delay) this simulator has no
-        native equivalent for."""
+        native equivalent for. (Adapters on the template get this from its `fallback_reason`.)"""
         if isinstance(proj.connector, FromList):
             return True
         if not isinstance(proj.connector, self.native_connectors):
