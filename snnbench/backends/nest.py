@@ -7,7 +7,8 @@ Translation of the PyNN standard models (PyNN units -> NEST units):
     SpikeSourcePoisson (native) -> poisson_generator -> parrot_neuron, one train per source
         shared by all its targets, as pyNN.nest does; the generator->parrot hop adds one dt.
     SpikeSourcePoisson (exact), SpikeSourceArray -> spike_generator with the realised times.
-Connectors (native): pairwise_bernoulli, fixed_indegree, fixed_total_number, one_to_one,
+Connectors (native): pairwise_bernoulli, fixed_indegree, fixed_total_number (with replacement:
+NEST cannot suppress its multapses, so without replacement the harness draws it), one_to_one,
 all_to_all, with NEST's own random parameters for weights, delays and initial V. Populations on
 a grid are created at their positions (nest.spatial.free on the wrapped unit square, in
 snnbench's cell order), and gaussian_in_degree becomes NEST's spatial fixed_indegree with a
@@ -160,6 +161,8 @@ class NestBackend(SimulatorBackend):
         # distance-dependent projection from one is built from the harness's realisation
         if isinstance(proj.connector, GaussianInDegree) and not {proj.pre, proj.post} <= self.spatial:
             return f"gaussian_in_degree from {proj.pre}, which NEST holds without positions (spike_generator)"
+        if isinstance(proj.connector, FixedTotalNumber) and not proj.connector.with_replacement:
+            return "NEST's fixed_total_number cannot draw without replacement (it does not suppress multapses)"
         return None
 
     def connect_arrays(self, proj, arrays, delay_steps) -> None:
