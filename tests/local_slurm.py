@@ -78,11 +78,12 @@ class LocalSlurm:
 
     @property
     def env(self) -> dict[str, str]:
-        # The daemons load their plugins with dlopen: a library path or preload inherited from
-        # the test process must not change how they resolve. Seen once in a whole-suite run
-        # (prep_script.so: "undefined symbol: container_g_join", the test then skipped); not
-        # reproduced alone, cause not established: this removes the one inherited suspect.
-        clean = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "LD_PRELOAD")}
+        # The daemons dlopen plugins that leave symbols they never call unresolved, which only
+        # works with lazy binding. Brian2's standalone device sets LD_BIND_NOW=1 in os.environ
+        # (its run_environment_variables) for the rest of the process: inherited, it makes
+        # slurmctld fail on prep_script.so ("undefined symbol: container_g_join"), as a
+        # whole-suite run showed. The dynamic loader's variables stay out of the daemons' env.
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("LD_")}
         return {**clean, "SLURM_CONF": str(self.conf)}
 
     def _slurm(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:

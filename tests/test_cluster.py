@@ -275,7 +275,12 @@ def local_slurm(tmp_path_factory):
         pytest.skip(f"no local Slurm: {exc}")
     previous = os.environ.get("SLURM_CONF")
     os.environ["SLURM_CONF"] = str(slurm.conf)  # sbatch, squeue and scancel (dask-jobqueue) read it
+    # Slurm's commands need lazy binding for their plugins; a Brian2 standalone run earlier in
+    # this process leaves LD_BIND_NOW=1 in os.environ (see LocalSlurm.env).
+    bind_now = os.environ.pop("LD_BIND_NOW", None)
     yield slurm
+    if bind_now is not None:
+        os.environ["LD_BIND_NOW"] = bind_now
     if previous is None:
         os.environ.pop("SLURM_CONF", None)
     else:
