@@ -289,18 +289,7 @@ def fill_rows(kind, n_pre, n_post, post_off, no_self, counts, row_start, seg_ids
                     t = min(np.int64(cum[j] * scale), m - 1)
                     row[j] = t + 1 if (skip and t >= i) else t
             elif kind == PROBABILITY:
-                # Floyd's algorithm: k distinct candidates of m, uniformly; then sorted
-                for j in range(k):
-                    jj = m - k + j
-                    t = _below(st, jj + 1)
-                    if picked[t]:
-                        t = jj
-                    picked[t] = True
-                    row[j] = t
-                for j in range(k):
-                    picked[row[j]] = False
-                    if skip and row[j] >= i:
-                        row[j] += 1
+                _distinct(st, m, k, picked, row, skip, i)
                 row[:k].sort()
             elif kind == ALL_TO_ALL:
                 for j in range(k):
@@ -311,6 +300,24 @@ def fill_rows(kind, n_pre, n_post, post_off, no_self, counts, row_start, seg_ids
             for j in range(k):
                 targets[start + j] = row[j] + post_off
             _set_block_ptr(seg_ptr, seg_ids[i], start, targets[start:start + k], block_lo)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _distinct(st, m, k, picked, out, skip, self_index):
+    """Floyd's algorithm: k distinct candidates of m, uniformly, into out[:k]; with `skip`, the
+    candidates at or above `self_index` move up by one (no self connection). `picked` is scratch
+    of at least m entries, all False, and is left so."""
+    for j in range(k):
+        jj = m - k + j
+        t = _below(st, jj + 1)
+        if picked[t]:
+            t = jj
+        picked[t] = True
+        out[j] = t
+    for j in range(k):
+        picked[out[j]] = False
+        if skip and out[j] >= self_index:
+            out[j] += 1
 
 
 @njit(cache=True, parallel=True, nogil=True)
@@ -330,17 +337,7 @@ def draw_in_degree(n_pre, n_post, k, no_self, with_replacement, base):
                     s = _below(st, m)
                     out[j] = s + 1 if (skip and s >= t) else s
             else:
-                for j in range(k):
-                    jj = m - k + j
-                    s = _below(st, jj + 1)
-                    if picked[s]:
-                        s = jj
-                    picked[s] = True
-                    out[j] = s
-                for j in range(k):
-                    picked[out[j]] = False
-                    if skip and out[j] >= t:
-                        out[j] += 1
+                _distinct(st, m, k, picked, out, skip, t)
     return pre
 
 
