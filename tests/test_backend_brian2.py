@@ -56,16 +56,16 @@ def _run_keeping_synapses(backend: str, r, mode: str, network=None):
         b.close()
 
 
-@pytest.fixture(scope="module")
-def features():
+# One run per device, so that a test process compiles only the device it tests (with an empty
+# cache each device's build of this network is minutes of compiling).
+@pytest.fixture(scope="module", params=DEVICES)
+def features(request):
     r = resolve(load_scenario(FEATURES_FILE))
-    return r, {device: _run_keeping_synapses(device, r, "native") for device in DEVICES}
+    return r, _run_keeping_synapses(request.param, r, "native")
 
 
-@pytest.mark.parametrize("device", DEVICES)
-def test_native_connectors(features, device):
-    r, runs = features
-    out, syn, translations = runs[device]
+def test_native_connectors(features):
+    r, (out, syn, translations) = features
     sizes = {name: pop.size for name, pop in r.populations.items()}
 
     i, j, w, d = syn["indeg_norepl_noself"]  # sample(N_pre - 1, size=K), shifted past j
