@@ -14,10 +14,13 @@ a grid are created at their positions (nest.spatial.free on the wrapped unit squ
 snnbench's cell order), and gaussian_in_degree becomes NEST's spatial fixed_indegree with a
 Gaussian kernel on distance, distance-dependent delays a NEST spatial parameter.
 Exact mode: every edge, weight, delay and initial V from the harness's realisation.
+Above NEST's limit of connections per virtual process and synapse model (the full-scale
+microcircuit on 2 threads), each projection gets its own copy of static_synapse (recorded).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 
@@ -41,6 +44,12 @@ from .base import NATIVE_CONNECTORS
 from .common.template import SimulatorBackend
 
 NEST_MODELS = {"IF_cond_exp": "iaf_cond_exp", "IF_curr_exp": "iaf_psc_exp"}
+# NEST stores at most this many connections per virtual process and synapse model (beyond it:
+# KernelException "Too many connections"); copies of a synapse model (CopyModel) count apart.
+MAX_CONNECTIONS_PER_VP_AND_MODEL = 134_217_726
+# Split before the expectation reaches the limit: random connectors scatter around it, and
+# targets are not spread exactly evenly over the virtual processes.
+_SPLIT_AT = 0.8 * MAX_CONNECTIONS_PER_VP_AND_MODEL
 
 
 def nest_cell_parameters(cell_type: str, p) -> dict[str, float]:
@@ -97,6 +106,14 @@ class NestBackend(SimulatorBackend):
         })
         self.info["threads_used"] = nest.GetKernelStatus("local_num_threads")
         self.nodes, self.recorders, self.meters, self.synapses = {}, {}, {}, {}
+        vps = nest.GetKernelStatus("total_num_virtual_procs")
+        expected = float(resolved.expected_synapses())
+        self.model_per_projection = expected / vps > _SPLIT_AT
+        self._model_copies = itertools.count(1)
+        if self.model_per_projection:
+            self.translate("synapse_model", f"{expected:.3g} synapses on {vps} virtual process(es) exceed what NEST stores "
+                           f"per virtual process and synapse model ({MAX_CONNECTIONS_PER_VP_AND_MODEL:,}): each projection "
+                           "connects through its own copy of static_synapse (the same dynamics)")
         self.spatial: set[str] = set()  # populations created with positions (NEST spatial connections)
 
     def create_cells(self, name, pop, v_init) -> None:
@@ -148,6 +165,14 @@ class NestBackend(SimulatorBackend):
             return nest.math.redraw(normal, min=lo, max=hi)
         raise TypeError(value)
 
+    def _synapse_model(self, proj) -> str:
+        """static_synapse, or this projection's own copy of it (see `setup`)."""
+        if not self.model_per_projection:
+            return "static_synapse"
+        name = f"static_synapse_{next(self._model_copies)}"
+        self.nest.CopyModel("static_synapse", name)
+        return name
+
     def _weight_factor(self, proj) -> float:
         return weight_factor(self.resolved.populations[proj.post].cell_type, proj.receptor)
 
@@ -169,7 +194,7 @@ class NestBackend(SimulatorBackend):
         nest, dt = self.nest, self.resolved.dt
         pre_ids = np.asarray(self.nodes[proj.pre].tolist(), dtype=np.int64)[arrays.pre_idx]
         post_ids = np.asarray(self.nodes[proj.post].tolist(), dtype=np.int64)[arrays.post_idx]
-        syn = {"synapse_model": "static_synapse", "weight": arrays.weight * self._weight_factor(proj), "delay": delay_steps * dt}
+        syn = {"synapse_model": self._synapse_model(proj), "weight": arrays.weight * self._weight_factor(proj), "delay": delay_steps * dt}
         self._connected(proj.label, lambda: nest.Connect(pre_ids, post_ids, "one_to_one", syn_spec=syn))
 
     def connect_native(self, proj) -> bool:
@@ -202,7 +227,7 @@ class NestBackend(SimulatorBackend):
             delay_value = self.constant_delay_steps(constant, proj.label) * dt
         else:
             delay_value = self._nest_value(delay, 1.0)
-        syn = {"synapse_model": "static_synapse", "weight": self._nest_value(proj.weight, self._weight_factor(proj)),
+        syn = {"synapse_model": self._synapse_model(proj), "weight": self._nest_value(proj.weight, self._weight_factor(proj)),
                "delay": delay_value}
         self._connected(proj.label, lambda: nest.Connect(self.nodes[proj.pre], self.nodes[proj.post], spec, syn_spec=syn))
         return True
