@@ -95,3 +95,21 @@ delay = 0.1
     out = run_in_process(resolve(s), "numba").populations["N"]
     assert out.v.min() < -78.0
     assert out.v.min() >= -80.0
+
+
+def test_refractory_period_off_the_grid_is_rounded_up_as_nest_does(scenario_text):
+    """tau_refrac = 2.03 ms at dt = 0.1 ms clamps v for 21 steps (NEST's count), and says so."""
+    from snnbench.backends.numba_native import NumbaBackend
+
+    r = resolve(scenario_text(CELL.format(cell_type="IF_curr_exp", simtime=30.0, i_offset=1.2).replace(
+        "tau_refrac = 2.0", "tau_refrac = 2.03")))
+    backend = NumbaBackend()
+    backend.load()
+    backend.build(r, "native", None)
+    backend.run()
+    out = backend.collect().populations["N"]
+    assert [e["what"] for e in backend.translations if "2.03" in e["detail"]] == ["tau_refrac"]
+    first = out.spike_time[0]
+    after = (out.v_times > first + 1e-9) & (out.v_times <= first + 3.0 + 1e-9)  # before the next spike
+    assert (out.v[after, 0] == -70.0).sum() == 21
+    assert out.v[np.searchsorted(out.v_times, first + 2.1 + 1e-9), 0] > -70.0  # free again after 21 steps

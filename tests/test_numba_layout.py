@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from snnbench.backends import numba_connect as C
+from snnbench.backends.common.translations import Translations, constant_delay_steps, delay_steps
 from snnbench.backends.numba_native import NumbaBackend
 from snnbench.scenario import Overrides, load_scenario, realise, resolve
 from snnbench.scenario.realise import realise_projection
@@ -110,22 +111,32 @@ def connectors(scenario_text):
     return resolve(scenario_text(CONNECTORS))
 
 
-def _native(resolved, n_blocks, translations=None):
-    record = translations.append if translations is not None else (lambda item: None)
-    backend = NumbaBackend()
-    return C.native_layout(resolved, n_blocks, lambda proj: realise_projection(proj, resolved),
-                           backend.delay_steps, lambda what, detail, **data: record((what, detail)))
+def _layout(resolved, n_blocks, drawn, log=None):
+    """The layout as the adapter assembles it: the `drawn` projections drawn by numba, the others
+    placed from the harness's arrays (delays on the grid as the template puts them)."""
+    log = Translations() if log is None else log
+    placed = {}
+    for proj in resolved.projections:
+        if proj.label not in drawn:
+            a = realise_projection(proj, resolved)
+            placed[proj.label] = (a, delay_steps(a.delay, resolved.dt, a.label, log))
+    return C.network_layout(resolved, n_blocks, drawn, placed, np.float32 if drawn else np.float64,
+                            lambda delay, label: constant_delay_steps(delay, resolved.dt, label, log), log.add)
+
+
+def _native(resolved, n_blocks, log=None):
+    return _layout(resolved, n_blocks, {p.label for p in resolved.projections if C.why_not_native(p) is None}, log)
 
 
 def _offsets(resolved):
-    offsets, _, _ = C._cells_and_offsets(resolved)
+    offsets, _, _ = C.global_offsets(resolved)
     return offsets
 
 
 def test_native_connectors_keep_their_invariants(connectors):
     r = connectors
-    translations = []
-    layout = _native(r, 3, translations)
+    log = Translations()
+    layout = _native(r, 3, log)
     edges = C.layout_edges(layout)
     off = _offsets(r)
     A, B, S, C_ = off["A"], off["B"], off["S"], off["C"]
@@ -164,7 +175,7 @@ def test_native_connectors_keep_their_invariants(connectors):
     pre, post, w, d, rec = edges["listed"]  # from_list: the harness's arrays, recorded
     assert sorted(zip(pre - S, post - A)) == [(0, 1), (2, 3), (2, 3), (49, 299)]
     assert (rec == 1).all() and (d == 7).all()
-    assert any(what == "delay" and detail.startswith("total") for what, detail in translations)
+    assert any(e["what"] == "delay" and e["detail"].startswith("total") for e in log)
 
     # every synapse lies in the block of its target
     for s in range(layout.seg_ptr.shape[0]):
@@ -187,9 +198,7 @@ def test_native_draw_depends_on_the_seed_only(connectors):
         np.testing.assert_array_equal(getattr(one, name), getattr(many, name), err_msg=name)
     np.testing.assert_array_equal(one.seg_ptr[:, 0], many.seg_ptr[:, 0])
     np.testing.assert_array_equal(one.seg_ptr[:, -1], many.seg_ptr[:, -1])
-    other = C.native_layout(resolve(connectors.scenario, Overrides(seed=12)), 1,
-                            lambda proj: realise_projection(proj, connectors), NumbaBackend().delay_steps,
-                            lambda *a, **k: None)
+    other = _native(resolve(connectors.scenario, Overrides(seed=12)), 1)
     assert not np.array_equal(one.targets[:1000], other.targets[:1000])
 
 
@@ -197,13 +206,12 @@ def test_native_draw_depends_on_the_seed_only(connectors):
 def test_exact_layout_holds_the_harness_edges(connectors, n_blocks):
     r = connectors
     net = realise(r)
-    backend = NumbaBackend()
-    layout = C.harness_layout(r, net, n_blocks, backend.delay_steps)
+    layout = _layout(r, n_blocks, set())
     edges = C.layout_edges(layout)
     for proj in net.projections:
         pre, post, w, d, _ = edges[proj.label]
         pre_off, post_off = net.populations[proj.pre].offset, net.populations[proj.post].offset
-        steps = backend.delay_steps(proj.delay, r.dt, proj.label)
+        steps = delay_steps(proj.delay, r.dt, proj.label, Translations())
         want = sorted(zip(proj.pre_idx + pre_off, proj.post_idx + post_off, proj.weight, steps))
         got = sorted(zip(pre, post, w, d))
         assert got == want, proj.label

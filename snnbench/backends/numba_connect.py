@@ -20,7 +20,11 @@ weights and delays). Grouping rows by delay instead of storing int16 delays woul
 segment per (row, delay value): with the microcircuit's ~60 delay values, as many bytes of
 offsets as it saves, so delays that vary are stored per synapse.
 
-Native connectivity (`native_layout`): each projection is drawn in parallel compiled code, row
+One function assembles the layout (`network_layout`): the adapter template decides, projection
+by projection, whether numba draws it (`why_not_native` says why not) or the harness's arrays are
+placed; in exact mode every projection is placed.
+
+Native connectivity: each projection is drawn in parallel compiled code, row
 by row (presynaptic cell), one random stream per fixed chunk of rows keyed by (seed, projection,
 what is drawn, chunk): the result depends on the seed only, not on the number of threads. First
 the number of synapses per row (fixed_total_number with replacement: multinomial, as
@@ -33,9 +37,8 @@ float32 (a relative rounding of 6e-8, recorded). Connectors without a native dra
 delays) are realised by the harness for that projection only and placed into the same layout
 (recorded).
 
-Exact mode (`harness_layout`) places the harness's arrays, float64 weights, keeping for every
-target the order in which its synapses are summed: same raster as a plain CSR with serial
-delivery.
+The harness's arrays (exact mode: float64 weights) are placed keeping for every target the order
+in which its synapses are summed: same raster as a plain CSR with serial delivery.
 """
 
 from __future__ import annotations
@@ -47,17 +50,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit, prange
 
-from ..scenario.model import (
-    AllToAll,
-    DistanceDelay,
-    FixedInDegree,
-    FixedProbability,
-    FixedTotalNumber,
-    Normal,
-    NormalClipped,
-    OneToOne,
-    Uniform,
-)
+from ..scenario.model import DistanceDelay, Normal, NormalClipped, Uniform
+from ..scenario.realise import ProjectionArrays
 
 # Rows per random stream: fixed, so that a draw does not depend on the number of threads.
 CHUNK_ROWS = 256
@@ -417,21 +411,15 @@ def place_edges(pre, post_global, w, d, row_start, seg_ids, block_lo, targets, w
 # ------------------------------------------------------------------------------- assembly
 
 
-def expected_in_degree(proj, n_pre: int, n_post: int) -> float:
-    """Mean synapses per target cell of one projection (for balancing the target blocks)."""
-    conn = proj.connector
-    if isinstance(conn, FixedTotalNumber):
-        return conn.n / max(n_post, 1)
-    if isinstance(conn, FixedProbability):
-        return conn.p * n_pre
-    if isinstance(conn, AllToAll):
-        return float(n_pre)
-    if isinstance(conn, OneToOne):
-        return 1.0
-    n = getattr(conn, "n", None)
-    if n is not None:
-        return float(n)
-    return len(getattr(conn, "connections", ())) / max(n_post, 1)
+# Mean synapses per target cell, per connector type (for balancing the target blocks before the
+# draw); a connector missing here is placed from the harness's arrays, whose real in-degree is used.
+_EXPECTED_IN_DEGREE = {
+    "fixed_total_number": lambda conn, n_pre, n_post: conn.n / max(n_post, 1),
+    "fixed_probability": lambda conn, n_pre, n_post: conn.p * n_pre,
+    "fixed_in_degree": lambda conn, n_pre, n_post: float(conn.n),
+    "all_to_all": lambda conn, n_pre, n_post: float(n_pre),
+    "one_to_one": lambda conn, n_pre, n_post: 1.0,
+}
 
 
 def target_blocks(n_cells: int, n_blocks: int, in_degree: np.ndarray) -> np.ndarray:
@@ -509,7 +497,9 @@ def _check_delays(steps_max: int, label: str) -> None:
                          f"({MAX_DELAY_STEPS} steps); use a larger dt")
 
 
-def _cells_and_offsets(resolved) -> tuple[dict[str, int], int, int]:
+def global_offsets(resolved) -> tuple[dict[str, int], int, int]:
+    """The first global index of each population (cells first, then sources: the numbering of
+    `realise_populations`), the number of cells and the number of all populations' members."""
     offsets, off = {}, 0
     for pop in list(resolved.cells.values()) + list(resolved.sources.values()):
         offsets[pop.name] = off
@@ -518,33 +508,128 @@ def _cells_and_offsets(resolved) -> tuple[dict[str, int], int, int]:
     return offsets, n_cells, off
 
 
-def _in_degree_per_cell(resolved, offsets, n_cells) -> np.ndarray:
-    deg = np.zeros(n_cells)
-    for proj in resolved.projections:
-        n_pre, n_post = resolved.populations[proj.pre].size, resolved.populations[proj.post].size
-        off = offsets[proj.post]
-        deg[off:off + n_post] += expected_in_degree(proj, n_pre, n_post)
-    return deg
+# The row kernel that draws each connector type natively; a type missing here is realised by the harness.
+_ROW_KINDS = {
+    "fixed_total_number": TOTAL_REPL,  # with replacement only (see `why_not_native`)
+    "fixed_probability": PROBABILITY,
+    "fixed_in_degree": IN_DEGREE,
+    "one_to_one": ONE_TO_ONE,
+    "all_to_all": ALL_TO_ALL,
+}
 
 
-def harness_layout(resolved, network, n_blocks: int, delay_steps) -> SynapseLayout:
-    """The layout of the harness's realised network (exact mode): float64 weights, int16 delays.
-    `delay_steps(delays, dt, label)` puts delays on the grid (and records the rounding)."""
-    offsets = {name: p.offset for name, p in network.populations.items()}
-    n_cells = sum(p.size for p in resolved.cells.values())
-    n_total = sum(p.size for p in network.populations.values())
-    deg = np.zeros(n_cells)
-    for proj in network.projections:
-        deg += np.bincount(proj.post_idx + offsets[proj.post], minlength=n_total)[:n_cells]
-    builder = _Builder(resolved, offsets, n_total, n_cells, n_blocks, deg, resolved.projections)
-    arrays = {p.label: p for p in network.projections}
-    counts = {label: np.bincount(p.pre_idx, minlength=resolved.populations[p.pre].size).astype(np.int64)
-              for label, p in arrays.items()}
-    builder.allocate(counts, True, True, np.float64)
+def why_not_native(proj) -> str | None:
+    """Why `proj` has no native draw here (the harness realises it instead); None: it has one."""
+    conn = proj.connector
+    if conn.type not in _ROW_KINDS:
+        return f"no native equivalent of {conn.type}"
+    if isinstance(proj.delay, DistanceDelay):
+        return f"no native equivalent of {conn.type} with distance-dependent delays"
+    if conn.type == "fixed_total_number" and not conn.with_replacement:
+        # Without replacement the row counts are multivariate hypergeometric, which numba's
+        # generator cannot draw at these sizes (no shipped scenario uses it).
+        return "no native draw of fixed_total_number without replacement"
+    for what, value in (("weight", proj.weight), ("delay", proj.delay)):
+        try:
+            distribution_code(value)
+        except TypeError:
+            return f"no native draw of the {what} distribution {value!r}"
+    return None
+
+
+def native_kind(proj) -> int | None:
+    """The row kernel that draws `proj` natively, or None (the harness realises it)."""
+    return None if why_not_native(proj) is not None else _ROW_KINDS[proj.connector.type]
+
+
+def network_layout(resolved, n_blocks: int, drawn: set[str], placed: dict, weights_dtype,
+                   constant_delay_steps, translate) -> SynapseLayout:
+    """The layout of the whole network: the projections labelled in `drawn` are drawn here
+    natively (see the module's docstring), each other one is placed from the harness's arrays
+    `placed[label] = (ProjectionArrays, delay steps)` (absent: no synapses). Weights are stored
+    as `weights_dtype`; `constant_delay_steps(delay, label)` puts a constant delay on the grid and
+    `translate(what, detail, **data)` records what changed (both the adapter's, so the rounding
+    and its record are the template's)."""
+    offsets, n_cells, n_total = global_offsets(resolved)
+    seed, dt = resolved.seed, resolved.dt
+    counts, in_degree_draws, kinds = {}, {}, {}
+    in_degree = np.zeros(n_cells)
+    per_w = per_d = False
     for proj in resolved.projections:
-        a = arrays[proj.label]
-        _place_harness(builder, proj, a, delay_steps(a.delay, resolved.dt, a.label), offsets)
+        pre, post = resolved.populations[proj.pre], resolved.populations[proj.post]
+        post_cells = slice(offsets[proj.post], offsets[proj.post] + post.size)
+        if proj.label not in drawn:
+            a, _ = placed.setdefault(proj.label, (_no_synapses(proj), np.zeros(0, np.int64)))
+            counts[proj.label] = np.bincount(a.pre_idx, minlength=pre.size).astype(np.int64)
+            in_degree[post_cells] += np.bincount(a.post_idx, minlength=post.size)
+            per_w |= bool(a.weight.size) and not bool(np.all(a.weight == a.weight[0]))
+            per_d |= bool(a.delay.size) and not bool(np.all(a.delay == a.delay[0]))
+            continue
+        conn = proj.connector
+        kind = kinds[proj.label] = native_kind(proj)
+        in_degree[post_cells] += _EXPECTED_IN_DEGREE[conn.type](conn, pre.size, post.size)
+        per_w |= not isinstance(proj.weight, (int, float))
+        per_d |= not isinstance(proj.delay, (int, float))
+        no_self = proj.pre == proj.post and not getattr(conn, "allow_self_connections", True)
+        base = stream_seed(seed, proj.label, "edges")
+        if kind == TOTAL_REPL:
+            counts[proj.label] = counts_total_number(pre.size, post.size, conn.n, no_self, base)
+        elif kind == PROBABILITY:
+            counts[proj.label] = counts_probability(pre.size, post.size, conn.p, no_self, base)
+        elif kind == IN_DEGREE:
+            if not conn.with_replacement and conn.n > pre.size - (1 if no_self else 0):
+                raise ValueError(f"{proj.label}: in-degree {conn.n} without replacement exceeds the {pre.size} sources")
+            drawn_pre = draw_in_degree(pre.size, post.size, conn.n, no_self, conn.with_replacement, base)
+            in_degree_draws[proj.label] = drawn_pre
+            counts[proj.label] = np.bincount(drawn_pre, minlength=pre.size).astype(np.int64)
+        elif kind == ONE_TO_ONE:
+            counts[proj.label] = (np.arange(pre.size) < post.size).astype(np.int64)
+        else:  # ALL_TO_ALL
+            c = np.full(pre.size, post.size, np.int64)
+            if no_self:
+                c[:min(pre.size, post.size)] -= 1
+            counts[proj.label] = c
+    builder = _Builder(resolved, offsets, n_total, n_cells, n_blocks, in_degree, resolved.projections)
+    builder.allocate(counts, per_w, per_d, weights_dtype)
+    for proj in resolved.projections:
+        label = proj.label
+        if label not in drawn:
+            a, steps = placed[label]
+            _place_harness(builder, proj, a, steps, offsets)
+            continue
+        kind = kinds[label]
+        pre, post = resolved.populations[proj.pre], resolved.populations[proj.post]
+        no_self = proj.pre == proj.post and not getattr(proj.connector, "allow_self_connections", True)
+        seg_ids = builder.seg_ids(proj)
+        row_start = builder.seg_start[seg_ids]
+        if kind == IN_DEGREE:
+            place_target_major(in_degree_draws.pop(label), proj.connector.n, pre.size, offsets[proj.post], row_start,
+                               seg_ids, builder.block_lo, builder.targets, builder.seg_ptr)
+        else:
+            fill_rows(kind, pre.size, post.size, offsets[proj.post], no_self, counts[label], row_start, seg_ids,
+                      stream_seed(seed, label, "targets"), builder.block_lo, builder.targets, builder.seg_ptr)
+        wdist, ddist = distribution_code(proj.weight), distribution_code(proj.delay)
+        builder.seg_rec[seg_ids] = _receptor(proj)
+        if wdist[0] == CONST:
+            builder.seg_w[seg_ids] = wdist[1]
+        if ddist[0] == CONST:
+            builder.seg_d[seg_ids] = constant_delay_steps(ddist[1], label)
+        else:
+            hi = ddist[4] if ddist[0] == CLIPPED else (ddist[2] if ddist[0] == UNIFORM else math.inf)
+            if not math.isfinite(hi) and ddist[0] != UNIFORM:
+                hi = ddist[1] + 10 * ddist[2]  # a normal's practical maximum; checked after the draw
+            _check_delays(int(np.rint(hi / dt)) if math.isfinite(hi) else MAX_DELAY_STEPS + 1, label)
+        off, change = fill_values(pre.size, counts[label], row_start, stream_seed(seed, label, "values"),
+                                  wdist, ddist, dt, builder.weights, builder.dsteps)
+        if off and ddist[0] != CONST:  # a constant's rounding is recorded by constant_delay_steps
+            translate("delay", f"{label}: {int(off)} of {int(counts[label].sum())} delays put on the {dt} ms grid",
+                      max_change_ms=float(change))
     return builder.layout({label: int(c.sum()) for label, c in counts.items()})
+
+
+def _no_synapses(proj) -> ProjectionArrays:
+    empty = np.zeros(0, np.int64)
+    return ProjectionArrays(proj.label, proj.pre, proj.post, proj.receptor, empty, empty, np.zeros(0), np.zeros(0))
 
 
 def _place_harness(builder: _Builder, proj, a, steps: np.ndarray, offsets) -> None:
@@ -558,113 +643,6 @@ def _place_harness(builder: _Builder, proj, a, steps: np.ndarray, offsets) -> No
     place_edges(a.pre_idx.astype(np.int64), (a.post_idx + offsets[proj.post]).astype(np.int64),
                 a.weight.astype(np.float64), steps.astype(np.int16), builder.seg_start[seg_ids], seg_ids,
                 builder.block_lo, builder.targets, builder.weights, builder.dsteps, builder.seg_ptr)
-
-
-def native_kind(proj) -> int | None:
-    """The row kernel that draws `proj` natively, or None (the harness realises it)."""
-    conn = proj.connector
-    if isinstance(proj.delay, DistanceDelay):
-        return None
-    try:
-        distribution_code(proj.weight)
-        distribution_code(proj.delay)
-    except TypeError:
-        return None
-    if isinstance(conn, FixedTotalNumber):
-        # Without replacement the row counts are multivariate hypergeometric, which numba's
-        # generator cannot draw at these sizes: the harness realises it (no shipped scenario uses it).
-        return TOTAL_REPL if conn.with_replacement else None
-    if isinstance(conn, FixedProbability):
-        return PROBABILITY
-    if isinstance(conn, FixedInDegree):
-        return IN_DEGREE
-    if isinstance(conn, OneToOne):
-        return ONE_TO_ONE
-    if isinstance(conn, AllToAll):
-        return ALL_TO_ALL
-    return None
-
-
-def native_layout(resolved, n_blocks: int, harness_arrays, delay_steps, translate) -> SynapseLayout:
-    """Draw every projection natively (see the module's docstring) into one layout.
-
-    `harness_arrays(proj)` realises a projection that has no native draw here; `delay_steps` puts
-    its delays on the grid; `translate(what, detail, **data)` records what changed.
-    """
-    offsets, n_cells, n_total = _cells_and_offsets(resolved)
-    builder = _Builder(resolved, offsets, n_total, n_cells, n_blocks,
-                       _in_degree_per_cell(resolved, offsets, n_cells), resolved.projections)
-    seed, dt = resolved.seed, resolved.dt
-    counts, fallback, in_degree_draws, kinds = {}, {}, {}, {}
-    per_w = per_d = False
-    for proj in resolved.projections:
-        pre, post = resolved.populations[proj.pre], resolved.populations[proj.post]
-        conn = proj.connector
-        no_self = proj.pre == proj.post and not getattr(conn, "allow_self_connections", True)
-        kind = native_kind(proj)
-        kinds[proj.label] = kind
-        if kind is None:
-            a = harness_arrays(proj)
-            fallback[proj.label] = (a, delay_steps(a.delay, dt, a.label))
-            counts[proj.label] = np.bincount(a.pre_idx, minlength=pre.size).astype(np.int64)
-            per_w |= bool(a.weight.size) and not bool(np.all(a.weight == a.weight[0]))
-            per_d |= bool(a.delay.size) and not bool(np.all(a.delay == a.delay[0]))
-            continue
-        per_w |= not isinstance(proj.weight, (int, float))
-        per_d |= not isinstance(proj.delay, (int, float))
-        base = stream_seed(seed, proj.label, "edges")
-        if kind == TOTAL_REPL:
-            counts[proj.label] = counts_total_number(pre.size, post.size, conn.n, no_self, base)
-        elif kind == PROBABILITY:
-            counts[proj.label] = counts_probability(pre.size, post.size, conn.p, no_self, base)
-        elif kind == IN_DEGREE:
-            if not conn.with_replacement and conn.n > pre.size - (1 if no_self else 0):
-                raise ValueError(f"{proj.label}: in-degree {conn.n} without replacement exceeds the {pre.size} sources")
-            drawn = draw_in_degree(pre.size, post.size, conn.n, no_self, conn.with_replacement, base)
-            in_degree_draws[proj.label] = drawn
-            counts[proj.label] = np.bincount(drawn, minlength=pre.size).astype(np.int64)
-        elif kind == ONE_TO_ONE:
-            counts[proj.label] = (np.arange(pre.size) < post.size).astype(np.int64)
-        else:  # ALL_TO_ALL
-            c = np.full(pre.size, post.size, np.int64)
-            if no_self:
-                c[:min(pre.size, post.size)] -= 1
-            counts[proj.label] = c
-    builder.allocate(counts, per_w, per_d, np.float32)
-    for proj in resolved.projections:
-        kind, label = kinds[proj.label], proj.label
-        if kind is None:
-            a, steps = fallback.pop(label)
-            _place_harness(builder, proj, a, steps, offsets)
-            continue
-        pre, post = resolved.populations[proj.pre], resolved.populations[proj.post]
-        no_self = proj.pre == proj.post and not getattr(proj.connector, "allow_self_connections", True)
-        seg_ids = builder.seg_ids(proj)
-        row_start = builder.seg_start[seg_ids]
-        base = stream_seed(seed, label, "edges")
-        if kind == IN_DEGREE:
-            place_target_major(in_degree_draws.pop(label), proj.connector.n, pre.size, offsets[proj.post], row_start,
-                               seg_ids, builder.block_lo, builder.targets, builder.seg_ptr)
-        else:
-            fill_rows(kind, pre.size, post.size, offsets[proj.post], no_self, counts[label], row_start, seg_ids,
-                      stream_seed(seed, label, "targets"), builder.block_lo, builder.targets, builder.seg_ptr)
-        wdist, ddist = distribution_code(proj.weight), distribution_code(proj.delay)
-        builder.seg_rec[seg_ids] = _receptor(proj)
-        if wdist[0] == CONST:
-            builder.seg_w[seg_ids] = wdist[1]
-        if ddist[0] == CONST:
-            builder.seg_d[seg_ids] = max(1, int(np.rint(ddist[1] / dt)))
-        if ddist[0] != CONST:
-            hi = ddist[4] if ddist[0] == CLIPPED else (ddist[2] if ddist[0] == UNIFORM else math.inf)
-            if not math.isfinite(hi) and ddist[0] != UNIFORM:
-                hi = ddist[1] + 10 * ddist[2]  # a normal's practical maximum; checked after the draw
-            _check_delays(int(np.rint(hi / dt)) if math.isfinite(hi) else MAX_DELAY_STEPS + 1, label)
-        off, change = fill_values(pre.size, counts[label], row_start, stream_seed(seed, label, "values"),
-                                  wdist, ddist, dt, builder.weights, builder.dsteps)
-        if off:
-            translate("delay", f"{label}: {int(off)} of {int(counts[label].sum())} delays put on the {dt} ms grid",
-                      max_change_ms=float(change))
-    return builder.layout({label: int(c.sum()) for label, c in counts.items()})
 
 
 def layout_edges(layout: SynapseLayout) -> dict[str, tuple[np.ndarray, ...]]:

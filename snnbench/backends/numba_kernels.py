@@ -13,6 +13,8 @@ IF_cond_exp (NEST iaf_cond_exp order; NEST integrates with an adaptive RK45 inst
     then: refractory -> v = v_reset; else spike if v >= v_thresh;  g <- g exp(-dt/tau) + arrivals
     The exponential is `exp_nonpos`, evaluated without branches (to 3e-14 relative) so that the
     loop over cells vectorises: libm's scalar exp would cost 4x the whole update.
+The per-step coefficients (P22, P21, P20, decays, step means) are `snnbench.models.lif`'s, put
+into one row of floats per population (`group_parameters`) for the compiled loop.
 
 A spike at the end of step k (time (k+1)*dt) with a delay of d steps is added to the ring buffer
 slot (k + d) mod L (L a power of two above the largest delay), read at the end of step k + d: it arrives at (k+1+d)*dt, as in NEST. Source
@@ -24,10 +26,10 @@ sources), split by target block; thread b delivers onto, and updates, only the c
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit, prange
+
+from ..models.lif import propagators
 
 # Columns of the per-group parameter table `prm` (one row per population: cells of a group
 # share their parameters, so the inner loops work on scalars).
@@ -41,24 +43,23 @@ CURR, COND = 0, 1
 
 
 def group_parameters(cm, tau_m, tau_syn_e, tau_syn_i, v_rest, v_reset, v_thresh, i_offset, e_rev_e, e_rev_i, dt):
-    """One row of `prm` for a group of identical cells."""
+    """One row of `prm` for a group of identical cells; the propagators are `models.lif`'s."""
+    p = propagators(cm, tau_m, tau_syn_e, tau_syn_i, dt)
     row = np.zeros(N_PRM)
-    p22 = math.exp(-dt / tau_m)
-    row[P22] = p22
-    row[P20] = tau_m / cm * (1.0 - p22)
-    for col, tau_s in ((P21E, tau_syn_e), (P21I, tau_syn_i)):
-        p11 = math.exp(-dt / tau_s)
-        if abs(tau_m - tau_s) < 1e-9 * tau_m:
-            row[col] = dt / cm * p22  # the limit of the general form when tau_m == tau_syn
-        else:
-            row[col] = tau_s * tau_m / (cm * (tau_m - tau_s)) * (p22 - p11)
-    row[G_L], row[CM] = cm / tau_m, cm
-    row[AVG_E] = tau_syn_e / dt * (1.0 - math.exp(-dt / tau_syn_e))
-    row[AVG_I] = tau_syn_i / dt * (1.0 - math.exp(-dt / tau_syn_i))
-    row[DEC_E], row[DEC_I] = math.exp(-dt / tau_syn_e), math.exp(-dt / tau_syn_i)
+    row[P22], row[P21E], row[P21I], row[P20] = p.p22, p.p21e, p.p21i, p.p20
+    row[G_L], row[CM], row[AVG_E], row[AVG_I] = p.g_l, cm, p.avg_e, p.avg_i
+    row[DEC_E], row[DEC_I] = p.dec_e, p.dec_i
     row[V_REST], row[V_RESET], row[V_THRESH], row[I_OFF] = v_rest, v_reset, v_thresh, i_offset
     row[E_E], row[E_I] = e_rev_e, e_rev_i
     return row
+
+
+def population_parameters(parameters, dt):
+    """`group_parameters` of a scenario population's parameters (IFCurrExpParameters, IFCondExpParameters;
+    the reversal potentials are unused by IF_curr_exp and left 0)."""
+    q = parameters
+    return group_parameters(q.cm, q.tau_m, q.tau_syn_E, q.tau_syn_I, q.v_rest, q.v_reset, q.v_thresh, q.i_offset,
+                            getattr(q, "e_rev_E", 0.0), getattr(q, "e_rev_I", 0.0), dt)
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -7,6 +7,15 @@ cells and updates them (no atomics; the raster does not depend on the thread cou
 Connectivity (`numba_connect`): in native mode drawn by numba's own parallel connectors straight
 into a compact layout (int32 targets, float32 weights and int16 delays only where they vary); in
 exact mode the harness's arrays, placed in the same layout with float64 weights.
+
+On the template (`common.template.SimulatorBackend`), like every other adapter: the template
+decides initial v, source spike steps, which projections are drawn natively and which come from
+the harness's arrays, delays and refractory periods on the dt grid, and collects. The hooks only
+gather what the template decided (per population: a parameter row, refractory steps, initial v,
+spike steps; per projection: "draw natively" or the arrays with their delay steps), because the
+simulator is one compiled step loop over the whole network and one synapse layout, not objects
+created population by population: `finish_build` then assembles the layout
+(`numba_connect.network_layout`) and the loop's arrays at once.
 """
 
 from __future__ import annotations
@@ -16,10 +25,9 @@ import time
 
 import numpy as np
 
-from ..output import PopulationOutput, SimulationOutput, spikes_from_steps
-from ..scenario.realise import Network, realise_populations
-from ..scenario.resolve import ResolvedScenario
-from .base import Backend
+from ..scenario.realise import ProjectionArrays, rng_for, sample
+from ..scenario.resolve import ResolvedPopulation, ResolvedScenario
+from .common.template import SimulatorBackend
 
 # Initial room in the spike buffer, in spikes per cell per second; it doubles when full.
 _INITIAL_RATE_HZ = 40.0
@@ -27,7 +35,7 @@ _INITIAL_RATE_HZ = 40.0
 _PROGRESS_EVERY_S = 2.0
 
 
-class NumbaBackend(Backend):
+class NumbaBackend(SimulatorBackend):
     name = "numba"
     title = "snnbench's numba simulator"
     distribution = "numba"
@@ -46,97 +54,122 @@ class NumbaBackend(Backend):
         self.info["omp_wait_policy"] = os.environ["OMP_WAIT_POLICY"]
         import numba
 
-        from . import numba_kernels
+        from . import numba_connect, numba_kernels
 
         numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
         self.info["threads_used"] = numba.get_num_threads()
         self.info["threading_layer"] = numba.config.THREADING_LAYER
-        self.kernels = numba_kernels
+        self.kernels, self.connect = numba_kernels, numba_connect
 
     def compile(self, resolved: ResolvedScenario) -> None:
         self.info.update(self.kernels.warm_up(resolved))
 
-    def build(self, resolved: ResolvedScenario, mode: str, network: Network | None) -> None:
-        K = self.kernels
-        from . import numba_connect
+    # ------------------------------------------------------------------ the template's hooks
 
-        n_blocks = self.info["threads_used"]
-        native = network is None
-        if native:
-            # Native: the network is drawn here, in parallel compiled code, straight into the
-            # compact layout; the harness only realises initial V and source spikes.
+    def setup(self, resolved: ResolvedScenario) -> None:
+        self.offsets, self.n_cells, self.n_total = self.connect.global_offsets(resolved)
+        self.groups: list[tuple[int, int, int, np.ndarray, int, np.ndarray]] = []  # offset, size, kind, row, refr, v
+        self.sources: list[tuple[int, list[np.ndarray]]] = []  # offset, spike steps per source
+        self.drawn: set[str] = set()  # projections numba draws itself
+        self.placed: dict[str, tuple[ProjectionArrays, np.ndarray]] = {}  # the harness's arrays, delay steps
+        self.n_record_v: dict[str, int] = {}
+        if not self.exact:
             self.translate("connectivity", "drawn by numba's own parallel connectors from the seed (a realisation "
                            "other than the harness's); weights, and each step's summed input, stored as float32")
-            network = Network(resolved=resolved, populations=realise_populations(resolved))
-            self.layout = numba_connect.native_layout(
-                resolved, n_blocks, lambda proj: self.harness_arrays(proj, resolved),
-                self.delay_steps, self.translate)
-        else:
-            self.layout = numba_connect.harness_layout(resolved, network, n_blocks, self.delay_steps)
+
+    def create_cells(self, name: str, pop: ResolvedPopulation, v_init) -> None:
+        q, K = pop.spec.parameters, self.kernels
+        if not isinstance(v_init, np.ndarray):
+            # numba has no generator of its own for initial values: the harness's stream, so that
+            # native mode starts from the same v as the harness's realisation.
+            v_init = sample(v_init, rng_for(self.resolved.seed, "v_init", name), pop.size)
+        kind = K.COND if pop.cell_type == "IF_cond_exp" else K.CURR
+        self.groups.append((self.offsets[name], pop.size, kind, K.population_parameters(q, self.resolved.dt),
+                            self.refractory_steps(name, q.tau_refrac), np.asarray(v_init, dtype=np.float64)))
+
+    def create_array_source(self, name: str, pop: ResolvedPopulation, steps: list[np.ndarray]) -> None:
+        self.sources.append((self.offsets[name], steps))
+
+    def why_not_native(self, proj) -> str | None:
+        return self.connect.why_not_native(proj)
+
+    def connect_native(self, proj) -> bool:
+        self.drawn.add(proj.label)
+        return True
+
+    def connect_arrays(self, proj, arrays: ProjectionArrays, delay_steps: np.ndarray) -> None:
+        self.placed[proj.label] = (arrays, delay_steps)
+
+    def record(self, name: str, pop: ResolvedPopulation, n_spikes: int, n_v: int) -> None:
+        self.n_record_v[name] = min(n_v, pop.size)  # spikes: the loop keeps every cell's
+
+    def finish_build(self) -> None:
+        resolved, K = self.resolved, self.kernels
+        self.layout = self.connect.network_layout(
+            resolved, self.info["threads_used"], self.drawn, self.placed,
+            np.float64 if self.exact else np.float32, self.constant_delay_steps, self.translate)
         self.info["target_blocks"] = self.layout.n_blocks
         self.info["synapse_bytes"] = self.layout.nbytes
-        self.resolved, self.network = resolved, network
-        dt = resolved.dt
-        cells = [network.populations[name] for name in resolved.cells]
-        sources = [network.populations[name] for name in resolved.sources]
-        n = sum(p.size for p in cells)
-        n_total = n + sum(p.size for p in sources)
+        n, n_steps = self.n_cells, resolved.n_steps
 
         # One group per population of cells (cells are numbered population by population).
-        rows, kinds, refr_steps = [], [], []
-        for p in cells:
-            q = resolved.populations[p.name].spec.parameters
-            rows.append(K.group_parameters(
-                q.cm, q.tau_m, q.tau_syn_E, q.tau_syn_I, q.v_rest, q.v_reset, q.v_thresh, q.i_offset,
-                getattr(q, "e_rev_E", 0.0), getattr(q, "e_rev_I", 0.0), dt))
-            kinds.append(K.COND if p.cell_type == "IF_cond_exp" else K.CURR)
-            steps = int(round(q.tau_refrac / dt))
-            if abs(steps * dt - q.tau_refrac) > 1e-9:
-                self.translate("tau_refrac", f"{p.name}: {q.tau_refrac} ms rounded to {steps * dt:g} ms (the dt grid, as NEST does)")
-            refr_steps.append(steps)
-        self.grp_lo = np.array([p.offset for p in cells], dtype=np.int64)
-        self.grp_hi = np.array([p.offset + p.size for p in cells], dtype=np.int64)
-        self.grp_kind = np.array(kinds, dtype=np.int8)
-        self.prm = np.stack(rows) if rows else np.zeros((0, K.N_PRM))
-        self.grp_refr = np.array(refr_steps, dtype=np.int64)
-        self.v = np.concatenate([p.v_init for p in cells]).astype(np.float64)
+        self.grp_lo = np.array([g[0] for g in self.groups], dtype=np.int64)
+        self.grp_hi = np.array([g[0] + g[1] for g in self.groups], dtype=np.int64)
+        self.grp_kind = np.array([g[2] for g in self.groups], dtype=np.int8)
+        self.prm = np.stack([g[3] for g in self.groups]) if self.groups else np.zeros((0, K.N_PRM))
+        self.grp_refr = np.array([g[4] for g in self.groups], dtype=np.int64)
+        self.v = np.concatenate([g[5] for g in self.groups]) if self.groups else np.zeros(0)
         self.syn_e, self.syn_i = np.zeros(n), np.zeros(n)
         self.refr = np.zeros(n, dtype=np.int64)
-        self.synapses = dict(self.layout.synapses)
         ring_len = 1 << int(self.layout.max_delay_steps).bit_length()  # a power of two > the largest delay
         # [slot, receptor (0 exc, 1 inh), cell]. Native mode sums each step's input in float32, as
         # its weights are: half the memory traffic of the random writes that bound the full-scale
         # sim (a 79 MB float64 ring there; 25 % less time per synapse measured); exact: float64.
-        self.ring = np.zeros((ring_len, 2, n), dtype=self.layout.weights.dtype if native else np.float64)
+        self.ring = np.zeros((ring_len, 2, n), dtype=self.layout.weights.dtype)
 
         # Source spikes as events per emission step: a spike at m*dt is emitted in step m-1.
-        n_steps = resolved.n_steps
-        ids, steps = [], []
-        for p in sources:
-            for j, s in enumerate(p.spike_steps):
-                ids.append(np.full(s.size, p.offset + j, dtype=np.int64))
-                steps.append(s - 1)
+        ids = [np.full(s.size, offset + j, dtype=np.int64) for offset, steps in self.sources for j, s in enumerate(steps)]
+        steps = [s - 1 for _, per_source in self.sources for s in per_source]
         ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
-        steps = np.concatenate(steps) if steps else np.zeros(0, np.int64)
+        steps = np.concatenate(steps).astype(np.int64) if steps else np.zeros(0, np.int64)
         order = np.argsort(steps, kind="stable")
         self.src_ids = ids[order]
         self.src_ptr = np.concatenate(([0], np.cumsum(np.bincount(steps, minlength=n_steps)[:n_steps]))).astype(np.int64)
 
         # Recording: v of the first k cells of each population, at the end of every step.
-        rec_ids = [np.arange(min(resolved.populations[p.name].n_record_v, p.size)) + p.offset for p in cells]
+        self.v_column: dict[str, int] = {}
+        rec_ids = []
+        for name in resolved.cells:
+            self.v_column[name] = sum(r.size for r in rec_ids)
+            rec_ids.append(np.arange(self.n_record_v.get(name, 0)) + self.offsets[name])
         self.rec_ids = np.concatenate(rec_ids).astype(np.int64) if rec_ids else np.zeros(0, np.int64)
         self.v_rec = np.zeros((n_steps, self.rec_ids.size))
         self.spiked = np.zeros(n, dtype=np.bool_)
         widest = int(np.diff(self.layout.block_lo).max()) if n else 0
         self.blk_spk = np.zeros((self.layout.n_blocks, widest), dtype=np.int64)  # spikes of one step, per block
         self.blk_cnt = np.zeros(self.layout.n_blocks, dtype=np.int64)
-        self.pending = np.zeros(n_total, dtype=np.int64)  # spikes of the last step, delivered in the next
+        self.pending = np.zeros(self.n_total, dtype=np.int64)  # spikes of the last step, delivered in the next
         self.n_pending = np.zeros(1, dtype=np.int64)
         capacity = int(n * resolved.simtime / 1000.0 * _INITIAL_RATE_HZ) + 2 * n + 1024
         self.spk_ids = np.zeros(capacity, dtype=np.int64)
         self.spk_steps = np.zeros(capacity, dtype=np.int64)
         self.n_spk = np.zeros(1, dtype=np.int64)
-        self.n_cells = n
+
+    def read_spikes(self, name: str, pop: ResolvedPopulation) -> tuple[np.ndarray, np.ndarray]:
+        m = int(self.n_spk[0])
+        local = self.spk_ids[:m] - self.offsets[name]
+        mine = (local >= 0) & (local < pop.n_record_spikes)
+        return local[mine], self.spk_steps[:m][mine] * self.resolved.dt
+
+    def read_v(self, name: str, pop: ResolvedPopulation) -> tuple[np.ndarray, np.ndarray]:
+        col = self.v_column[name]
+        t = np.arange(1, self.resolved.n_steps + 1) * self.resolved.dt
+        return t, self.v_rec[:, col:col + self.n_record_v.get(name, 0)].copy()
+
+    def synapse_count(self, label: str) -> int:
+        return self.layout.synapses.get(label, 0)
+
+    # ------------------------------------------------------------------ the run
 
     def run(self) -> None:
         n_steps, dt = self.resolved.n_steps, self.resolved.dt
@@ -171,27 +204,3 @@ class NumbaBackend(Backend):
                 self.spk_ids = np.concatenate((self.spk_ids, np.zeros_like(self.spk_ids)))
                 self.spk_steps = np.concatenate((self.spk_steps, np.zeros_like(self.spk_steps)))
         return k
-
-    def collect(self) -> SimulationOutput:
-        resolved, network, dt = self.resolved, self.network, self.resolved.dt
-        m = int(self.n_spk[0])
-        ids, times = self.spk_ids[:m], self.spk_steps[:m] * dt
-        v_times = np.arange(1, resolved.n_steps + 1) * dt
-        out = {}
-        col = 0
-        for name, pop in resolved.populations.items():
-            arrays = network.populations[name]
-            recorded = np.arange(pop.n_record_spikes, dtype=np.int64)
-            if pop.is_source:
-                index, t = spikes_from_steps(arrays.spike_steps, recorded, dt)
-                out[name] = PopulationOutput(name, pop.size, pop.cell_type, recorded, index, t)
-                continue
-            local = ids - arrays.offset
-            mask = (local >= 0) & (local < pop.n_record_spikes)
-            k = pop.n_record_v
-            out[name] = PopulationOutput(
-                name, pop.size, pop.cell_type, recorded, local[mask], times[mask],
-                v_index=np.arange(k, dtype=np.int64), v_times=v_times, v=self.v_rec[:, col:col + k].copy(),
-            )
-            col += k
-        return SimulationOutput(simtime=resolved.simtime, dt=dt, populations=out, synapses=dict(self.synapses))

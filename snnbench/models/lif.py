@@ -11,9 +11,8 @@ IF_cond_exp: the conductances decay exactly; over a step the membrane sees their
 g tau_syn/dt (1 - exp(-dt/tau_syn)) (`avg_e`, `avg_i`), and v is integrated exactly for that
 constant conductance (exponential Euler). Units are PyNN's: nF, ms, mV, nA, uS.
 
-The numba simulator keeps its own table (`numba_kernels.group_parameters`, one row of floats per
-group for its compiled loop); it computes the same numbers and is checked against this module by
-the conformance suite's exact tier through NEST.
+The numba simulator puts these numbers into one row of floats per population for its compiled
+loop (`numba_kernels.group_parameters`).
 """
 
 from __future__ import annotations

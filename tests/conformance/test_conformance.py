@@ -40,10 +40,7 @@ REFERENCE = "nest"
 # The population of single-neuron.toml that holds each cell type.
 SINGLE_NEURON_CELLS = {"IF_cond_exp": "cond", "IF_curr_exp": "curr"}
 # Known, reported discrepancies, each with its reason: strict, so that a fix shows up.
-KNOWN_DIFFERENCES = {
-    ("numba", "features"): "numba rounds tau_refrac to the nearest step (2.03 ms -> 20 steps) where NEST rounds up "
-                           "(21 steps); numba's internals are owned by the full-scale work",
-}
+KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {}
 
 
 @lru_cache(maxsize=None)
