@@ -28,18 +28,22 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..scenario.model import (
-    AllToAll,
-    FixedInDegree,
-    FixedProbability,
-    FixedTotalNumber,
-    Normal,
-    NormalClipped,
-    OneToOne,
-    Uniform,
-)
+from ..scenario.model import Normal, NormalClipped, Uniform
 from ..scenario.realise import rng_for
 from .common.template import SimulatorBackend
+
+
+# PyNN's connector for each connector type: (sim, conn, self connections allowed, rng) -> Connector.
+PYNN_CONNECTORS = {
+    "fixed_probability": lambda sim, conn, allow_self, rng: sim.FixedProbabilityConnector(
+        conn.p, allow_self_connections=allow_self, rng=rng),
+    "fixed_in_degree": lambda sim, conn, allow_self, rng: sim.FixedNumberPreConnector(
+        conn.n, allow_self_connections=allow_self, with_replacement=conn.with_replacement, rng=rng),
+    "fixed_total_number": lambda sim, conn, allow_self, rng: sim.FixedTotalNumberConnector(
+        conn.n, allow_self_connections=allow_self, with_replacement=conn.with_replacement, rng=rng),
+    "one_to_one": lambda sim, conn, allow_self, rng: sim.OneToOneConnector(),
+    "all_to_all": lambda sim, conn, allow_self, rng: sim.AllToAllConnector(allow_self_connections=allow_self),
+}
 
 
 class PyNNBackend(SimulatorBackend):
@@ -109,21 +113,10 @@ class PyNNBackend(SimulatorBackend):
 
     def _connector(self, conn, label: str):
         """The scenario's connector as PyNN's; None when PyNN has none (the template then uses the arrays)."""
-        sim, rng = self.sim, self._rng("edges", label)
-        allow_self = getattr(conn, "allow_self_connections", True)
-        if isinstance(conn, FixedProbability):
-            return sim.FixedProbabilityConnector(conn.p, allow_self_connections=allow_self, rng=rng)
-        if isinstance(conn, FixedInDegree):
-            return sim.FixedNumberPreConnector(conn.n, allow_self_connections=allow_self,
-                                               with_replacement=conn.with_replacement, rng=rng)
-        if isinstance(conn, FixedTotalNumber):
-            return sim.FixedTotalNumberConnector(conn.n, allow_self_connections=allow_self,
-                                                 with_replacement=conn.with_replacement, rng=rng)
-        if isinstance(conn, OneToOne):
-            return sim.OneToOneConnector()
-        if isinstance(conn, AllToAll):
-            return sim.AllToAllConnector(allow_self_connections=allow_self)
-        return None
+        make = PYNN_CONNECTORS.get(conn.type)
+        if make is None:
+            return None
+        return make(self.sim, conn, getattr(conn, "allow_self_connections", True), self._rng("edges", label))
 
     def connect_native(self, proj) -> bool:
         connector = self._connector(proj.connector, proj.label)

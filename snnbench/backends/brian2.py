@@ -73,16 +73,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..models.lif import step_mean
-from ..scenario.model import (
-    AllToAll,
-    FixedInDegree,
-    FixedProbability,
-    FixedTotalNumber,
-    Normal,
-    NormalClipped,
-    OneToOne,
-    Uniform,
-)
+from ..scenario.model import Normal, NormalClipped, Uniform
 from ..scenario.realise import Network, connect as realise_connect, rng_for
 from ..scenario.resolve import ResolvedScenario
 from .base import Option
@@ -455,41 +446,58 @@ class Brian2Backend(SimulatorBackend):
 
     def _connect_native(self, syn, proj) -> None:
         conn = proj.connector
-        same = proj.pre == proj.post
-        no_self = same and not getattr(conn, "allow_self_connections", True)
-        if isinstance(conn, FixedProbability):
-            if no_self:
-                syn.connect(condition="i != j", p=conn.p)
-            else:
-                syn.connect(p=conn.p)
-        elif isinstance(conn, FixedInDegree):
-            K = int(conn.n)
-            if K == 0:
-                return
-            if conn.with_replacement:
-                gen = (f"(j + 1 + int(rand()*(N_pre - 1))) % N_pre for _ in range({K})" if no_self
-                       else f"int(rand()*N_pre) for _ in range({K})")
-            else:
-                gen = (f"k + int(k >= j) for k in sample(N_pre - 1, size={K})" if no_self
-                       else f"k for k in sample(N_pre, size={K})")
-            syn.connect(i=gen)
-        elif isinstance(conn, FixedTotalNumber):
-            n_pre = self.resolved.populations[proj.pre].size
-            n_post = self.resolved.populations[proj.post].size
-            pre, post = realise_connect(conn, n_pre, n_post, same, rng_for(self.resolved.seed, "brian2-native-edges", proj.label))
-            self.translate("fixed_total_number", f"{proj.label}: Brian2 has no fixed-total-number connector; the pairs are drawn "
-                           "with numpy (snnbench's sampler, a stream of its own) and given to connect(i=, j=)")
-            if pre.size:
-                syn.connect(i=pre.astype(np.int32), j=post.astype(np.int32))
-        elif isinstance(conn, OneToOne):
-            syn.connect(j="i")
-        elif isinstance(conn, AllToAll):
-            if no_self:
-                syn.connect(condition="i != j")
-            else:
-                syn.connect()
-        else:
+        if conn.type not in self._NATIVE_CONNECT:
             raise TypeError(conn)
+        no_self = proj.pre == proj.post and not getattr(conn, "allow_self_connections", True)
+        self._NATIVE_CONNECT[conn.type](self, syn, proj, no_self)
+
+    def _connect_probability(self, syn, proj, no_self: bool) -> None:
+        if no_self:
+            syn.connect(condition="i != j", p=proj.connector.p)
+        else:
+            syn.connect(p=proj.connector.p)
+
+    def _connect_in_degree(self, syn, proj, no_self: bool) -> None:
+        conn = proj.connector
+        K = int(conn.n)
+        if K == 0:
+            return
+        if conn.with_replacement:
+            gen = (f"(j + 1 + int(rand()*(N_pre - 1))) % N_pre for _ in range({K})" if no_self
+                   else f"int(rand()*N_pre) for _ in range({K})")
+        else:
+            gen = (f"k + int(k >= j) for k in sample(N_pre - 1, size={K})" if no_self
+                   else f"k for k in sample(N_pre, size={K})")
+        syn.connect(i=gen)
+
+    def _connect_total_number(self, syn, proj, no_self: bool) -> None:
+        n_pre = self.resolved.populations[proj.pre].size
+        n_post = self.resolved.populations[proj.post].size
+        pre, post = realise_connect(proj.connector, n_pre, n_post, proj.pre == proj.post,
+                                    rng_for(self.resolved.seed, "brian2-native-edges", proj.label))
+        self.translate("fixed_total_number", f"{proj.label}: Brian2 has no fixed-total-number connector; the pairs are drawn "
+                       "with numpy (snnbench's sampler, a stream of its own) and given to connect(i=, j=)")
+        if pre.size:
+            syn.connect(i=pre.astype(np.int32), j=post.astype(np.int32))
+
+    def _connect_one_to_one(self, syn, proj, no_self: bool) -> None:
+        syn.connect(j="i")
+
+    def _connect_all_to_all(self, syn, proj, no_self: bool) -> None:
+        if no_self:
+            syn.connect(condition="i != j")
+        else:
+            syn.connect()
+
+    # Brian2's way of drawing each connector type natively (syn.connect with a condition, a
+    # generator or explicit pairs).
+    _NATIVE_CONNECT = {
+        "fixed_probability": _connect_probability,
+        "fixed_in_degree": _connect_in_degree,
+        "fixed_total_number": _connect_total_number,
+        "one_to_one": _connect_one_to_one,
+        "all_to_all": _connect_all_to_all,
+    }
 
     # -- recording
 

@@ -86,15 +86,9 @@ import numpy as np
 
 from ..output import PopulationOutput, SimulationOutput, spikes_from_steps
 from ..scenario.model import (
-    AllToAll,
     DistanceDelay,
-    FixedInDegree,
-    FixedProbability,
-    FixedTotalNumber,
-    FromList,
     Normal,
     NormalClipped,
-    OneToOne,
     PoissonSourcePopulation,
     Uniform,
 )
@@ -236,39 +230,48 @@ def var_init(value, what: str) -> float | VarInit:
     raise ValueError(f"{what}: GeNN has no initialiser for {value!r}")
 
 
+def _with_replacement(snippet: str, what: str):
+    """GeNN's FixedNumber...WithReplacement snippet, the only fixed-number draw it has."""
+    def choose(conn, no_self: bool):
+        if not conn.with_replacement:
+            return f"GeNN has no {what} snippet without replacement (only FixedNumber...WithReplacement)"
+        if no_self:
+            return f"GeNN's {what} snippet with replacement allows autapses; this projection forbids them"
+        return "SPARSE", (snippet, {"num": int(conn.n)})
+    return choose
+
+
+# GeNN's connectivity for each connector type it draws itself: (conn, no autapses) -> (matrix type,
+# (snippet, params) or None), or a string saying why this projection cannot be drawn by GeNN.
+GENN_CONNECTIVITY = {
+    "fixed_probability": lambda conn, no_self: (
+        "SPARSE", ("FixedProbabilityNoAutapse" if no_self else "FixedProbability", {"prob": float(conn.p)})),
+    "fixed_in_degree": _with_replacement("FixedNumberPreWithReplacement", "fixed_in_degree"),
+    "fixed_total_number": _with_replacement("FixedNumberTotalWithReplacement", "fixed_total_number"),
+    "one_to_one": lambda conn, no_self: ("SPARSE", ("OneToOne", {})),
+    "all_to_all": lambda conn, no_self: (
+        "GeNN's dense all-to-all includes autapses; this projection forbids them" if no_self else ("DENSE", None)),
+}
+
+
+def _connectivity(proj, same: bool):
+    conn = proj.connector
+    choose = GENN_CONNECTIVITY.get(conn.type)
+    if choose is None:
+        return "an explicit list" if conn.type == "from_list" else f"GeNN has no snippet for {conn.type}"
+    return choose(conn, same and not getattr(conn, "allow_self_connections", True))
+
+
 def native_snippet(proj, same: bool) -> tuple[str, tuple[str, dict[str, float]] | None] | None:
     """(matrix type, (snippet, params) or None) for a connector GeNN draws itself; None: it cannot."""
-    conn = proj.connector
-    no_self = same and not getattr(conn, "allow_self_connections", True)
-    if isinstance(conn, FixedProbability):
-        return "SPARSE", ("FixedProbabilityNoAutapse" if no_self else "FixedProbability", {"prob": float(conn.p)})
-    if isinstance(conn, FixedInDegree):
-        if conn.with_replacement and not no_self:
-            return "SPARSE", ("FixedNumberPreWithReplacement", {"num": int(conn.n)})
-        return None
-    if isinstance(conn, FixedTotalNumber):
-        if conn.with_replacement and not no_self:
-            return "SPARSE", ("FixedNumberTotalWithReplacement", {"num": int(conn.n)})
-        return None
-    if isinstance(conn, OneToOne):
-        return "SPARSE", ("OneToOne", {})
-    if isinstance(conn, AllToAll):
-        return ("DENSE", None) if not no_self else None
-    return None
+    found = _connectivity(proj, same)
+    return None if isinstance(found, str) else found
 
 
 def _why_not_native(proj, same: bool) -> str:
-    conn = proj.connector
-    if isinstance(conn, (FixedInDegree, FixedTotalNumber)):
-        what = "fixed_in_degree" if isinstance(conn, FixedInDegree) else "fixed_total_number"
-        if not conn.with_replacement:
-            return f"GeNN has no {what} snippet without replacement (only FixedNumber...WithReplacement)"
-        return f"GeNN's {what} snippet with replacement allows autapses; this projection forbids them"
-    if isinstance(conn, AllToAll):
-        return "GeNN's dense all-to-all includes autapses; this projection forbids them"
-    if isinstance(conn, FromList):
-        return "an explicit list"
-    return f"GeNN has no snippet for {conn.type}"
+    """Why GeNN cannot draw `proj` itself (when `native_snippet` is None)."""
+    found = _connectivity(proj, same)
+    return found if isinstance(found, str) else ""
 
 
 class Describer:
@@ -404,7 +407,7 @@ class Describer:
             if abs(d * dt - proj.delay) > 1e-9:
                 self.translate("delay", f"{proj.label}: {proj.delay} ms put on the {dt} ms grid ({d * dt:g} ms)")
             spec.axonal_delay_steps = d - 1
-            if isinstance(proj.connector, FixedInDegree):
+            if proj.connector.type == "fixed_in_degree":
                 self.translate("fixed_in_degree", f"{proj.label}: GeNN's FixedNumberPreWithReplacement ({proj.connector.n} sources "
                                "per target drawn with replacement, multapses possible), as the scenario asks")
             return spec

@@ -27,15 +27,10 @@ import os
 import numpy as np
 
 from ..scenario.model import (
-    AllToAll,
     DistanceDelay,
-    FixedInDegree,
-    FixedProbability,
-    FixedTotalNumber,
     GaussianInDegree,
     Normal,
     NormalClipped,
-    OneToOne,
     Uniform,
 )
 from ..scenario.realise import positions
@@ -50,6 +45,30 @@ MAX_CONNECTIONS_PER_VP_AND_MODEL = 134_217_726
 # Split before the expectation reaches the limit: random connectors scatter around it, and
 # targets are not spread exactly evenly over the virtual processes.
 _SPLIT_AT = 0.8 * MAX_CONNECTIONS_PER_VP_AND_MODEL
+
+
+def _gaussian_in_degree_rule(nest, conn, allow_self: bool) -> dict:
+    # sources drawn with probability proportional to a Gaussian of their distance: the
+    # distribution of Gaussian offsets snapped to the grid, up to the discretisation
+    kernel = nest.spatial_distributions.gaussian(nest.spatial.distance, std=conn.sigma)
+    return {"rule": "fixed_indegree", "indegree": conn.n, "p": kernel, "allow_autapses": allow_self,
+            "allow_multapses": True}
+
+
+# NEST's connection rule for each connector type: (nest, conn, autapses allowed) -> conn_spec.
+NEST_RULES = {
+    "fixed_probability": lambda nest, conn, allow_self: {"rule": "pairwise_bernoulli", "p": conn.p,
+                                                         "allow_autapses": allow_self},
+    "fixed_in_degree": lambda nest, conn, allow_self: {"rule": "fixed_indegree", "indegree": conn.n,
+                                                       "allow_autapses": allow_self,
+                                                       "allow_multapses": conn.with_replacement},
+    "fixed_total_number": lambda nest, conn, allow_self: {"rule": "fixed_total_number", "N": conn.n,
+                                                          "allow_autapses": allow_self,
+                                                          "allow_multapses": conn.with_replacement},
+    "one_to_one": lambda nest, conn, allow_self: {"rule": "one_to_one"},
+    "all_to_all": lambda nest, conn, allow_self: {"rule": "all_to_all", "allow_autapses": allow_self},
+    "gaussian_in_degree": _gaussian_in_degree_rule,
+}
 
 
 def nest_cell_parameters(cell_type: str, p) -> dict[str, float]:
@@ -184,9 +203,9 @@ class NestBackend(SimulatorBackend):
     def why_not_native(self, proj) -> str | None:
         # spike_generator sources have no positions (a parrot layer would shift them by dt): a
         # distance-dependent projection from one is built from the harness's realisation
-        if isinstance(proj.connector, GaussianInDegree) and not {proj.pre, proj.post} <= self.spatial:
+        if proj.connector.type == "gaussian_in_degree" and not {proj.pre, proj.post} <= self.spatial:
             return f"gaussian_in_degree from {proj.pre}, which NEST holds without positions (spike_generator)"
-        if isinstance(proj.connector, FixedTotalNumber) and not proj.connector.with_replacement:
+        if proj.connector.type == "fixed_total_number" and not proj.connector.with_replacement:
             return "NEST's fixed_total_number cannot draw without replacement (it does not suppress multapses)"
         return None
 
@@ -200,25 +219,10 @@ class NestBackend(SimulatorBackend):
     def connect_native(self, proj) -> bool:
         nest, dt = self.nest, self.resolved.dt
         conn = proj.connector
-        allow_self = getattr(conn, "allow_self_connections", True)
-        if isinstance(conn, FixedProbability):
-            spec = {"rule": "pairwise_bernoulli", "p": conn.p, "allow_autapses": allow_self}
-        elif isinstance(conn, FixedInDegree):
-            spec = {"rule": "fixed_indegree", "indegree": conn.n, "allow_autapses": allow_self, "allow_multapses": conn.with_replacement}
-        elif isinstance(conn, FixedTotalNumber):
-            spec = {"rule": "fixed_total_number", "N": conn.n, "allow_autapses": allow_self, "allow_multapses": conn.with_replacement}
-        elif isinstance(conn, OneToOne):
-            spec = {"rule": "one_to_one"}
-        elif isinstance(conn, AllToAll):
-            spec = {"rule": "all_to_all", "allow_autapses": allow_self}
-        elif isinstance(conn, GaussianInDegree):
-            # sources drawn with probability proportional to a Gaussian of their distance: the
-            # distribution of Gaussian offsets snapped to the grid, up to the discretisation
-            kernel = nest.spatial_distributions.gaussian(nest.spatial.distance, std=conn.sigma)
-            spec = {"rule": "fixed_indegree", "indegree": conn.n, "p": kernel, "allow_autapses": allow_self,
-                    "allow_multapses": True}
-        else:
+        rule = NEST_RULES.get(conn.type)
+        if rule is None:
             return False
+        spec = rule(nest, conn, getattr(conn, "allow_self_connections", True))
         delay = proj.delay
         if isinstance(delay, DistanceDelay) and math.isfinite(delay.velocity):
             delay_value = nest.spatial.distance / delay.velocity + delay.offset  # NEST puts each on the grid

@@ -21,17 +21,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .model import (
-    AllToAll,
     ArraySourcePopulation,
     DistanceDelay,
-    FixedInDegree,
-    FixedProbability,
-    FixedTotalNumber,
     FromList,
     GaussianInDegree,
     Normal,
     NormalClipped,
-    OneToOne,
     PoissonSourcePopulation,
     Uniform,
 )
@@ -178,33 +173,53 @@ def realise_projection(proj: ResolvedProjection, resolved: ResolvedScenario) -> 
 # ----------------------------------------------------------------------------- connectors
 
 
+def _pairs_without_self(pre: np.ndarray, post: np.ndarray, no_self: bool) -> tuple[np.ndarray, np.ndarray]:
+    if no_self:
+        keep = pre != post
+        return pre[keep], post[keep]
+    return pre, post
+
+
+def _fixed_probability_pairs(conn, n_pre, n_post, no_self, rng):
+    pre, post = np.divmod(_bernoulli_positions(rng, n_pre * n_post, conn.p), n_post)
+    return _pairs_without_self(pre, post, no_self)
+
+
+def _one_to_one_pairs(conn, n_pre, n_post, no_self, rng):
+    idx = np.arange(n_pre, dtype=np.int64)
+    return idx, idx.copy()
+
+
+def _all_to_all_pairs(conn, n_pre, n_post, no_self, rng):
+    pre, post = np.divmod(np.arange(n_pre * n_post, dtype=np.int64), n_post)
+    return _pairs_without_self(pre, post, no_self)
+
+
+def _listed_pairs(conn, n_pre, n_post, no_self, rng):
+    rows = np.asarray([c[:2] for c in conn.connections], dtype=np.int64).reshape(-1, 2)
+    return rows[:, 0].copy(), rows[:, 1].copy()
+
+
+# The harness's sampler of each connector type: (conn, n_pre, n_post, no_self, rng) -> (pre, post).
+# gaussian_in_degree needs the grids: `gaussian_in_degree`, called by `realise_projection`.
+_SAMPLERS = {
+    "fixed_probability": _fixed_probability_pairs,
+    "fixed_in_degree": lambda conn, n_pre, n_post, no_self, rng: _fixed_in_degree(
+        rng, n_pre, n_post, conn.n, conn.with_replacement, no_self),
+    "fixed_total_number": lambda conn, n_pre, n_post, no_self, rng: _fixed_total_number(
+        rng, n_pre, n_post, conn.n, conn.with_replacement, no_self),
+    "one_to_one": _one_to_one_pairs,
+    "all_to_all": _all_to_all_pairs,
+    "from_list": _listed_pairs,
+}
+
+
 def connect(conn, n_pre: int, n_post: int, same: bool, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(pre, post) index arrays (int64) for one connector."""
-    no_self = same and not getattr(conn, "allow_self_connections", True)
-    if isinstance(conn, FixedProbability):
-        flat = _bernoulli_positions(rng, n_pre * n_post, conn.p)
-        pre, post = np.divmod(flat, n_post)
-        if no_self:
-            keep = pre != post
-            pre, post = pre[keep], post[keep]
-        return pre, post
-    if isinstance(conn, FixedInDegree):
-        return _fixed_in_degree(rng, n_pre, n_post, conn.n, conn.with_replacement, no_self)
-    if isinstance(conn, FixedTotalNumber):
-        return _fixed_total_number(rng, n_pre, n_post, conn.n, conn.with_replacement, no_self)
-    if isinstance(conn, OneToOne):
-        idx = np.arange(n_pre, dtype=np.int64)
-        return idx, idx.copy()
-    if isinstance(conn, AllToAll):
-        pre, post = np.divmod(np.arange(n_pre * n_post, dtype=np.int64), n_post)
-        if no_self:
-            keep = pre != post
-            pre, post = pre[keep], post[keep]
-        return pre, post
-    if isinstance(conn, FromList):
-        rows = np.asarray([c[:2] for c in conn.connections], dtype=np.int64).reshape(-1, 2)
-        return rows[:, 0].copy(), rows[:, 1].copy()
-    raise TypeError(f"no realisation for connector {conn!r}")
+    sampler = _SAMPLERS.get(conn.type)
+    if sampler is None:
+        raise TypeError(f"no realisation for connector {conn!r}")
+    return sampler(conn, n_pre, n_post, same and not getattr(conn, "allow_self_connections", True), rng)
 
 
 def gaussian_in_degree(conn: GaussianInDegree, pre_shape, post_shape, same: bool, rng) -> tuple[np.ndarray, np.ndarray]:
