@@ -36,6 +36,10 @@ class Interrupted(KeyboardInterrupt):
     def name(self) -> str:
         return signal.Signals(self.signum).name
 
+    def add_detail(self, note: str) -> None:
+        """Append what one more layer kept (e.g. a sweep's points done) to `detail`."""
+        self.detail = f"{self.detail}; {note}" if self.detail else note
+
 
 def _depth() -> int:
     return getattr(_state, "depth", 0)

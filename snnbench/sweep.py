@@ -410,9 +410,8 @@ def run_sweep(sweep: Sweep, store: ResultStore, retry_failed: bool = False, show
                            acquire=claim_for_cluster(store, retry_failed), on_skipped=lambda p: recorded(p, None))
             except Interrupted as exc:
                 finished = outcome["ok"] + outcome["failed"]
-                exc.detail = (f"{exc.detail}; " if exc.detail else "") + (
-                    f"sweep {sweep.name}: {finished} points recorded now, {len(done)} before; the points in flight "
-                    "on the cluster were dropped (the same command resumes)")
+                exc.add_detail(f"sweep {sweep.name}: {finished} points recorded now, {len(done)} before; the points in "
+                               "flight on the cluster were dropped (the same command resumes)")
                 raise
             return outcome
         for point in todo:
@@ -421,8 +420,7 @@ def run_sweep(sweep: Sweep, store: ResultStore, retry_failed: bool = False, show
                 recorded(point, run_point(point, store, sweep.name, retry_failed, force))
             except Interrupted as exc:
                 finished = outcome["ok"] + outcome["failed"]
-                exc.detail = (f"{exc.detail}; " if exc.detail else "") + (
-                    f"sweep {sweep.name}: {finished} points run now, {len(done)} before, {len(todo) - finished} left "
-                    "(the same command resumes)")
+                exc.add_detail(f"sweep {sweep.name}: {finished} points run now, {len(done)} before, "
+                               f"{len(todo) - finished} left (the same command resumes)")
                 raise
     return outcome
