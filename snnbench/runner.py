@@ -6,7 +6,8 @@ state from one run to the next, so every measured run happens in a new child pro
 anything runs), then starts the child in its own session, and waits:
 
 - past `timeout` seconds the whole process group is killed: a failed run, kind "timeout";
-- above `memory_limit_bytes` of resident memory (the child and its children) likewise: "oom";
+- above `memory_limit_bytes` of resident memory (the child and its descendants, each page once:
+  `measure.tree_memory_bytes`) likewise: "oom";
 - a child that dies on a signal (SIGKILL from the kernel's OOM killer, SIGSEGV, ...) or exits
   without writing its result: "crash" or "oom", with the phase it was in and its log's tail.
 
@@ -44,6 +45,7 @@ import snnbench
 
 from .backends import backend_class
 from .interrupts import Interrupted, deferred, take_pending
+from .measure import tree_memory_bytes
 from .provenance import provenance
 from .record import ChildResult, Failure, RunRecord, ValidationError, describe_problem, new_timestamp
 from .scenario import Overrides, ResolvedScenario, find_scenario, load_scenario, resolve
@@ -159,19 +161,6 @@ def child_env(threads: int) -> dict[str, str]:
     return env
 
 
-def _tree_rss(proc: psutil.Process) -> int:
-    total = 0
-    try:
-        for p in [proc] + proc.children(recursive=True):
-            try:
-                total += p.memory_info().rss
-            except psutil.Error:
-                pass
-    except psutil.Error:
-        pass
-    return total
-
-
 def _kill_group(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -252,7 +241,7 @@ def _watch(proc: subprocess.Popen, timeout: float, memory_limit: int | None, pol
             return {"how": "interrupted", "signum": signum, "returncode": proc.returncode, "tree_peak_rss_bytes": peak}
         if display is not None:
             display.update()
-        rss = _tree_rss(handle)
+        rss = tree_memory_bytes(handle)
         peak = max(peak, rss)
         if time.monotonic() - start > timeout:
             _kill_group(proc)

@@ -48,6 +48,9 @@ def execute(spec: dict[str, Any], progress: Path | None = None) -> ChildResult:
 
     The runner puts it into the run's record (`RunRecord.assemble`)."""
     record = ChildResult(status="failed")  # until every phase has run
+    # Provenance runs git: forked now, while this process is small, not from the full network's
+    # pages at the end, where the fork's copy-on-write view of them would be sampled as memory.
+    run_provenance = provenance(spec["backend"])
     backend = None
     cls = backend_class(spec["backend"])
     meter = PhaseMeter(sample_children=getattr(cls, "uses_child_processes", False))
@@ -145,7 +148,7 @@ def execute(spec: dict[str, Any], progress: Path | None = None) -> ChildResult:
             except Exception:  # noqa: BLE001 - closing must not hide the run's own outcome
                 pass
         record.phases = {name: Phase.model_validate(figures, strict=False) for name, figures in phases.items()}
-        record.provenance = provenance(spec["backend"])
+        record.provenance = run_provenance
     return record
 
 

@@ -19,7 +19,7 @@ FAULT_BACKENDS = ",".join(
     f"fault.{name}=tests.fault_backends:{cls}"
     for name, cls in [("raise", "RaiseInBuild"), ("kill", "KillSelfInSim"), ("segv", "SegfaultInSim"),
                       ("hang", "HangInSim"), ("hog", "MemoryHogInSim"), ("exit", "ExitInSim"),
-                      ("wrong", "WrongWeights")]
+                      ("wrong", "WrongWeights"), ("fork", "ForkInSim")]
 )
 
 

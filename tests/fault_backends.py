@@ -50,6 +50,24 @@ class MemoryHogInSim(NumbaBackend):
             time.sleep(0.05)
 
 
+class ForkInSim(NumbaBackend):
+    """After its sim, holds 256 MiB and forks a child that allocates 32 MiB of its own and touches
+    none of its parent's: what a tool started with fork (git, a compiler) looks like to the sampler."""
+
+    name = "fault.fork"
+    uses_child_processes = True  # the worker samples its descendants too
+
+    def run(self):
+        super().run()
+        self.ballast = np.ones(2**25)  # 256 MiB, resident
+        pid = os.fork()
+        if pid == 0:
+            own = np.ones(2**22)  # 32 MiB
+            time.sleep(1.5 + 0 * own[0])
+            os._exit(0)
+        os.waitpid(pid, 0)
+
+
 class ExitInSim(NumbaBackend):
     name = "fault.exit"
 

@@ -66,6 +66,18 @@ def test_a_run_over_its_memory_limit_is_killed(tmp_path, fault_backends):
     assert record["process_tree_peak_rss_bytes"] > 2**30
 
 
+def test_a_forked_child_is_counted_by_its_own_memory_not_its_parents(tmp_path, fault_backends):
+    """A forked child shares its parent's pages until it writes them: summing resident sets
+    counted the worker twice (a full-scale run: 6.39 GiB for a 3.25 GiB worker)."""
+    record = _run(ResultStore(tmp_path), "fault.fork")
+    assert record["status"] == "ok"
+    sim, MiB = record["phases"]["sim"], 2**20
+    assert sim["peak_rss_bytes"] > 256 * MiB  # the worker's ballast
+    assert 30 * MiB < sim["children_peak_rss_bytes"] < 96 * MiB  # the child's own 32 MiB, not the worker's pages
+    tree = record["process_tree_peak_rss_bytes"]
+    assert sim["peak_rss_bytes"] + 16 * MiB < tree < sim["peak_rss_bytes"] + 96 * MiB  # seen, and counted once
+
+
 def test_unavailable_and_unsupported_are_recorded_with_the_reason(tmp_path, monkeypatch):
     monkeypatch.setenv("SNNBENCH_EXTRA_BACKENDS", "ghost=tests.missing_module:Nothing")
     store = ResultStore(tmp_path)
