@@ -191,6 +191,46 @@ def test_an_unsupported_run_is_recorded_with_its_reason(tmp_path):
     assert record["failure"]["kind"] == "unsupported" and "one thread" in record["failure"]["message"]
 
 
+# ----------------------------------------------------------------------------- integration method
+
+
+def test_the_method_option_chooses_the_integrator_and_says_so():
+    from snnbench.backends.brian2 import neuron_model
+
+    p = _resolved("vogels-abbott-coba").cells["E"].spec.parameters
+    eqs, ns, method, notes = neuron_model("IF_cond_exp", p, 0.1)
+    assert method == "exponential_euler" and "mean_e*g_e" in eqs and not any("method=" in d for _, d in notes)
+    eqs, ns, method, notes = neuron_model("IF_cond_exp", p, 0.1, "euler")
+    assert method == "euler" and "mean_e" not in eqs and "mean_e" not in ns
+    assert any("method=euler" in d and "exponential_euler" in d for _, d in notes)
+    q = _resolved("vogels-abbott-cuba").cells["E"].spec.parameters
+    assert neuron_model("IF_curr_exp", q, 0.1)[2] == "exact"
+    assert neuron_model("IF_curr_exp", q, 0.1, "euler")[2] == "euler"
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_exact_integration_of_conductance_cells_is_refused(device):
+    cls = backend_class(device)
+    problems = cls(options={"method": "exact"}).supports(_resolved("vogels-abbott-coba"), "native")
+    assert len(problems) == 2 and all("method=exact" in p and "IF_cond_exp" in p for p in problems)  # E and I
+    assert cls(options={"method": "exact"}).supports(_resolved("vogels-abbott-cuba"), "native") == []
+    assert cls(options={"method": "euler"}).supports(_resolved("vogels-abbott-coba"), "native") == []
+
+
+def test_the_method_reaches_brian2_and_has_a_project_of_its_own(monkeypatch, tmp_path):
+    monkeypatch.setenv("SNNBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    r = _resolved("vogels-abbott-coba")
+    backend = backend_class("brian2.standalone")(options={"method": "euler"})
+    backend.load()
+    try:
+        backend.build(r, "native", None)  # standalone: nothing is generated or compiled yet
+        assert {backend.groups[name].method_choice for name in ("E", "I")} == {"euler"}
+        assert Path(backend.info["project_dir"]).name.endswith("-euler")
+        assert any("method=euler" in t["detail"] for t in backend.translations)
+    finally:
+        backend.close()
+
+
 # ----------------------------------------------------------------------------- caches
 
 

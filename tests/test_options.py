@@ -125,7 +125,8 @@ def test_the_command_line_refuses_before_anything_runs(tmp_path):
                            "--option", "bogus=1"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip() == ("snnbench: backend brian2: unknown option 'bogus' "
-                                   "(brian2 accepts: cache (str: warm|cold, default warm))")
+                                   "(brian2 accepts: cache (str: warm|cold, default warm), "
+                                   "method (str: exponential_euler|euler|exact))")
     assert not (tmp_path / "results").exists()
 
 

@@ -11,6 +11,9 @@ The PyNN standard models written as Brian2 equations (Brian2 units; PyNN's ms, m
     IF_curr_exp, integrated with method='exact' (the linear system solved by sympy):
         dv/dt = (v_rest - v) / tau_m + (I_e + I_i + i_offset) / C_m                       (unless refractory)
         dI_e/dt = -I_e / tau_syn_E,  dI_i/dt = -I_i / tau_syn_I
+    Option `method` (exponential_euler | euler | exact; METHODS) replaces these per-cell-type defaults,
+    recorded as a translation: euler is forward Euler on the plain equations (no step mean), as
+    Brian2's own COBA examples integrate; exact is refused for IF_cond_exp (not linear).
     threshold v >= v_thresh (as NEST), reset v = v_reset; a synapse adds its weight to g_e / g_i
     (conductance weights >= 0) or to I_e / I_i (inhibitory current weights negative, PyNN's convention).
 
@@ -82,6 +85,16 @@ from .common.template import SimulatorBackend
 CACHE_OPTIONS = ("warm", "cold")
 CACHE_OPTION = Option("cache", str, "warm", "warm: reuse snnbench's code cache (~/.cache/snnbench/brian2), shared by runs; "
                       "cold: a fresh cache for this run, removed after it (measures a cold compile)", choices=CACHE_OPTIONS)
+# Brian2's state updaters a run may choose (option `method`); None: the accurate one per cell type.
+#   exponential_euler  IF_cond_exp's default: exact for the conductances, exponential Euler for v with
+#                      their step mean (within 0.05 mV of NEST); IF_curr_exp: v exponential Euler
+#   exact              IF_curr_exp's default (linear: sympy's closed form); IF_cond_exp is not linear
+#   euler              forward Euler for every variable, as Brian2's examples write COBA (cheaper, less accurate)
+METHODS = ("exponential_euler", "euler", "exact")
+DEFAULT_METHODS = {"IF_cond_exp": "exponential_euler", "IF_curr_exp": "exact"}
+METHOD_OPTION = Option("method", str, None, "Brian2's integration method for the cells; default: the accurate one per "
+                       "cell type (exponential_euler with step-mean conductances for IF_cond_exp, exact for IF_curr_exp), "
+                       "as validated; euler: forward Euler, Brian2's examples' choice", choices=METHODS)
 # tau_m and tau_syn closer than this (relative) make Brian2's exact solution 0/0: tau_syn is moved.
 _DEGENERATE_TAU = 1e-6
 # Redraws of normal_clipped values in standalone mode (where values cannot be read back in between).
@@ -99,8 +112,9 @@ def cache_root() -> Path:
 # ----------------------------------------------------------------------------- the models
 
 
-def neuron_model(cell_type: str, p, dt: float) -> tuple[str, dict[str, Any], str, list[tuple[str, str]]]:
-    """(equations, namespace in PyNN units, method, translations) for one population's parameters.
+def neuron_model(cell_type: str, p, dt: float, method: str | None = None) -> tuple[str, dict[str, Any], str, list[tuple[str, str]]]:
+    """(equations, namespace in PyNN units, method, translations) for one population's parameters,
+    integrated with `method` (None: DEFAULT_METHODS[cell_type]).
 
     The namespace maps each name to (unit, value in PyNN units); `_cell_namespace` makes quantities.
     Names avoid Brian2's unit names (cm, ms, ...), which would shadow them.
@@ -111,6 +125,22 @@ def neuron_model(cell_type: str, p, dt: float) -> tuple[str, dict[str, Any], str
         "C_m": ("nF", p.cm), "tau_m": ("ms", p.tau_m), "i_offset": ("nA", p.i_offset),
         "tau_syn_E": ("ms", p.tau_syn_E), "tau_syn_I": ("ms", p.tau_syn_I),
     }
+    method = method or DEFAULT_METHODS[cell_type]
+    if cell_type == "IF_cond_exp" and method == "exact":
+        raise ValueError("IF_cond_exp has no exact solution (supports() refuses method=exact)")
+    if method != DEFAULT_METHODS[cell_type]:
+        notes.append((f"{cell_type} integration", f"method={method} (the run's option) instead of {DEFAULT_METHODS[cell_type]}, "
+                      "the method validated against NEST" + ("; forward Euler: each step advances v and the synaptic "
+                                                             "variables by dt times their derivative at the step's start"
+                                                             if method == "euler" else "")))
+    if cell_type == "IF_cond_exp" and method == "euler":
+        ns.update(g_leak=("uS", p.cm / p.tau_m), E_rev_E=("mV", p.e_rev_E), E_rev_I=("mV", p.e_rev_I))
+        eqs = (
+            "dv/dt = (g_leak*(v_rest - v) + g_e*(E_rev_E - v) + g_i*(E_rev_I - v) + i_offset)/C_m : volt (unless refractory)\n"
+            "dg_e/dt = -g_e/tau_syn_E : siemens\n"
+            "dg_i/dt = -g_i/tau_syn_I : siemens\n"
+        )
+        return eqs, ns, method, notes
     if cell_type == "IF_cond_exp":
         # Brian2's exponential Euler holds g at its value at the start of the step; over the step
         # the conductance is on average g * tau/dt (1 - exp(-dt/tau)) (1 % less at dt/tau = 0.02).
@@ -132,7 +162,7 @@ def neuron_model(cell_type: str, p, dt: float) -> tuple[str, dict[str, Any], str
         return eqs, ns, "exponential_euler", notes
     for key in ("tau_syn_E", "tau_syn_I"):
         tau_s = ns[key][1]
-        if abs(tau_s - p.tau_m) <= _DEGENERATE_TAU * p.tau_m:
+        if method == "exact" and abs(tau_s - p.tau_m) <= _DEGENERATE_TAU * p.tau_m:
             moved = p.tau_m * (1.0 + 2 * _DEGENERATE_TAU)
             ns[key] = ("ms", moved)
             notes.append((key, f"{key} = tau_m = {p.tau_m} ms makes Brian2's exact solution 0/0: {key} set to {moved!r} ms"))
@@ -141,7 +171,7 @@ def neuron_model(cell_type: str, p, dt: float) -> tuple[str, dict[str, Any], str
         "dI_e/dt = -I_e/tau_syn_E : amp\n"
         "dI_i/dt = -I_i/tau_syn_I : amp\n"
     )
-    return eqs, ns, "exact", notes
+    return eqs, ns, method, notes
 
 
 def synaptic_target(cell_type: str, receptor: str) -> tuple[str, str]:
@@ -197,7 +227,7 @@ class Brian2Backend(SimulatorBackend):
     module = "brian2"
     where = "CPU (1 thread)"
     packages = ("brian2", "cython", "sympy")
-    accepted_options = (CACHE_OPTION,)
+    accepted_options = (CACHE_OPTION, METHOD_OPTION)
     max_threads = 1
     compile_after_build = True
     device_name: ClassVar[str] = "runtime"
@@ -224,6 +254,11 @@ class Brian2Backend(SimulatorBackend):
                 problem = (f"brian2 (runtime device) runs in one thread, {self.threads} asked for; "
                            "use the backend brian2.standalone for OpenMP threads")
             problems.append(problem)
+        if self.options.get("method") == "exact":
+            for name, pop in resolved.cells.items():
+                if pop.cell_type == "IF_cond_exp":
+                    problems.append(f"population {name}: method=exact: IF_cond_exp's membrane equation is not linear "
+                                    "(g (E_rev - v)), Brian2 has no exact solution for it; use exponential_euler or euler")
         return problems
 
     # ------------------------------------------------------------------ load
@@ -300,7 +335,7 @@ class Brian2Backend(SimulatorBackend):
     def create_cells(self, name: str, pop, v_init) -> None:
         b2, dt = self.b2, self.resolved.dt
         prm = pop.spec.parameters
-        eqs, ns, method, notes = neuron_model(pop.cell_type, prm, dt)
+        eqs, ns, method, notes = neuron_model(pop.cell_type, prm, dt, self.option("method"))
         for what, detail in notes:
             self.translate(what, f"{name}: {detail}")
         steps = self.refractory_steps(name, prm.tau_refrac)
@@ -593,7 +628,8 @@ class Brian2StandaloneBackend(Brian2Backend):
         else:
             # Sizes are compiled into the code: one project per size too, so that a sweep over
             # N_pop keeps a warm project for each size.
-            project = cache_root() / "standalone" / f"{resolved.hash}-{mode}-N{resolved.N_pop}-t{self.threads}"
+            method = f"-{self.option('method')}" if self.option("method") else ""  # another method is other code
+            project = cache_root() / "standalone" / f"{resolved.hash}-{mode}-N{resolved.N_pop}-t{self.threads}{method}"
             project.mkdir(parents=True, exist_ok=True)
             # One run at a time per project directory: the binary reads and writes its files there.
             lock_path = project.with_name(project.name + ".lock")
