@@ -37,10 +37,13 @@ def _case_file(cache_dir: str, case: dict) -> Path:
     return Path(cache_dir) / f"{key}.json"
 
 
-def measured_run(cache_dir: str, scenario: str, backend: str, n_pop: int, simtime: float,
-                 threads: int = 1, fmt: str = "pickle", timeout: float = 1800.0) -> dict:
-    """The record of this case's run: made once per asv run, then read from the cache."""
-    case = dict(scenario=scenario, backend=backend, n_pop=n_pop, simtime=simtime, threads=threads, fmt=fmt)
+def measured_run(cache_dir: str, scenario: str, backend: str, n_pop: int | None, simtime: float | None,
+                 threads: int = 1, fmt: str = "pickle", timeout: float = 1800.0, scale: float | None = None,
+                 options: dict | None = None) -> dict:
+    """The record of this case's run: made once per asv run, then read from the cache.
+    None (n_pop, simtime): as the scenario says; `scale` is N_s; `options` the backend's."""
+    case = dict(scenario=scenario, backend=backend, n_pop=n_pop, simtime=simtime, threads=threads, fmt=fmt,
+                scale=scale, options=options or {})
     path = _case_file(cache_dir, case)
     if path.exists():
         record = json.loads(path.read_text())
@@ -57,8 +60,8 @@ def measured_run(cache_dir: str, scenario: str, backend: str, n_pop: int, simtim
         if not ok:
             record = {"status": "failed", "failure": {"kind": "unavailable", "message": why}}
         else:
-            spec = RunSpec(scenario=scenario, backend=backend, overrides=Overrides(N_pop=n_pop, simtime=simtime),
-                           threads=threads, format=fmt, timeout=timeout)
+            spec = RunSpec(scenario=scenario, backend=backend, overrides=Overrides(N_pop=n_pop, scale=scale, simtime=simtime),
+                           threads=threads, format=fmt, timeout=timeout, options=dict(options or {}))
             # Tagged, not a backend option: the backend runs exactly as `snnbench run` would.
             record = run_isolated(spec, ResultStore(RUN_STORE), tags={"asv": True}).to_dict()
         path.write_text(json.dumps(record))

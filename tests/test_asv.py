@@ -118,6 +118,34 @@ def test_full_suite_covers_every_registered_backend():
     assert set(REGISTRY) <= set(Full.params[1])
 
 
+def test_scale_suite_skips_what_the_machine_cannot_hold(monkeypatch):
+    import psutil
+
+    from benchmarks.phases import MAX_SCALE_VARIABLE, Scale, scale_skipped
+
+    monkeypatch.setenv(MAX_SCALE_VARIABLE, "0.1")
+    assert f"above {MAX_SCALE_VARIABLE}=0.1" in scale_skipped("potjans-diesmann", 1.0)
+    real = psutil.virtual_memory()
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: real._replace(available=2**30))
+    why = scale_skipped("potjans-diesmann", 0.1)  # the estimate: 1.2 GiB
+    assert "needs an estimated 1." in why and "1 GiB of memory available" in why
+    with pytest.raises(NotImplementedError, match="needs an estimated"):
+        Scale().setup("no-cache-needed", "potjans-diesmann", "numba", 0.1)
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: real._replace(available=2**40))
+    assert scale_skipped("potjans-diesmann", 0.1) is None
+    monkeypatch.setenv(MAX_SCALE_VARIABLE, "lots")
+    with pytest.raises(ValueError, match=f"{MAX_SCALE_VARIABLE}='lots': expected a number"):
+        scale_skipped("potjans-diesmann", 0.1)
+
+
+def test_every_reference_script_exists_and_names_a_registered_backend():
+    from benchmarks.overhead import REFERENCES, SCRIPTS
+
+    for backend, (arguments, options) in REFERENCES.items():
+        assert (SCRIPTS / arguments[0]).is_file()
+        backend_class(backend).check_options(options)  # the matching options are the backend's own
+
+
 FULL_CASE = ("vogels-abbott-cuba", 1000, 250.0)  # the smallest case of the Full suite
 
 
