@@ -39,12 +39,13 @@ def main() -> None:
     cells.initialize(v=RandomDistribution("uniform", low=-60.0, high=-50.0, rng=rng))
     stim = sim.Population(20, sim.SpikeSourcePoisson(rate=100.0, start=0.0, duration=50.0), label="stim")
 
-    sparse = sim.FixedProbabilityConnector(0.02, rng=rng)
+    # one projection per pair of populations, as VAbenchmarks.py (pyNN.nest cannot count an Assembly's)
+    sparse, kicks = sim.FixedProbabilityConnector(0.02, rng=rng), sim.FixedProbabilityConnector(0.01, rng=rng)
     projections = [
-        sim.Projection(exc, cells, sparse, sim.StaticSynapse(weight=0.004, delay=0.2), receptor_type="excitatory"),
-        sim.Projection(inh, cells, sparse, sim.StaticSynapse(weight=0.051, delay=0.2), receptor_type="inhibitory"),
-        sim.Projection(stim, cells, sim.FixedProbabilityConnector(0.01, rng=rng), sim.StaticSynapse(weight=0.1, delay=0.2),
-                       receptor_type="excitatory"),
+        sim.Projection(pre, post, connector, sim.StaticSynapse(weight=weight, delay=0.2), receptor_type=receptor)
+        for pre, connector, weight, receptor in ((exc, sparse, 0.004, "excitatory"), (inh, sparse, 0.051, "inhibitory"),
+                                                 (stim, kicks, 0.1, "excitatory"))
+        for post in (exc, inh)
     ]
     for pop in (exc, inh, stim):
         pop.record("spikes")
