@@ -115,7 +115,7 @@ def _results_dir(path: str, option: str = "--results", write: bool = True) -> st
 
 def _overrides(args: argparse.Namespace) -> Overrides:
     return Overrides(N_pop=args.N_pop, scale=args.scale, simtime=args.simtime, seed=args.seed, dt=args.dt,
-                     k_scale=getattr(args, "K_scale", None))
+                     k_scale=getattr(args, "K_scale", None), slice=getattr(args, "slice", None))
 
 
 def _add_override_options(p: argparse.ArgumentParser) -> None:
@@ -127,6 +127,8 @@ def _add_override_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--simtime", type=positive_float, metavar="MS", help="biological time to simulate, ms")
     g.add_argument("--seed", type=non_negative_int, help="random seed (connectivity, initial values, sources)")
     g.add_argument("--dt", type=positive_float, metavar="MS", help="time step, ms")
+    g.add_argument("--slice", metavar="SPEC", help="cut a SONATA circuit: radius=R or n=N, optionally with ,x=X,z=Z "
+                   "(the x-z plane; docs/sonata.md)")
 
 
 def _options(items: list[str] | None, backend: str | None = None) -> dict[str, Any]:

@@ -113,6 +113,7 @@ class Resolved(RecordPart):
     dt: Optional[Number] = None
     scale: Optional[Number] = None
     seed: Optional[int] = None
+    cut: Optional[str] = None  # how a SONATA circuit was sliced (--slice), with the sizes before and after
 
 
 class PopulationResult(RecordPart):

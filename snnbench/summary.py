@@ -36,5 +36,6 @@ def summarise(output: SimulationOutput, resolved: ResolvedScenario) -> Figures:
         populations=pops,
         synaptic_events=float(events),
         resolved=Resolved.model_validate(dict(N_pop=resolved.N_pop, scale=resolved.scale, simtime=simtime, dt=resolved.dt,
-                                              seed=resolved.seed, transient=transient), strict=False),
+                                              seed=resolved.seed, transient=transient,
+                                              **({"cut": resolved.cut} if resolved.cut else {})), strict=False),
     ), strict=False)

@@ -108,7 +108,7 @@ class Design(BaseModel):
     repeat: int = Field(default=3, ge=1)
     threads: int = Field(default=1, ge=1)
     connectivity: Literal["native", "exact"] = "native"
-    format: Literal["pickle", "nix", "parquet", "none"] = "parquet"
+    format: Literal["pickle", "nix", "parquet", "sonata", "none"] = "parquet"
     timeout: float = Field(default=1800.0, gt=0)
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per backend
 

@@ -18,7 +18,7 @@ def output():
     return run_in_process(r, "numba")
 
 
-@pytest.mark.parametrize("fmt", ["pickle", "nix", "parquet"])
+@pytest.mark.parametrize("fmt", ["pickle", "nix", "parquet", "sonata"])
 def test_round_trip(tmp_path, output, fmt):
     snnio.prepare(fmt)
     files = snnio.write(output, fmt, tmp_path / "run", {"scenario": "vogels-abbott-cuba", "seed": 98765})

@@ -219,4 +219,8 @@ def test_every_shipped_scenario_is_valid():
     files = sorted(SCENARIOS.glob("*.toml"))
     assert files
     for path in files:
-        load_scenario(path)
+        try:
+            load_scenario(path)
+        except ScenarioError as exc:  # the real Allen V1 files are not shipped: named, with where to get them
+            if path.stem != "allen-v1-slice" or "these files are not shipped" not in str(exc):
+                raise

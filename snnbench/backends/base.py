@@ -62,6 +62,7 @@ from ..scenario.model import (
     FromList,
     GaussianInDegree,
     OneToOne,
+    SonataEdges,
 )
 from ..scenario.realise import Network, ProjectionArrays
 from ..scenario.resolve import ResolvedScenario
@@ -69,7 +70,10 @@ from .common import translations as shared
 from .common.translations import Translations
 
 CONNECTIVITY_MODES = ("native", "exact")
-ALL_CONNECTORS = (FixedProbability, FixedInDegree, FixedTotalNumber, GaussianInDegree, OneToOne, AllToAll, FromList)
+ALL_CONNECTORS = (FixedProbability, FixedInDegree, FixedTotalNumber, GaussianInDegree, OneToOne, AllToAll, FromList,
+                  SonataEdges)
+# Connectors whose edges are given, not drawn: always built from the harness's arrays, in both modes.
+GIVEN_CONNECTORS = (FromList, SonataEdges)
 NATIVE_CONNECTORS = (FixedProbability, FixedInDegree, FixedTotalNumber, OneToOne, AllToAll)
 
 
@@ -291,7 +295,7 @@ class Backend(ABC):
         """True when a projection is built from the harness's arrays even in native mode: an
         explicit list, or a connector (or distance-dependent delay) this simulator has no
         native equivalent for. (Adapters on the template get this from its `fallback_reason`.)"""
-        if isinstance(proj.connector, FromList):
+        if isinstance(proj.connector, GIVEN_CONNECTORS):
             return True
         if not isinstance(proj.connector, self.native_connectors):
             return True

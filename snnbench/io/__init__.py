@@ -5,6 +5,8 @@ Formats:
     nix      neo Block in a NIX (HDF5) file (neo.io.NixIO, nixio): self-describing, slow to write
     parquet  Apache Parquet through pyarrow, columnar and fast: <stem>.spikes.parquet
              (population, index, time_ms) and <stem>.v.parquet (population, index, time_ms, v_mV)
+    sonata   SONATA spike report <stem>.spikes.h5 and membrane report <stem>.v.h5 (HDF5 via h5py),
+             as bmtk and NEST write them (snnbench/io/sonata.py)
     none     nothing written (the write phase then measures nothing)
 
 `write` turns a SimulationOutput into files; its cost, including building the neo Block that
@@ -23,10 +25,11 @@ import neo
 import numpy as np
 
 from ..output import PopulationOutput, SimulationOutput
+from . import sonata
 from .neo_block import from_block, to_block
 
-FORMATS = ("pickle", "nix", "parquet", "none")
-SUFFIXES = {"pickle": ".pkl", "nix": ".nix", "parquet": ".spikes.parquet"}
+FORMATS = ("pickle", "nix", "parquet", "sonata", "none")
+SUFFIXES = {"pickle": ".pkl", "nix": ".nix", "parquet": ".spikes.parquet", "sonata": sonata.SPIKES_SUFFIX}
 
 
 def prepare(fmt: str) -> None:
@@ -39,6 +42,8 @@ def prepare(fmt: str) -> None:
 
         # pyarrow initialises lazily on its first write (~0.4 s here): pay that here, once.
         pq.write_table(pa.table({"x": pa.array(np.zeros(1))}), io.BytesIO())
+    elif fmt == "sonata":
+        import h5py  # noqa: F401
     elif fmt == "nix":
         import nixio  # noqa: F401
         import neo.io.nixio  # noqa: F401
@@ -66,6 +71,8 @@ def write(output: SimulationOutput, fmt: str, stem: str | Path, annotations: dic
         return [str(path)]
     if fmt == "parquet":
         return _write_parquet(output, stem, annotations or {})
+    if fmt == "sonata":
+        return sonata.write_sonata(output, stem, annotations or {})
     raise ValueError(f"unknown format {fmt!r}; expected one of: {', '.join(FORMATS)}")
 
 
@@ -81,6 +88,8 @@ def read_block(path: str | Path) -> neo.Block:
             io.close()
     if path.name.endswith(".parquet"):
         return to_block(_read_parquet(path), _parquet_meta(path).get("annotations"))
+    if sonata.is_sonata(path):
+        return to_block(sonata.read_sonata(path), sonata.annotations_of(path))
     raise ValueError(f"cannot tell the format of {path}")
 
 
@@ -89,6 +98,8 @@ def read_output(path: str | Path) -> SimulationOutput:
     path = Path(path)
     if path.name.endswith(".parquet"):
         return _read_parquet(path)
+    if sonata.is_sonata(path):
+        return sonata.read_sonata(path)
     return from_block(read_block(path))
 
 

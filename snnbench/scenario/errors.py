@@ -11,7 +11,7 @@ _BRANCH_WORDS = {"float", "int", "str", "bool", "none", "list", "dict", "tuple",
 _BRANCH_TAGS = {
     "IF_cond_exp", "IF_curr_exp", "SpikeSourcePoisson", "SpikeSourceArray",
     "uniform", "normal", "normal_clipped",
-    "fixed_probability", "fixed_in_degree", "fixed_total_number", "one_to_one", "all_to_all", "from_list",
+    "fixed_probability", "fixed_in_degree", "fixed_total_number", "one_to_one", "all_to_all", "from_list", "sonata_edges",
 }
 
 

@@ -63,12 +63,28 @@ def parse_scenario(text: str, file: str | Path = "<string>", scenario_id: str | 
         raise ScenarioError(file, [("id", "the scenario id is the file name; remove this key")])
     data["id"] = scenario_id or Path(str(file)).stem
     base_dir = Path(str(file)).parent if str(file) != "<string>" else None
+    if "sonata" in data:
+        data = _expand_sonata(data, base_dir or Path.cwd(), file)
     try:
         return Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
         raise from_validation_error(file, exc) from None
     except RecursionError:
         raise ScenarioError(file, [("", "nested too deeply")]) from None
+
+
+def _expand_sonata(data: dict, base_dir: Path, file: str | Path) -> dict:
+    """The populations and projections of the scenario's SONATA circuit (snnbench.sonata.expand);
+    a file that cannot be used is a ScenarioError naming it, the node or edge type and why."""
+    from ..sonata.expand import expand
+    from ..sonata.files import SonataError
+
+    try:
+        return expand(data, base_dir)
+    except SonataError as exc:
+        raise ScenarioError(exc.file, [(exc.where, exc.why)]) from None
+    except ValidationError as exc:
+        raise from_validation_error(file, exc) from None
 
 
 def read_text(path: Path) -> str:

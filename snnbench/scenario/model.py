@@ -308,12 +308,23 @@ class Grid(Strict):
         return self.shape[0] * self.shape[1]
 
 
+class SonataNodes(Strict):
+    """The SONATA node type a population was made from (written by the `[sonata]` expansion)."""
+
+    nodes_file: str
+    node_types_file: str
+    population: str  # the SONATA node population
+    node_type_id: int
+    model_template: str = ""
+
+
 class _Population(Strict):
     size: Union[PositiveInt, None] = None  # given, or from the grid, or from `size_of`
     size_of: Union[str, None] = None  # this population has as many members as that one (e.g. one source per cell)
     grid: Union[Grid, None] = None
     scales: bool = True  # whether N_pop scaling applies to this population
     record: Record = Record()
+    sonata: Union[SonataNodes, None] = None  # made from a SONATA node type (see snnbench.sonata)
 
     @model_validator(mode="after")
     def _one_size(self):
@@ -402,11 +413,19 @@ class EventStream(Strict):
         return self.sensor[0] * self.sensor[1] * (2 if self.polarity == "separate" else 1)
 
 
+class SonataSpikes(Strict):
+    """A SONATA spike file (/spikes/<population>/timestamps, node_ids) driving virtual nodes."""
+
+    file: str
+    population: str
+
+
 class ArraySourcePopulation(_Population):
     cell_type: Literal["SpikeSourceArray"]
     scales: bool = False
     parameters: ArrayParameters = ArrayParameters()
     events: Union[EventStream, None] = None  # spike times from an event stream instead of parameters
+    spike_file: Union[SonataSpikes, None] = None  # spike times from a SONATA spike file instead of parameters
 
 
 Population = Annotated[
@@ -473,8 +492,21 @@ class FromList(Strict):
     connections: Union[list[tuple[NonNegativeInt, NonNegativeInt]], list[tuple[NonNegativeInt, NonNegativeInt, float, float]]]
 
 
+class SonataEdges(Strict):
+    """The edges of a SONATA edge population between two node types, onto one receptor: read from
+    the HDF5 file when the network is realised, never copied here (written by the `[sonata]`
+    expansion). `n`: how many the whole circuit has."""
+
+    type: Literal["sonata_edges"]
+    edges_file: str
+    edge_types_file: str
+    population: str  # the SONATA edge population
+    synaptic_models_dir: Union[str, None] = None
+    n: NonNegativeInt
+
+
 Connector = Annotated[
-    Union[FixedProbability, FixedInDegree, FixedTotalNumber, GaussianInDegree, OneToOne, AllToAll, FromList],
+    Union[FixedProbability, FixedInDegree, FixedTotalNumber, GaussianInDegree, OneToOne, AllToAll, FromList, SonataEdges],
     Field(discriminator="type"),
 ]
 
@@ -576,6 +608,31 @@ class Expected(Strict):
     source: str = ""
 
 
+class SonataColumn(Strict):
+    """The synthetic V1-like column (snnbench.sonata.column), built with bmtk into a cache folder."""
+
+    cells: Annotated[int, Field(ge=10, le=200_000)] = 1000  # cells of the column (LGN sources not counted)
+    lgn: Annotated[int, Field(ge=1, le=100_000)] = 200  # virtual LGN-like sources
+    lgn_rate: Annotated[float, _unit("rate"), Field(gt=0)] = 15.0  # Hz, their Poisson rate
+    radius: Annotated[float, Field(gt=0)] = 400.0  # um, of the column in the x-z plane
+    seed: NonNegativeInt = 0
+
+
+class SonataSection(Strict):
+    """A SONATA circuit as populations and projections (snnbench.sonata; paths relative to the
+    scenario file). Give `circuit` (a circuit config), or `nodes` and `edges`, or `column`."""
+
+    circuit: Union[str, None] = None
+    simulation: Union[str, None] = None  # a simulation config: its inputs drive the virtual nodes
+    nodes: list[dict[str, str]] = Field(default_factory=list)  # [{nodes_file, node_types_file}]
+    edges: list[dict[str, str]] = Field(default_factory=list)  # [{edges_file, edge_types_file}]
+    components: dict[str, str] = Field(default_factory=dict)  # point_neuron_models_dir, synaptic_models_dir
+    poisson: dict[str, Annotated[float, _unit("rate"), Field(ge=0)]] = Field(default_factory=dict)  # node population: Hz
+    record_v: NonNegativeInt = 0  # v of the first k cells of each node type
+    column: Union[SonataColumn, None] = None
+    download: str = ""  # where the files come from, for the message when they are missing
+
+
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -589,6 +646,7 @@ class Scenario(Strict):
     populations: dict[str, Population]
     projections: list[Projection] = Field(default_factory=list)
     expected: Union[Expected, None] = None
+    sonata: Union[SonataSection, None] = None  # expanded into populations and projections by the loader
 
     @model_validator(mode="after")
     def _check_semantics(self) -> Scenario:
@@ -618,6 +676,8 @@ class Scenario(Strict):
                                               f"pixels ({pop.events.polarity} polarities) feeds {pop.events.size} sources, not {pop.size}")
                     if pop.scales:
                         raise _semantic_error(f"{path}.scales", "an event stream's sources cannot scale with N_pop")
+                if pop.spike_file is not None and (pop.parameters.spike_times or pop.events is not None):
+                    raise _semantic_error(f"{path}.spike_file", "give one of spike_times, events or spike_file")
         converted, labels = [], set()
         for i, proj in enumerate(self.projections):
             path = f"projections[{i}]"

@@ -28,6 +28,7 @@ from .model import (
     Normal,
     NormalClipped,
     PoissonSourcePopulation,
+    SonataEdges,
     Uniform,
 )
 from .resolve import ResolvedPopulation, ResolvedProjection, ResolvedScenario
@@ -149,6 +150,12 @@ def realise_projection(proj: ResolvedProjection, resolved: ResolvedScenario) -> 
     n_pre, n_post = pre_pop.size, post_pop.size
     same = proj.pre == proj.post
     rng = rng_for(seed, "edges", proj.label)
+    if isinstance(proj.connector, SonataEdges):  # every item from the SONATA file, nothing drawn
+        from ..sonata.arrays import projection_arrays
+
+        pre, post, weight, delay = projection_arrays(proj, resolved)
+        return ProjectionArrays(label=proj.label, pre=proj.pre, post=proj.post, receptor=proj.receptor,
+                                pre_idx=pre, post_idx=post, weight=weight, delay=delay)
     if isinstance(proj.connector, GaussianInDegree):
         pre, post = gaussian_in_degree(proj.connector, pre_pop.grid_shape, post_pop.grid_shape, same, rng)
     else:
@@ -336,6 +343,11 @@ def realise_spike_steps(pop: ResolvedPopulation, resolved: ResolvedScenario, rng
             hits = rng.random((min(block, pop.size - lo), width)) < p
             out += [np.nonzero(row)[0].astype(np.int64) + first for row in hits]
         return out
+    if isinstance(spec, ArraySourcePopulation) and spec.spike_file is not None:
+        from ..sonata.arrays import input_spikes
+
+        index, times = input_spikes(pop, resolved.simtime)
+        return _on_grid(index, times, pop.size, dt, n_steps)
     if isinstance(spec, ArraySourcePopulation) and spec.events is not None:
         index, times = event_spikes(spec.events, resolved.simtime)
         return _on_grid(index, times, pop.size, dt, n_steps)

@@ -36,6 +36,7 @@ from .model import (
     OneToOne,
     Projection,
     Scenario,
+    SonataEdges,
     Uniform,
 )
 
@@ -56,6 +57,7 @@ class Overrides:
     seed: int | None = None
     dt: float | None = None
     k_scale: float | None = None
+    slice: str | None = None  # a cut of a SONATA circuit: "radius=R[,x=X,z=Z]" or "n=N[,...]" (snnbench.sonata.slicing)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -68,6 +70,8 @@ class ResolvedPopulation:
     size: int
     base_size: int
     grid_shape: tuple[int, int] | None = None  # (rows, cols) when on a grid
+    # The SONATA node ids of the cells a slice kept, in local-index order (None: every node of the type).
+    node_ids: Any = field(default=None, compare=False, repr=False)
 
     @property
     def cell_type(self) -> str:
@@ -126,6 +130,7 @@ class ResolvedScenario:
     populations: dict[str, ResolvedPopulation]
     projections: list[ResolvedProjection]
     notes: list[str] = field(default_factory=list)
+    cut: str | None = None  # how a SONATA circuit was sliced (recorded with the run)
 
     @property
     def id(self) -> str:
@@ -178,6 +183,8 @@ def expected_connections(conn: Any, n_pre: int, n_post: int, same: bool) -> floa
         return pairs
     if isinstance(conn, FromList):
         return len(conn.connections)
+    if isinstance(conn, SonataEdges):
+        return float(conn.n)  # the whole circuit's count: an upper bound after a slice
     raise TypeError(conn)
 
 
@@ -229,6 +236,11 @@ def resolve(scenario: Scenario, overrides: Overrides | None = None) -> ResolvedS
         raise ScenarioError(file, [("simtime", f"simtime {simtime} ms is not a multiple of dt {dt} ms")])
 
     base = _base_n_pop(scenario)
+    if scenario.sonata is not None and (ov.N_pop is not None or (ov.scale is not None and ov.scale != 1.0)):
+        raise ScenarioError(file, [("N_pop" if ov.N_pop is not None else "scale",
+                                    "a SONATA circuit has the size of its files; cut it with --slice instead")])
+    if ov.slice is not None and scenario.sonata is None:
+        raise ScenarioError(file, [("slice", "--slice needs a scenario made from a SONATA circuit ([sonata])")])
     if ov.N_pop is not None and ov.scale is not None:
         raise ScenarioError(file, [("N_pop", "give N_pop or scale, not both")])
     if ov.N_pop is not None:
@@ -265,6 +277,9 @@ def resolve(scenario: Scenario, overrides: Overrides | None = None) -> ResolvedS
         if spec.size_of is not None:
             pops[name] = ResolvedPopulation(name=name, spec=spec, size=pops[spec.size_of].size, base_size=spec.size)
     pops = {name: pops[name] for name in scenario.populations}  # the file's order
+    cut = None
+    if ov.slice is not None:
+        pops, cut = _slice(scenario, pops, ov.slice, file)
 
     k_s = ov.k_scale if ov.k_scale is not None else 1.0
     if k_s <= 0:
@@ -273,6 +288,8 @@ def resolve(scenario: Scenario, overrides: Overrides | None = None) -> ResolvedS
     notes_k: list[str] = []
     for i, proj in enumerate(scenario.projections):
         path = f"projections[{i}] ({proj.label})"
+        if proj.pre not in pops or proj.post not in pops:  # a population a slice left empty
+            continue
         pre, post = pops[proj.pre], pops[proj.post]
         try:
             conn, k_scale = _scale_connector(proj, pre, post, scenario.scaling.hold)
@@ -299,14 +316,37 @@ def resolve(scenario: Scenario, overrides: Overrides | None = None) -> ResolvedS
         notes += _dc_compensation(scenario, pops, k_s)
     for name, pop in pops.items():
         rec = pop.spec.record
-        if not pop.is_source and rec.v > pop.size:
+        if not pop.is_source and rec.v > pop.size and pop.node_ids is None:  # a slice records what it kept
             problems.append((f"populations.{name}.record.v", f"records v of {rec.v} cells but has only {pop.size}"))
     if problems:
         raise ScenarioError(file, problems)
     return ResolvedScenario(
         scenario=scenario, overrides=ov, dt=dt, simtime=simtime, seed=seed, scale=scale,
-        populations=pops, projections=projections, notes=notes,
+        populations=pops, projections=projections, notes=notes, cut=cut,
     )
+
+
+def _slice(scenario: Scenario, pops: dict[str, ResolvedPopulation], text: str, file: str):
+    """The populations a SONATA slice keeps (sized by their kept nodes; empty ones dropped)."""
+    from ..sonata.files import SonataError
+    from ..sonata.slicing import cut, parse_slice
+
+    try:
+        kept, how = cut(scenario, parse_slice(text))
+    except SonataError as exc:
+        raise ScenarioError(exc.file, [(exc.where, exc.why)]) from None
+    except ValueError as exc:
+        raise ScenarioError(file, [("slice", str(exc))]) from None
+    out = {}
+    for name, pop in pops.items():
+        if name not in kept:
+            out[name] = pop
+        elif kept[name].size:
+            out[name] = ResolvedPopulation(name=name, spec=pop.spec, size=int(kept[name].size), base_size=pop.base_size,
+                                           node_ids=kept[name])
+    if not any(not p.is_source for p in out.values()):
+        raise ScenarioError(file, [("slice", f"{text!r} keeps no cell")])
+    return out, how
 
 
 def _count(n: float) -> str:
@@ -394,6 +434,8 @@ def _scale_connector(proj: Projection, pre: ResolvedPopulation, post: ResolvedPo
         return conn, 1.0  # distance-dependent connectors keep their in-degree
     if isinstance(conn, AllToAll):
         return conn, r_pre
+    if isinstance(conn, SonataEdges):
+        return conn, 1.0  # given by the file; a slice selects nodes, it does not scale
     if isinstance(conn, FromList):
         if r_pre != 1.0 or r_post != 1.0:
             raise ValueError("an explicit connection list cannot be scaled; run this scenario at its own size")

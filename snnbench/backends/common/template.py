@@ -48,10 +48,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ...output import PopulationOutput, SimulationOutput, spikes_from_steps
-from ...scenario.model import DistanceDelay, FromList, PoissonSourcePopulation
+from ...scenario.model import DistanceDelay, PoissonSourcePopulation
 from ...scenario.realise import Network, ProjectionArrays, realise_spike_steps, rng_for
 from ...scenario.resolve import ResolvedPopulation, ResolvedScenario
-from ..base import Backend
+from ..base import GIVEN_CONNECTORS, Backend
 from .translations import constant_delay_steps, refractory_steps
 
 _AT_SIMTIME = 1e-9  # ms: a sample stamped simtime (up to rounding) is kept
@@ -140,7 +140,7 @@ class SimulatorBackend(Backend):
     def fallback_reason(self, proj) -> str | None:
         """None when `proj` may be connected natively; else why it is built from the harness's arrays
         ("" for exact mode and explicit lists, which are not fallbacks and are not recorded as such)."""
-        if self.exact or isinstance(proj.connector, FromList):
+        if self.exact or isinstance(proj.connector, GIVEN_CONNECTORS):
             return ""
         if not isinstance(proj.connector, self.native_connectors):
             return f"no native equivalent of {proj.connector.type}"

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ...scenario.model import DistanceDelay, FromList
+from ...scenario.model import DistanceDelay, FromList, SonataEdges
 from ...scenario.realise import Network, ProjectionArrays, realise_projection
 from ...scenario.resolve import ResolvedScenario
 
@@ -66,6 +66,8 @@ def harness_arrays(proj, resolved: ResolvedScenario, network: Network | None, lo
     list is no fallback and is recorded only when `why` is given or its weights are drawn)."""
     if network is not None:
         return next(p for p in network.projections if p.label == proj.label)
+    if isinstance(proj.connector, SonataEdges):  # every edge read from the SONATA file: nothing drawn
+        return realise_projection(proj, resolved)
     if why or not isinstance(proj.connector, FromList):
         reason = why or (f"no native equivalent of {proj.connector.type}"
                          + (" with distance-dependent delays" if isinstance(proj.delay, DistanceDelay) else ""))
