@@ -108,8 +108,14 @@ def show_lines(scenario: Any, resolved: Any) -> list[str]:
             lines.append(f"      initial v = {fmt_value(v0) if v0 is not None else 'v_rest'}")
     lines.append("Projections")
     for proj in resolved.projections:
-        lines.append(f"  {proj.label:10s} {proj.pre:>8s} -> {proj.post:<8s} {proj.receptor:11s} {fmt_value(proj.connector)}"
+        conn = proj.connector
+        # a SONATA projection's file paths are long and the same for many projections: its edge population and count
+        connector = (f"sonata_edges({conn.population}, {conn.n} edges in the file)" if conn.type == "sonata_edges"
+                     else fmt_value(conn))
+        lines.append(f"  {proj.label:10s} {proj.pre:>8s} -> {proj.post:<8s} {proj.receptor:11s} {connector}"
                      f"   weight {fmt_value(proj.weight)}   delay {fmt_value(proj.delay)}")
+    if resolved.notes:
+        lines += ["Notes"] + [f"  {note}" for note in resolved.notes]
     return lines
 
 

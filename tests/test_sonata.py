@@ -191,8 +191,8 @@ def test_sonata_scenarios_refuse_n_pop(tiny):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"e_template": "nest:glif_psc"}, r"node type 100 \(E\): model_template 'nest:glif_psc': multi-receptor GLIF"),
-    ({"e_template": "nest:iaf_psc_alpha"}, r"node type 100 \(E\): model_template 'nest:iaf_psc_alpha': its PyNN type "
-                                          "IF_curr_alpha is not among snnbench's cell types yet"),
+    ({"e_template": "nest:iaf_psc_delta"}, r"node type 100 \(E\): model_template 'nest:iaf_psc_delta': its PyNN type "
+                                          "IF_curr_delta is not among snnbench's cell types yet"),
     ({"e_template": "nest:hh_psc_alpha"}, "no PyNN standard type is known for NEST's hh_psc_alpha"),
     ({"e_json": {**E_JSON, "rho": 0.01}}, r"node type 100 \(E\): nest:iaf_psc_exp: rho have no IF_curr_exp equivalent"),
     ({"synapse": {"synapse_model": "stdp_synapse"}}, r"edge type 100: synapse_model 'stdp_synapse': only static synapses"),
@@ -207,6 +207,18 @@ def test_refusals_name_the_type_file_and_reason(tmp_path, capsys, kwargs, messag
     assert main(["show", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("snnbench: ") and "_types.csv" in err
+
+
+def test_alpha_models_translate_once_snnbench_has_their_types(tmp_path):
+    from snnbench.scenario.model import CELL_TYPES
+
+    tiny_circuit(tmp_path / "c", e_template="nest:iaf_psc_alpha")
+    path = scenario_file(tmp_path, 'simulation = "c/simulation_config.json"')
+    if "IF_curr_alpha" in CELL_TYPES:
+        assert load_scenario(path).populations["v1_E"].cell_type == "IF_curr_alpha"
+    else:
+        with pytest.raises(ScenarioError, match="its PyNN type IF_curr_alpha is not among snnbench's cell types yet"):
+            load_scenario(path)
 
 
 def test_virtual_nodes_without_input_never_spike_and_poisson_rates(tmp_path):

@@ -74,8 +74,10 @@ class NumbaBackend(SimulatorBackend):
         self.placed: dict[str, tuple[ProjectionArrays, np.ndarray]] = {}  # the harness's arrays, delay steps
         self.n_record_v: dict[str, int] = {}
         if not self.exact:
-            self.translate("connectivity", "drawn by numba's own parallel connectors from the seed (a realisation "
-                           "other than the harness's); weights, and each step's summed input, stored as float32")
+            drawn = any(self.fallback_reason(proj) is None for proj in resolved.projections)
+            self.translate("connectivity", ("drawn by numba's own parallel connectors from the seed (a realisation "
+                           "other than the harness's); " if drawn else "") +
+                           "weights, and each step's summed input, stored as float32")
 
     def create_cells(self, name: str, pop: ResolvedPopulation, v_init) -> None:
         q, K = pop.spec.parameters, self.kernels

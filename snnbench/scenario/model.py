@@ -503,6 +503,8 @@ class SonataEdges(Strict):
     population: str  # the SONATA edge population
     synaptic_models_dir: Union[str, None] = None
     n: NonNegativeInt
+    pre_size: Union[PositiveInt, None] = None  # the node types' sizes in the whole circuit (a slice's expected count)
+    post_size: Union[PositiveInt, None] = None
 
 
 Connector = Annotated[

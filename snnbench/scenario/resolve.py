@@ -183,8 +183,8 @@ def expected_connections(conn: Any, n_pre: int, n_post: int, same: bool) -> floa
         return pairs
     if isinstance(conn, FromList):
         return len(conn.connections)
-    if isinstance(conn, SonataEdges):
-        return float(conn.n)  # the whole circuit's count: an upper bound after a slice
+    if isinstance(conn, SonataEdges):  # the whole circuit's count, in proportion to what a slice kept
+        return conn.n * (n_pre / (conn.pre_size or n_pre)) * (n_post / (conn.post_size or n_post))
     raise TypeError(conn)
 
 
@@ -311,7 +311,7 @@ def resolve(scenario: Scenario, overrides: Overrides | None = None) -> ResolvedS
         projections.append(
             ResolvedProjection(spec=proj, connector=conn, weight=_scale_weight(proj.weight, factor), delay=proj.delay)
         )
-    notes = list(notes_k)
+    notes = list(notes_k) + ([cut] if cut else [])
     if k_s != 1.0 and scenario.scaling.full_scale_rates_hz:
         notes += _dc_compensation(scenario, pops, k_s)
     for name, pop in pops.items():

@@ -163,8 +163,10 @@ def _expand(data: dict[str, Any], base: Path, section: SonataSection) -> dict[st
                 pre, post = names[(table.source_population, src_t)], names[(table.target_population, tgt_t)]
                 if not cell_kind[post]:
                     raise sf.SonataError(edges_file, f"edges/{edge_pop}", f"edges onto virtual nodes ({post})")
-                projections.append(_projection(table, a, b, bool(inhibitory), pre, post, populations[post]["cell_type"],
-                                               types_file, synapse_dir))
+                proj = _projection(table, a, b, bool(inhibitory), pre, post, populations[post]["cell_type"], types_file,
+                                   synapse_dir)
+                proj["connector"].update(pre_size=populations[pre]["size"], post_size=populations[post]["size"])
+                projections.append(proj)
     out = dict(data)
     out["sonata"] = section.model_dump(exclude_none=True)
     out["populations"], out["projections"] = populations, projections

@@ -63,14 +63,29 @@ MODELS: dict[str, ModelTranslation] = {
         parameters={**_COMMON, "tau_m": lambda p: p["tau_m"]},  # ms
         conductance=False,
     ),
+    # Alpha-shaped synapses: the same parameters and weights (peak current pA / peak conductance nS).
+    "iaf_psc_alpha": ModelTranslation(
+        "iaf_psc_alpha", "IF_curr_alpha",
+        defaults={"C_m": 250.0, "tau_m": 10.0, "E_L": -70.0, "V_reset": -70.0, "V_th": -55.0, "t_ref": 2.0,
+                  "tau_syn_ex": 2.0, "tau_syn_in": 2.0, "I_e": 0.0, "V_m": -70.0},
+        parameters={**_COMMON, "tau_m": lambda p: p["tau_m"]},  # ms
+        conductance=False,
+    ),
+    "iaf_cond_alpha": ModelTranslation(
+        "iaf_cond_alpha", "IF_cond_alpha",
+        defaults={"C_m": 250.0, "g_L": 16.6667, "E_L": -70.0, "V_reset": -60.0, "V_th": -55.0, "t_ref": 2.0,
+                  "tau_syn_ex": 0.2, "tau_syn_in": 2.0, "E_ex": 0.0, "E_in": -85.0, "I_e": 0.0, "V_m": -70.0},
+        parameters={**_COMMON,
+                    "tau_m": lambda p: p["C_m"] / p["g_L"],  # ms <- pF / nS
+                    "e_rev_E": lambda p: p["E_ex"],  # mV
+                    "e_rev_I": lambda p: p["E_in"]},  # mV
+        conductance=True,
+    ),
 }
 
-# Models with a PyNN standard type that this snnbench does not have yet (refused with this reason).
-PENDING = {
-    "iaf_psc_alpha": "IF_curr_alpha",
-    "iaf_cond_alpha": "IF_cond_alpha",
-    "iaf_psc_delta": "IF_curr_delta",
-}
+# Models whose PyNN type has no row yet: iaf_psc_delta's weights are voltage jumps (mV), whose
+# translation waits for snnbench's IF_curr_delta (refused with this reason).
+PENDING = {"iaf_psc_delta": "IF_curr_delta"}
 REFUSED = {
     "glif_psc": "multi-receptor GLIF (glif_psc, one synaptic port per receptor_type) is not supported yet",
     "glif_cond": "multi-receptor GLIF (glif_cond) is not supported yet",
@@ -81,9 +96,13 @@ def model_problem(template: str) -> str | None:
     """Why a node type's model_template cannot be run; None when `MODELS` translates it."""
     if not template.startswith("nest:"):
         return f"model_template {template!r}: only bmtk's point-neuron templates 'nest:<model>' are read"
+    from ..scenario.model import CELL_TYPES
+
     name = template[len("nest:"):]
-    if name in MODELS:
+    if name in MODELS and MODELS[name].cell_type in CELL_TYPES:
         return None
+    if name in MODELS:
+        return f"model_template {template!r}: its PyNN type {MODELS[name].cell_type} is not among snnbench's cell types yet"
     if name in PENDING:
         return (f"model_template {template!r}: its PyNN type {PENDING[name]} is not among snnbench's cell types yet")
     if name in REFUSED:

@@ -89,8 +89,10 @@ def compare_with_pointnet(simulation: Path, folder: Path, seeds: list[int], simt
     equivalence protocol, bmtk as the reference. Returns the verdicts and the rates per node type."""
     from ..analysis.protocol import compare_statistical
     from ..analysis.statistics import run_statistics
-    from ..runner import run_in_process
-    from ..scenario import Overrides, load_scenario, resolve
+    from ..io import read_outputs
+    from ..runner import RunSpec, run_repeated
+    from ..scenario import load_scenario
+    from ..store import ResultStore
 
     base = sf.read_config(simulation)
     inputs = {}
@@ -118,9 +120,12 @@ def compare_with_pointnet(simulation: Path, folder: Path, seeds: list[int], simt
         out = run_pointnet(config, scenario)
         ref.append(run_statistics(out, transient))
         _add_rates(rates, "bmtk pointnet", out, transient)
-        resolved = resolve(scenario, Overrides())
-        for backend in backends:
-            got = run_in_process(resolved, backend, connectivity="exact")
+        for backend in backends:  # each in a fresh process, measured and recorded, written as SONATA reports
+            record = run_repeated(RunSpec(scenario=str(toml), backend=backend, connectivity="exact", format="sonata"),
+                                  ResultStore(folder / "results"), 1)[0]
+            if not record.ok:
+                raise RuntimeError(f"{backend} failed on seed {seed}: {record.failure}")
+            got = read_outputs(record.data.files)
             cand[backend].append(run_statistics(got, transient))
             _add_rates(rates, backend, got, transient)
     verdicts = {b: compare_statistical(ref, cand[b]) for b in backends}
