@@ -302,3 +302,17 @@ def test_sonata_reports_read_by_h5py_and_bmtk(tmp_path, output):
     e = output.populations["E"]
     np.testing.assert_allclose(report.data(population="E"), e.v)
     np.testing.assert_array_equal(report.node_ids(population="E"), e.v_index)
+
+
+def test_a_sliced_run_records_how_it_was_cut(tiny, tmp_path):
+    from snnbench.runner import RunSpec, run_repeated
+    from snnbench.store import ResultStore
+
+    spec = RunSpec(scenario=str(tiny), backend="numba", overrides=Overrides(simtime=50.0, slice="radius=50,x=0,z=0"),
+                   connectivity="exact", format="sonata")
+    record = run_repeated(spec, ResultStore(tmp_path / "results"), 1)[0]
+    assert record.ok, record.failure
+    assert record.overrides == {"simtime": 50.0, "slice": "radius=50,x=0,z=0"}
+    assert "radius 50" in record.resolved.cut and "8 of 32 cells" in record.resolved.cut
+    assert record.neurons == 8 and record.synapses < realise(resolve(load_scenario(tiny))).n_synapses
+    assert snnio.read_outputs(record.data.files).populations["v1_E"].size == 6

@@ -312,6 +312,9 @@ def resolve(scenario: Scenario, overrides: Overrides | None = None) -> ResolvedS
             ResolvedProjection(spec=proj, connector=conn, weight=_scale_weight(proj.weight, factor), delay=proj.delay)
         )
     notes = list(notes_k) + ([cut] if cut else [])
+    if scenario.sonata is not None:
+        notes.append("SONATA: one population per node type (NEST parameters -> PyNN's by snnbench/sonata/nest_models.py), "
+                     "edges read from the HDF5 files, weight = syn_weight x nsyns, nS/pA -> uS/nA, sign -> receptor")
     if k_s != 1.0 and scenario.scaling.full_scale_rates_hz:
         notes += _dc_compensation(scenario, pops, k_s)
     for name, pop in pops.items():
