@@ -316,3 +316,29 @@ def test_a_sliced_run_records_how_it_was_cut(tiny, tmp_path):
     assert "radius 50" in record.resolved.cut and "8 of 32 cells" in record.resolved.cut
     assert record.neurons == 8 and record.synapses < realise(resolve(load_scenario(tiny))).n_synapses
     assert snnio.read_outputs(record.data.files).populations["v1_E"].size == 6
+
+
+def test_node_and_edge_files_given_directly(tiny, tmp_path):
+    c = Path(tiny).parent / "circuit"
+    path = scenario_file(tmp_path, f'nodes = [{{ nodes_file = "{c}/network/v1_nodes.h5", node_types_file = "{c}/network/v1_node_types.csv" }}]\n'
+                         f'edges = [{{ edges_file = "{c}/network/v1_v1_edges.h5", edge_types_file = "{c}/network/v1_v1_edge_types.csv" }}]\n'
+                         f'components = {{ point_neuron_models_dir = "{c}/components/point_neuron_models", '
+                         f'synaptic_models_dir = "{c}/components/synaptic_models" }}')
+    direct, via_config = load_scenario(path), load_scenario(tiny)
+    assert set(direct.populations) == {"v1_E", "v1_I"}  # no LGN: its files were not named
+    for name in ("v1_E", "v1_I"):
+        assert direct.populations[name].parameters == via_config.populations[name].parameters
+    assert {p.label for p in direct.projections} == {p.label for p in via_config.projections if p.pre != "lgn_lgn"}
+
+
+def test_slice_needs_positions(tmp_path):
+    import h5py as h5
+
+    folder = tmp_path / "c"
+    tiny_circuit(folder)
+    with h5.File(folder / "network/v1_nodes.h5", "a") as f:
+        for axis in ("x", "y", "z"):
+            del f["nodes/v1/0"][axis]
+    s = load_scenario(scenario_file(tmp_path, 'simulation = "c/simulation_config.json"'))
+    with pytest.raises(ScenarioError, match="node population 'v1' in .*v1_nodes.h5 has no x, y, z positions"):
+        resolve(s, Overrides(slice="n=3"))
