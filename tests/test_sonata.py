@@ -342,3 +342,17 @@ def test_slice_needs_positions(tmp_path):
     s = load_scenario(scenario_file(tmp_path, 'simulation = "c/simulation_config.json"'))
     with pytest.raises(ScenarioError, match="node population 'v1' in .*v1_nodes.h5 has no x, y, z positions"):
         resolve(s, Overrides(slice="n=3"))
+
+
+def test_the_hash_does_not_depend_on_where_the_files_are(tmp_path):
+    import shutil
+
+    from snnbench.scenario import scenario_hash
+
+    tiny_circuit(tmp_path / "a" / "circuit")
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    hashes = {scenario_hash(load_scenario(scenario_file(tmp_path / d, 'simulation = "circuit/simulation_config.json"')))
+              for d in ("a", "b")}
+    assert len(hashes) == 1
+    other = scenario_file(tmp_path / "b", 'simulation = "circuit/simulation_config.json"\nrecord_v = 1')
+    assert scenario_hash(load_scenario(other)) not in hashes

@@ -120,6 +120,20 @@ def list_scenarios() -> list[tuple[str, Path, Scenario | ScenarioError]]:
     return sorted(found.values(), key=lambda item: item[0])
 
 
+_SONATA_PATHS = {"circuit", "simulation", "nodes_file", "node_types_file", "edges_file", "edge_types_file",
+                 "synaptic_models_dir", "point_neuron_models_dir", "file"}
+
+
+def _portable(value):
+    """SONATA file paths reduced to their names: where a circuit's files (or the column's cache)
+    live does not change the network, whose sizes, parameters and edge counts the content holds."""
+    if isinstance(value, dict):
+        return {k: (Path(v).name if k in _SONATA_PATHS and isinstance(v, str) else _portable(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_portable(v) for v in value]
+    return value
+
+
 def scenario_hash(scenario: Scenario) -> str:
     """Hash of the validated content (units converted, defaults filled).
 
@@ -127,5 +141,7 @@ def scenario_hash(scenario: Scenario) -> str:
     the same (the scenario id is recorded beside the hash).
     """
     content = scenario.model_dump(mode="json", exclude={"id"})
+    if scenario.sonata is not None:
+        content = _portable(content)
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
