@@ -117,6 +117,9 @@ def validate(scenario_name: str, candidate: str, reference: str = "nest", *, see
         ok, why = backend_class(name).validation_possible(dict(options or {}) if name == candidate else {})
         if not ok:
             raise ValidationError(f"backend {name}: {why}")
+        problems = backend_class(name).multiplicity_problems(resolved)
+        if problems:
+            raise ValidationError(f"backend {name}: {'; '.join(problems)}")
     threads = threads or default_threads(candidate)
     reference_threads = reference_threads or default_threads(reference)
     base = dict(scenario=scenario_name, format="parquet", timeout=timeout, force=force)  # force: past the memory estimate

@@ -65,6 +65,19 @@ def test_list_shows_scenarios_and_backend_availability(tmp_path):
     assert "available" in numba_line and "numba 0." in numba_line
 
 
+def test_a_source_beyond_what_the_backend_delivers_is_refused_with_the_scenario(tmp_path):
+    # rate x dt = 2 needs several spikes per step, which BindsNET's boolean inputs cannot carry:
+    # bad input (exit 2, one line), before any process starts
+    from .conftest import MINIMAL
+
+    (tmp_path / "fast.toml").write_text(MINIMAL.replace("rate = 50.0", "rate = 20000.0"))
+    proc = snnbench("run", str(tmp_path / "fast.toml"), "--backend", "bindsnet", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("snnbench: ") and "fast.toml" in line and "population src" in line and "rate x dt = 2 > 1" in line
+    assert not (tmp_path / "results" / "runs.jsonl").exists()  # nothing ran
+
+
 @pytest.mark.parametrize("bad", [["--repeat", "0"], ["--threads", "0"], ["--backend", "nope"]])
 def test_bad_arguments_exit_2(tmp_path, bad):
     proc = snnbench("run", "vogels-abbott-cuba", *bad, cwd=tmp_path)

@@ -7,7 +7,7 @@ import pytest
 
 from snnbench.scenario import Overrides, load_scenario, realise, resolve
 from snnbench.scenario.model import FixedInDegree, FixedProbability, FixedTotalNumber, NormalClipped
-from snnbench.scenario.realise import connect, rng_for, sample
+from snnbench.scenario.realise import connect, rng_for, sample, step_multiplicity
 
 from .conftest import MINIMAL
 
@@ -100,6 +100,30 @@ def test_poisson_sources_on_the_grid_at_their_rate():
     assert all_steps.max() * r.dt <= 50.0 + 1e-9  # only during the 50 ms stimulus
     expected = 20 * 100.0 * 0.05  # 20 sources x 100 Hz x 50 ms
     assert abs(all_steps.size - expected) < 5 * np.sqrt(expected)
+
+
+def test_below_one_spike_per_step_the_bernoulli_draws_are_unchanged(scenario_text):
+    # rate x dt <= 1: one Bernoulli(rate dt) trial per step on the source's stream, as before
+    # multiplicity existed, so that every earlier raster (and exact-tier result) is kept.
+    r = resolve(scenario_text(MINIMAL))
+    steps = realise(r).populations["src"].spike_steps
+    hits = rng_for(r.seed, "spikes", "src").random((5, r.n_steps)) < 50.0 * r.dt / 1000.0
+    for got, row in zip(steps, hits, strict=True):
+        np.testing.assert_array_equal(got, np.nonzero(row)[0] + 1)
+
+
+def test_above_one_spike_per_step_each_step_carries_poisson_counts(scenario_text):
+    # 20 kHz at dt 0.1 ms (rate x dt = 2), as NEST's poisson_generator: Poisson(2) spikes per step,
+    # a step carrying k spikes repeated k times in the source's sorted steps.
+    r = resolve(scenario_text(MINIMAL.replace("rate = 50.0", "rate = 20000.0")))
+    steps = realise(r).populations["src"].spike_steps
+    assert all(np.all(np.diff(x) >= 0) for x in steps) and min(x.min() for x in steps) >= 1
+    counts = np.array([np.bincount(x, minlength=r.n_steps + 1)[1:] for x in steps])  # (source, step)
+    assert counts.max() > 1 and step_multiplicity(steps[0])[1].sum() == steps[0].size
+    mean = 5 * 20000.0 * r.simtime / 1000.0  # 5 sources x 20 kHz x 50 ms = 5000 spikes
+    assert abs(counts.sum() - mean) < 5 * np.sqrt(mean)
+    # Poisson, not Bernoulli or a fixed count: variance = mean = 2 (2500 steps: sd of the estimate 0.063)
+    assert abs(counts.var() - 2.0) < 0.4 and abs(counts.mean() - 2.0) < 0.15
 
 
 def test_initial_v_follows_the_distribution():

@@ -64,7 +64,7 @@ from ..scenario.model import (
     OneToOne,
     SonataEdges,
 )
-from ..scenario.realise import Network, ProjectionArrays
+from ..scenario.realise import Network, ProjectionArrays, spikes_per_step
 from ..scenario.resolve import ResolvedScenario
 from .common import translations as shared
 from .common.translations import Translations
@@ -162,6 +162,9 @@ class Backend(ABC):
     native_connectors: ClassVar[tuple[type, ...]] = NATIVE_CONNECTORS
     native_distance_delays: ClassVar[bool] = False
     connectivity_modes: ClassVar[tuple[str, ...]] = CONNECTIVITY_MODES
+    # Whether a source may deliver several spikes in one step (a SpikeSourcePoisson with
+    # rate x dt > 1, NEST's poisson_generator semantics); False: such a scenario is refused.
+    source_multiplicity: ClassVar[bool] = False
     max_threads: ClassVar[int | None] = None  # None: any
     compile_after_build: ClassVar[bool] = False  # code generation needs the built network
     uses_child_processes: ClassVar[bool] = False  # the simulation runs in a process of its own
@@ -256,6 +259,22 @@ class Backend(ABC):
         for proj in resolved.projections:
             if not isinstance(proj.connector, self.connectors):
                 problems.append(f"projection {proj.label}: connector {proj.connector.type} is not supported")
+        return problems + self.multiplicity_problems(resolved)
+
+    @classmethod
+    def multiplicity_problems(cls, resolved: ResolvedScenario) -> list[str]:
+        """The sources that need several spikes per step when this backend delivers one at most
+        (checked with the scenario, before any run: bad input)."""
+        if cls.source_multiplicity:
+            return []
+        problems = []
+        for name, pop in resolved.sources.items():
+            p = spikes_per_step(pop.spec, resolved.dt)
+            if p > 1:
+                problems.append(
+                    f"population {name}: {pop.cell_type} at {pop.spec.parameters.rate:g} Hz has rate x dt = {p:g} "
+                    f"> 1 spike per {resolved.dt:g} ms step; {cls.name} delivers at most one spike per source "
+                    "and step (use a smaller dt, more sources at a lower rate, or a backend that takes several)")
         return problems
 
     # ------------------------------------------------------------------ the phases

@@ -546,6 +546,7 @@ class BindsNETBackend(SimulatorBackend):
     runs_on = ("CPU", "GPU")
     packages = ("bindsnet", "torch")
     accepted_options = OPTIONS
+    source_multiplicity = False  # an Input layer's spikes are booleans: one per source and step
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
@@ -628,12 +629,10 @@ class BindsNETBackend(SimulatorBackend):
         stop = min(self.resolved.simtime, window.stop)
         lo = int(round(window.start / dt))  # rows lo..hi-1: spikes at (lo+1) dt .. hi dt, inside (start, stop]
         hi = min(n_steps, int(round(stop / dt)))
-        p = window.rate * dt / 1000.0
-        if p > 1:
-            self.translate("SpikeSourcePoisson", f"{name}: {window.rate} Hz exceeds one spike per {dt} ms step: clipped to 1/dt")
+        p = window.rate * dt / 1000.0  # <= 1: more is refused with the scenario (source_multiplicity)
         g = self.torch.Generator(device=self.device)
         g.manual_seed(_seed_for(self.resolved.seed, "spikes", name))
-        self.native_poisson[name] = {"p": min(p, 1.0), "lo": lo, "hi": hi, "gen": g}
+        self.native_poisson[name] = {"p": p, "lo": lo, "hi": hi, "gen": g}
         self.translate("SpikeSourcePoisson", f"{name}: Bernoulli trial per {dt} ms step with p = rate*dt "
                        f"(bindsnet.encoding.bernoulli's scheme; at most one spike per step), torch generator")
         return True

@@ -110,6 +110,9 @@ class NestBackend(SimulatorBackend):
     where = "CPU (OpenMP threads)"
     native_connectors = NATIVE_CONNECTORS + (GaussianInDegree,)
     native_distance_delays = True
+    # poisson_generator draws Poisson(rate dt) spikes per step and parrot_neuron passes the
+    # multiplicity on; a spike_generator emits a time given k times as k spikes.
+    source_multiplicity = True
 
     def load(self) -> None:
         os.environ.setdefault("PYNEST_QUIET", "1")  # no banner in the run log

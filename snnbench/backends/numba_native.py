@@ -42,6 +42,7 @@ class NumbaBackend(SimulatorBackend):
     module = "numba"
     where = "CPU (threads)"
     packages = ("numba", "llvmlite")
+    source_multiplicity = True  # a source step repeated k times is delivered k times (k x weight)
 
     def load(self) -> None:
         # Threads that wait at the end of a step sleep instead of spinning, unless the
@@ -150,7 +151,10 @@ class NumbaBackend(SimulatorBackend):
         widest = int(np.diff(self.layout.block_lo).max()) if n else 0
         self.blk_spk = np.zeros((self.layout.n_blocks, widest), dtype=np.int64)  # spikes of one step, per block
         self.blk_cnt = np.zeros(self.layout.n_blocks, dtype=np.int64)
-        self.pending = np.zeros(self.n_total, dtype=np.int64)  # spikes of the last step, delivered in the next
+        # Spikes of the last step, delivered in the next: each cell once, each source once per spike
+        # it carries in that step (a step of multiplicity k delivers k x weight).
+        most_source_events = int(np.diff(self.src_ptr).max()) if n_steps else 0
+        self.pending = np.zeros(n + max(most_source_events, self.n_total - n), dtype=np.int64)
         self.n_pending = np.zeros(1, dtype=np.int64)
         capacity = int(n * resolved.simtime / 1000.0 * _INITIAL_RATE_HZ) + 2 * n + 1024
         self.spk_ids = np.zeros(capacity, dtype=np.int64)

@@ -5,11 +5,15 @@ source's spike times) draws from its own stream, seeded by (seed, item name), so
 arrays do not depend on the order of the file or on which backend asks. In `exact` mode every
 backend receives these same arrays; this is what cross-backend validation relies on.
 
-Spike times of sources are put on the dt grid (rounded up), at most one spike per dt per source,
-and are > 0 (NEST rejects a spike at t <= 0). A SpikeSourcePoisson spikes in each step of its
-active window with probability rate * dt (a Bernoulli process, as Brian2's PoissonGroup): its
-mean rate is exact even where rate * dt is not small (the V1 sheet's 2 kHz drive at dt 0.1 ms),
-where drawing Poisson times and keeping one per step would lose spikes.
+Spike times of sources are put on the dt grid (rounded up) and are > 0 (NEST rejects a spike at
+t <= 0). A source's spikes are one sorted int64 array of steps per source; a step that carries k
+spikes appears k times in it (its multiplicity: `step_multiplicity`). A SpikeSourceArray has at
+most one spike per step (times in the same step are merged). A SpikeSourcePoisson with
+rate * dt <= 1 spikes in each step of its active window with probability rate * dt (a Bernoulli
+process, as Brian2's PoissonGroup): its mean rate is exact even where rate * dt is not small (the
+V1 sheet's 2 kHz drive at dt 0.1 ms). Above one spike per step (Brunel's external drive as one
+generator per cell, 20 kHz at dt 0.1 ms) each step carries Poisson(rate * dt) spikes, as NEST's
+poisson_generator draws them; the mean rate is exact in both regimes.
 """
 
 from __future__ import annotations
@@ -324,24 +328,41 @@ def _fixed_total_number(rng, n_pre, n_post, n, with_replacement, no_self):
 # -------------------------------------------------------------------------------- sources
 
 
+def spikes_per_step(spec, dt: float) -> float:
+    """The mean number of spikes per step of one source (rate x dt for a SpikeSourcePoisson,
+    at most 1 for a SpikeSourceArray, whose spikes in one step are merged)."""
+    if isinstance(spec, PoissonSourcePopulation):
+        return spec.parameters.rate * dt / 1000.0
+    return 0.0
+
+
+def step_multiplicity(steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct steps, spikes in each) of one source's sorted spike steps."""
+    return np.unique(np.asarray(steps, dtype=np.int64), return_counts=True)
+
+
 def realise_spike_steps(pop: ResolvedPopulation, resolved: ResolvedScenario, rng) -> list[np.ndarray]:
-    """Spike times (in steps of dt, >= 1, unique, sorted) for each source of `pop`."""
+    """Spike times (in steps of dt, >= 1, sorted; a step repeated once per spike it carries) for
+    each source of `pop`."""
     dt, n_steps = resolved.dt, resolved.n_steps
     spec = pop.spec
     if isinstance(spec, PoissonSourcePopulation):
         prm = spec.parameters
-        p = prm.rate * dt / 1000.0
-        if p > 1:
-            raise ValueError(f"{pop.name}: rate x dt = {p:g} > 1 cannot be realised as at most one spike per step; "
-                             "use a smaller dt, a lower rate (more sources) or DC drive")
+        p = spikes_per_step(spec, dt)
         first = int(np.floor(prm.start / dt + 1e-9)) + 1  # steps m >= 1 whose stamp m*dt lies in (start, stop]
         last = min(n_steps, int(np.floor(min(resolved.simtime, prm.start + prm.duration) / dt + 1e-9)))
         out = []
         width = max(0, last - first + 1)
         block = max(1, (1 << 22) // max(1, width))
+        window = np.arange(width, dtype=np.int64) + first
         for lo in range(0, pop.size, block):
-            hits = rng.random((min(block, pop.size - lo), width)) < p
-            out += [np.nonzero(row)[0].astype(np.int64) + first for row in hits]
+            rows = min(block, pop.size - lo)
+            if p <= 1:  # one Bernoulli trial per step: the draws (and rasters) of every earlier version
+                hits = rng.random((rows, width)) < p
+                out += [np.nonzero(row)[0].astype(np.int64) + first for row in hits]
+            else:  # several spikes per step: Poisson counts, as NEST's poisson_generator
+                counts = rng.poisson(p, (rows, width))
+                out += [np.repeat(window, row) for row in counts]
         return out
     if isinstance(spec, ArraySourcePopulation) and spec.spike_file is not None:
         from ..sonata.arrays import input_spikes

@@ -35,6 +35,7 @@ from snnbench.scenario import Overrides, load_scenario, realise, resolve
 from ..conftest import requires_nest
 
 FEATURES = Path(__file__).with_name("features.toml")
+MULTIPLICITY = Path(__file__).with_name("multiplicity.toml")  # 20 kHz drives at dt 0.1 ms: rate x dt = 2
 BACKENDS = sorted(REGISTRY)
 REFERENCE = "nest"
 # The population of single-neuron.toml that holds each cell type.
@@ -76,7 +77,7 @@ def _scenario(which: str):
     if which == "single-neuron":
         r = resolve(load_scenario("single-neuron"), Overrides(simtime=1000.0))
     else:
-        r = resolve(load_scenario(FEATURES))
+        r = resolve(load_scenario(FEATURES if which == "features" else MULTIPLICITY))
     return r, realise(r)
 
 
@@ -225,6 +226,36 @@ def test_every_feature_in_exact_mode_against_nest(backend):
             assert got.v.shape == want.v.shape == (r.n_steps, pop.n_record_v), name
         if pop.is_source:
             np.testing.assert_allclose(np.sort(got.spike_time), np.sort(want.spike_time), atol=1e-9, err_msg=name)
+
+
+# ----------------------------------------------------------------------------- several spikes per step
+
+
+@requires_nest
+@pytest.mark.parametrize("backend", list(_feature_cases()))
+def test_several_spikes_per_step_against_nest_or_refused(backend):
+    """Sources at rate x dt = 2 (Poisson counts per step, as NEST's poisson_generator): a backend
+    that takes them reproduces NEST's cells and every source spike in exact mode; one that cannot
+    refuses the scenario, naming the population and its rate x dt."""
+    cls = REGISTRY[backend]
+    r, network = _scenario("multiplicity")
+    if not cls.source_multiplicity:
+        for mode in cls.connectivity_modes:
+            problems = cls().supports(r, mode)
+            for name in ("exc", "inh"):
+                assert any(f"population {name}:" in p and "rate x dt = 2 > 1" in p for p in problems), problems
+        return
+    _require_output(backend)
+    ref, out = _run(REFERENCE, "multiplicity", "exact"), _run(backend, "multiplicity", "exact")
+    for name in ("curr", "cond"):
+        assert ref.populations[name].n_spikes >= 5, f"{name} must fire for this test to mean anything"
+    result = compare_exact(out, ref)
+    assert result.passed, _failures(result)
+    for name in ("exc", "inh"):  # every spike of a step counted, the same as NEST's
+        steps = network.populations[name].spike_steps
+        assert out.populations[name].n_spikes == ref.populations[name].n_spikes == sum(s.size for s in steps)
+        np.testing.assert_allclose(np.sort(out.populations[name].spike_time), np.sort(ref.populations[name].spike_time),
+                                   atol=1e-9)
 
 
 # ----------------------------------------------------------------------------- every feature, native mode
