@@ -165,6 +165,7 @@ class Backend(ABC):
     # Whether a source may deliver several spikes in one step (a SpikeSourcePoisson with
     # rate x dt > 1, NEST's poisson_generator semantics); False: such a scenario is refused.
     source_multiplicity: ClassVar[bool] = False
+    one_spike_per_step: ClassVar[str] = "delivers at most one spike per source and step"  # why not, in the refusal
     max_threads: ClassVar[int | None] = None  # None: any
     compile_after_build: ClassVar[bool] = False  # code generation needs the built network
     uses_child_processes: ClassVar[bool] = False  # the simulation runs in a process of its own
@@ -273,8 +274,8 @@ class Backend(ABC):
             if p > 1:
                 problems.append(
                     f"population {name}: {pop.cell_type} at {pop.spec.parameters.rate:g} Hz has rate x dt = {p:g} "
-                    f"> 1 spike per {resolved.dt:g} ms step; {cls.name} delivers at most one spike per source "
-                    "and step (use a smaller dt, more sources at a lower rate, or a backend that takes several)")
+                    f"> 1 spike per {resolved.dt:g} ms step; {cls.name} {cls.one_spike_per_step} (use a smaller dt, more "
+                    "sources at a lower rate, or a backend that takes several spikes per step)")
         return problems
 
     # ------------------------------------------------------------------ the phases

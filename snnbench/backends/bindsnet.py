@@ -546,7 +546,8 @@ class BindsNETBackend(SimulatorBackend):
     runs_on = ("CPU", "GPU")
     packages = ("bindsnet", "torch")
     accepted_options = OPTIONS
-    source_multiplicity = False  # an Input layer's spikes are booleans: one per source and step
+    source_multiplicity = False
+    one_spike_per_step = "feeds its Input layers boolean spikes: at most one per source and step"
 
     @classmethod
     def available(cls) -> tuple[bool, str]:

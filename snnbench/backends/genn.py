@@ -533,6 +533,8 @@ class GeNNBackend(Backend):
     accepted_options = OPTIONS
     max_threads = 1
     compile_after_build = True
+    # the custom Poisson source and the spike-source array emit a cell at most once per step
+    one_spike_per_step = "emits a source at most once per step (its custom Poisson source and SpikeSourceArray)"
     genn_backend: ClassVar[str] = "single_threaded_cpu"
 
     @classmethod

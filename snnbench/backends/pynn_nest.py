@@ -105,6 +105,9 @@ class PyNNNestBackend(PyNNBackend):
     where = "CPU (OpenMP threads)"
     packages = ("pynn", "nest-simulator", "neo", "lazyarray")
     delay_grid_by = "NEST"
+    # SpikeSourceArray: a time given k times is k spikes of NEST's spike_generator; SpikeSourcePoisson:
+    # poisson_generator; both through parrot neurons, which pass the multiplicity on.
+    source_multiplicity = True
 
     @classmethod
     def available(cls) -> tuple[bool, str]:

@@ -305,6 +305,7 @@ class SpiNNakerBackend(PyNNBackend):
                "directory (a measured run's own, removed after it)"),
     )
     delay_grid_by = "sPyNNaker"
+    one_spike_per_step = "cannot be checked here to deliver several spikes of one source in one step (no board)"
     max_threads = 1  # the host side is one Python process
     source_types: ClassVar[tuple[str, ...]] = ("SpikeSourcePoisson", "SpikeSourceArray")
 
