@@ -231,6 +231,9 @@ class Brian2Backend(SimulatorBackend):
     max_threads = 1
     compile_after_build = True
     device_name: ClassVar[str] = "runtime"
+    # A SpikeGeneratorGroup takes one spike per index and step: a step carrying k spikes fires k
+    # layers of the source (`create_array_source`), each projection from it replicated per layer.
+    source_multiplicity = True
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
@@ -310,6 +313,7 @@ class Brian2Backend(SimulatorBackend):
         self.spike_monitors: dict[str, Any] = {}
         self.v_monitors: dict[str, Any] = {}
         self.synapse_objects: dict[str, Any] = {}
+        self.layers: dict[str, int] = {}  # sources whose steps carry several spikes: their number of layers
         self.objects: list[Any] = []
         # Synapses are named by the projection's place in the file: stable names keep the standalone project warm.
         self._syn_names = {proj.label: f"syn_{k}_" + "".join(c if c.isalnum() or c == "_" else "_" for c in proj.label)
@@ -356,6 +360,10 @@ class Brian2Backend(SimulatorBackend):
 
     def create_poisson_source(self, name: str, pop) -> bool:
         b2, dt, window = self.b2, self.resolved.dt, self.poisson_window(pop)
+        if window.rate * dt / 1000.0 > 1:
+            self.translate("SpikeSourcePoisson", f"{name}: rate x dt = {window.rate * dt / 1000.0:g} > 1, and a PoissonGroup "
+                           "spikes at most once per step: the harness's Poisson(rate x dt) counts per step are used instead")
+            return False
         k_start = int(round(window.start / dt))
         ns = {"poisson_rate": window.rate * b2.Hz}
         if k_start > 0 or window.bounded:
@@ -377,7 +385,17 @@ class Brian2Backend(SimulatorBackend):
         b2, dt = self.b2, self.resolved.dt
         indices = np.repeat(np.arange(pop.size, dtype=np.int64), [s.size for s in steps])
         emit = (np.concatenate(steps) - 1) if steps else np.empty(0, dtype=np.int64)
-        group = b2.SpikeGeneratorGroup(pop.size, indices, emit * dt * b2.ms, name=f"pop_{name}")
+        # The j-th spike of a source in one step goes to layer j (index + j * size): Brian2 refuses
+        # two spikes of one index in one step.
+        layer = np.concatenate([np.arange(s.size) - np.searchsorted(s, s) for s in steps]) if steps else emit
+        n_layers = int(layer.max()) + 1 if layer.size else 1
+        if n_layers > 1:
+            self.layers[name] = n_layers
+            indices = indices + layer * pop.size
+            self.translate("spike source", f"{name}: steps carrying up to {n_layers} spikes: a SpikeGeneratorGroup of "
+                           f"{n_layers} layers of {pop.size} (the k spikes of a step fire layers 0..k-1), each projection "
+                           "from it connected once per layer", layers=n_layers)
+        group = b2.SpikeGeneratorGroup(pop.size * n_layers, indices, emit * dt * b2.ms, name=f"pop_{name}")
         self.translate("spike source", f"{name}: SpikeGeneratorGroup emits a spike at m*dt in step m-1 (given the time (m-1)*dt), as NEST's spike_generator")
         self.groups[name] = group
         self.objects.append(group)
@@ -451,12 +469,19 @@ class Brian2Backend(SimulatorBackend):
         self.objects.append(syn)
         return syn, unit
 
+    def why_not_native(self, proj) -> str | None:
+        if proj.pre in self.layers:
+            return f"{proj.pre} is a layered source (several spikes per step): connected once per layer"
+        return None
+
     def connect_arrays(self, proj, arrays, delay_steps) -> None:
         b2, dt = self.b2, self.resolved.dt
         syn, unit = self._synapses(proj, None, None)
-        syn.connect(i=arrays.pre_idx.astype(np.int32), j=arrays.post_idx.astype(np.int32))
-        syn.w = arrays.weight * getattr(b2, unit)
-        syn.delay = delay_steps * dt * b2.ms
+        n_layers, n_pre = self.layers.get(proj.pre, 1), self.resolved.populations[proj.pre].size
+        pre = np.concatenate([arrays.pre_idx + k * n_pre for k in range(n_layers)])
+        syn.connect(i=pre.astype(np.int32), j=np.tile(arrays.post_idx, n_layers).astype(np.int32))
+        syn.w = np.tile(arrays.weight, n_layers) * getattr(b2, unit)
+        syn.delay = np.tile(delay_steps, n_layers) * dt * b2.ms
 
     def connect_native(self, proj) -> bool:
         weight_const = proj.weight if isinstance(proj.weight, float) else None
@@ -591,7 +616,8 @@ class Brian2Backend(SimulatorBackend):
 
     def synapse_count(self, label: str) -> int:
         syn = self.synapse_objects.get(label)
-        return 0 if syn is None else int(len(syn))
+        pre = next((p.pre for p in self.resolved.projections if p.label == label), None)
+        return 0 if syn is None else int(len(syn)) // self.layers.get(pre, 1)  # a layered source's copies count once
 
     def close(self) -> None:
         # Drop the Brian2 objects, so that a later run in this process can reuse their names.

@@ -72,7 +72,7 @@ class PopulationArrays:
     size: int
     offset: int  # first index of this population in the network's global numbering
     v_init: np.ndarray | None = None  # mV, cells only
-    spike_steps: list[np.ndarray] | None = None  # sources only: spike times in steps (t = step * dt)
+    spike_steps: list[np.ndarray] | None = None  # sources only: spike steps (t = step * dt), repeated per spike
 
     def spike_times(self, dt: float) -> list[np.ndarray]:
         return [steps * dt for steps in (self.spike_steps or [])]

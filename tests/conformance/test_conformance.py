@@ -251,6 +251,7 @@ def test_several_spikes_per_step_against_nest_or_refused(backend):
         assert ref.populations[name].n_spikes >= 5, f"{name} must fire for this test to mean anything"
     result = compare_exact(out, ref)
     assert result.passed, _failures(result)
+    assert out.synapses == ref.synapses == {p.label: p.size for p in network.projections}
     for name in ("exc", "inh"):  # every spike of a step counted, the same as NEST's
         steps = network.populations[name].spike_steps
         assert out.populations[name].n_spikes == ref.populations[name].n_spikes == sum(s.size for s in steps)

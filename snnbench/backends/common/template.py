@@ -25,8 +25,10 @@ Hooks (all but the optional ones must be implemented):
     setup(resolved)                          reset the simulator, set dt, threads, seed     optional
     create_cells(name, pop, v_init)          v_init: np.ndarray (exact) or the scenario value
     create_poisson_source(name, pop) -> bool the simulator's own Poisson generator           optional (False)
-    create_array_source(name, pop, steps)    steps: per source, int64 spike steps; may return the
-                                             steps the simulator really emits (None: as given)
+    create_array_source(name, pop, steps)    steps: per source, sorted int64 spike steps, a step
+                                             repeated once per spike it carries (only for a backend
+                                             declaring `source_multiplicity`); may return the steps
+                                             the simulator really emits (None: as given)
     why_not_native(proj) -> str | None       an adapter's reason to use the arrays           optional
     connect_native(proj) -> bool             False: fall back to the arrays (recorded)          optional (False)
     connect_arrays(proj, arrays, steps)      edges, weights, delays (in steps) of the harness
