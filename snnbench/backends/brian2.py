@@ -80,6 +80,7 @@ from ..scenario.model import Normal, NormalClipped, Uniform
 from ..scenario.realise import Network, connect as realise_connect, rng_for
 from ..scenario.resolve import ResolvedScenario
 from .base import Option
+from .common.caches import cache_root as shared_cache_root
 from .common.template import SimulatorBackend
 
 CACHE_OPTIONS = ("warm", "cold")
@@ -103,10 +104,7 @@ _MAX_REDRAW_PASSES = 200
 
 def cache_root() -> Path:
     """snnbench's cache directory for Brian2."""
-    base = os.environ.get("SNNBENCH_CACHE_DIR")
-    if not base:
-        base = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache"), "snnbench")
-    return Path(base).expanduser() / "brian2"
+    return shared_cache_root("brian2")
 
 
 # ----------------------------------------------------------------------------- the models

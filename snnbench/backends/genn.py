@@ -96,6 +96,8 @@ from ..models.lif import cell_propagators
 from ..scenario.realise import Network, ProjectionArrays, realise_spike_steps, rng_for
 from ..scenario.resolve import ResolvedScenario
 from .base import Backend, Option
+from .common.caches import cache_root as shared_cache_root
+from .common.devices import gpu_status as _gpu_status
 from .common.translations import Translations, delay_steps, harness_arrays, refractory_steps
 
 CACHE_OPTIONS = ("warm", "cold")
@@ -119,10 +121,7 @@ PYGENN_MISSING = ("pygenn (GeNN 5) is not installed, and it is not on PyPI ('gen
 
 def cache_root() -> Path:
     """snnbench's cache directory for GeNN's generated code."""
-    base = os.environ.get("SNNBENCH_CACHE_DIR")
-    if not base:
-        base = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache"), "snnbench")
-    return Path(base).expanduser() / "genn"
+    return shared_cache_root("genn")
 
 
 # ============================================================================= the description
@@ -502,24 +501,6 @@ def _cuda_backend_built() -> bool:
     if spec is None or not spec.submodule_search_locations:
         return False
     return any(glob.glob(os.path.join(loc, "cuda_backend*")) for loc in spec.submodule_search_locations)
-
-
-def _gpu_status() -> tuple[bool, str]:
-    """(True, device count) or (False, why no NVIDIA GPU can be used), through the driver API."""
-    import ctypes
-
-    try:
-        cuda = ctypes.CDLL("libcuda.so.1")
-    except OSError:
-        return False, "no NVIDIA driver (libcuda.so.1 cannot be loaded): no NVIDIA GPU here"
-    rc = cuda.cuInit(0)
-    if rc != 0:
-        return False, f"the NVIDIA driver does not initialise (cuInit error {rc}): no usable NVIDIA GPU"
-    count = ctypes.c_int(0)
-    rc = cuda.cuDeviceGetCount(ctypes.byref(count))
-    if rc != 0 or count.value == 0:
-        return False, "no NVIDIA GPU (cuDeviceGetCount = 0)"
-    return True, f"{count.value} GPU(s)"
 
 
 class GeNNBackend(Backend):
