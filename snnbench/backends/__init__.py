@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 import os
 
-from . import bindsnet, brian2, genn, nest, numba_native, pynn_nest, spinnaker
+from . import annarchy, bindsnet, brian2, genn, nest, numba_native, pynn_nest, spinnaker
 from .base import RUNS_ON, Backend, BackendUnavailable, Option, OptionError
 
 REGISTRY: dict[str, type[Backend]] = {}
@@ -40,6 +40,8 @@ register(pynn_nest.PyNNNestBackend)
 register(spinnaker.SpiNNakerBackend)
 register(genn.GeNNBackend)
 register(genn.GeNNCudaBackend)
+register(annarchy.ANNarchyBackend)
+register(annarchy.ANNarchyCudaBackend)
 
 
 def _extra_backends() -> dict[str, str]:
