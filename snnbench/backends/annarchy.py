@@ -48,13 +48,11 @@ rebuilt because the generated code changed).
 
 from __future__ import annotations
 
-import fcntl
 import importlib.util
 import os
 import shutil
 import sys
 import time
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -72,7 +70,7 @@ from ..scenario.model import (
 from ..scenario.realise import rng_for, sample
 from ..scenario.resolve import ResolvedScenario
 from .base import Option
-from .common.caches import cache_root, fresh_cache_dir
+from .common.caches import ProjectDirectory
 from .common.devices import gpu_status
 from .common.template import SimulatorBackend
 
@@ -151,8 +149,6 @@ class ANNarchyBackend(SimulatorBackend):
         import ANNarchy as ann
 
         self.ann = ann
-        self._lock_fh = None
-        self._cold_dir: Path | None = None
         self.info["paradigm"] = self.paradigm
 
     # ------------------------------------------------------------------ the template's hooks: build
@@ -301,24 +297,13 @@ class ANNarchyBackend(SimulatorBackend):
 
     # ------------------------------------------------------------------ compile, run
 
-    def _project_dir(self, resolved: ResolvedScenario) -> Path:
-        if self.option("cache") == "cold":
-            self._cold_dir = fresh_cache_dir("annarchy", self.paradigm)
-            return self._cold_dir
-        project = cache_root("annarchy") / self.paradigm / f"{resolved.hash}-{self.mode}-t{self.threads}"
-        project.mkdir(parents=True, exist_ok=True)
-        # One run at a time per project: ANNarchy rebuilds it in place and the run loads its library from there.
-        self._lock_fh = open(project.with_name(project.name + ".lock"), "w")
-        t0 = time.perf_counter()
-        fcntl.flock(self._lock_fh, fcntl.LOCK_EX)
-        self.info["project_lock_wait_s"] = time.perf_counter() - t0
-        return project
-
     def compile(self, resolved: ResolvedScenario) -> None:
         from ANNarchy.generator import Compiler
 
-        project = self._project_dir(resolved)
-        self.info["project_dir"] = str(project)
+        self.project = ProjectDirectory("annarchy", f"{self.paradigm}/{resolved.hash}-{self.mode}-t{self.threads}",
+                                        cold=self.option("cache") == "cold")
+        project = self.project.path
+        self.info.update(project_dir=str(project), project_lock_wait_s=self.project.lock_wait_s)
         library = project / f"ANNarchyWrapper{self.net.id}.so"
         before = library.stat().st_mtime_ns if library.exists() else None
         stages: dict[str, float] = {}
@@ -376,13 +361,9 @@ class ANNarchyBackend(SimulatorBackend):
             if net is not None:
                 net.clear()
         finally:
-            if getattr(self, "_lock_fh", None) is not None:
-                fcntl.flock(self._lock_fh, fcntl.LOCK_UN)
-                self._lock_fh.close()
-                self._lock_fh = None
-            if getattr(self, "_cold_dir", None) is not None:
-                shutil.rmtree(self._cold_dir, ignore_errors=True)
-                self._cold_dir = None
+            project = self.__dict__.pop("project", None)
+            if project is not None:
+                project.release()
 
 
 class ANNarchyCudaBackend(ANNarchyBackend):
