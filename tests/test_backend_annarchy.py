@@ -3,15 +3,17 @@ conformance suite's, tests/conformance/): the build of the generated code with c
 whatever python3 comes first on PATH, the compile cache and its cold option, and the CUDA
 backend's refusal where there is no GPU.
 
-ANNarchy builds each network's generated C++ (cmake, make, g++); the cache tests build into
-empty directories, so they compile from nothing.
+ANNarchy builds each network's generated C++ (cmake, make, g++); the two tests that build into
+empty directories compile from nothing (tens of seconds each): slow tier.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -30,7 +32,9 @@ def _tiny():
 
 
 def _compile_and_run(options: dict | None = None):
-    """Build, compile, run and collect in this process; the backend's info and output."""
+    """Build, compile, run and collect in this process; the backend's info, stages and output.
+    (ANNarchy numbers the networks of a process, and its library by that number: like snnbench's
+    runs, a run that is to find the cache warm is the first of a fresh process, `_in_fresh_process`.)"""
     r = _tiny()
     backend = backend_class("annarchy")(options=options)
     assert backend.supports(r, "native") == []
@@ -45,6 +49,11 @@ def _compile_and_run(options: dict | None = None):
         backend.close()
 
 
+def _in_fresh_process(options: dict | None = None):
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_compile_and_run, options).result()
+
+
 @pytest.fixture
 def python3_without_nanobind(tmp_path, monkeypatch):
     """PATH whose first python3 is a virtual environment without nanobind (nor numpy)."""
@@ -56,6 +65,7 @@ def python3_without_nanobind(tmp_path, monkeypatch):
     return bare
 
 
+@pytest.mark.slow
 @needs_annarchy
 def test_compile_finds_nanobind_whatever_python3_is_first_on_path(python3_without_nanobind, tmp_path, monkeypatch):
     """cmake asks the first python3 on PATH for nanobind: the adapter puts this interpreter first,
@@ -71,11 +81,12 @@ def test_compile_finds_nanobind_whatever_python3_is_first_on_path(python3_withou
     assert out.populations["E"].n_spikes > 0
 
 
+@pytest.mark.slow
 @needs_annarchy
 def test_warm_cache_reuses_the_built_library(tmp_path, monkeypatch):
     monkeypatch.setenv("SNNBENCH_CACHE_DIR", str(tmp_path / "cache"))
-    first, _, out1 = _compile_and_run()
-    second, _, out2 = _compile_and_run()
+    first, _, out1 = _in_fresh_process()
+    second, _, out2 = _in_fresh_process()
     r = _tiny()
     assert Path(first["project_dir"]) == tmp_path / "cache" / "annarchy" / "openmp" / f"{r.hash}-native-t1"
     assert (first["compile_cache"], second["compile_cache"]) == ("cold", "warm")
