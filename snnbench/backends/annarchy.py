@@ -102,6 +102,18 @@ SCHEMES = {
 }
 
 
+# ANNarchy's connector for each connector type drawn natively:
+# (projection, conn, weights, delays, autapses allowed) -> None.
+ANNARCHY_CONNECTORS = {
+    "fixed_probability": lambda p, conn, w, d, allow_self: p.fixed_probability(
+        probability=conn.p, weights=w, delays=d, allow_self_connections=allow_self),
+    "fixed_in_degree": lambda p, conn, w, d, allow_self: p.fixed_number_pre(  # without replacement (why_not_native)
+        number=int(conn.n), weights=w, delays=d, allow_self_connections=allow_self),
+    "one_to_one": lambda p, conn, w, d, allow_self: p.one_to_one(weights=w, delays=d),
+    "all_to_all": lambda p, conn, w, d, allow_self: p.all_to_all(weights=w, delays=d, allow_self_connections=allow_self),
+}
+
+
 def neuron_parameters(cell_type: str, p, dt: float, refractory_steps: int) -> dict[str, float]:
     """The parameters of one population's ANNarchy neuron (PyNN units; per-step coefficients)."""
     lif = cell_propagators(p, dt)
@@ -226,7 +238,7 @@ class ANNarchyBackend(SimulatorBackend):
 
     def why_not_native(self, proj) -> str | None:
         conn = proj.connector
-        if isinstance(conn, FixedInDegree) and conn.with_replacement:
+        if conn.type == "fixed_in_degree" and conn.with_replacement:
             return "ANNarchy's fixed_number_pre draws without replacement"
         for what, value in (("weights", proj.weight), ("delays", proj.delay)):
             if isinstance(value, NormalClipped):
@@ -245,24 +257,16 @@ class ANNarchyBackend(SimulatorBackend):
 
     def connect_native(self, proj) -> bool:
         conn, dt = proj.connector, self.resolved.dt
+        if conn.type not in ANNARCHY_CONNECTORS:
+            return False
         weights = proj.weight if isinstance(proj.weight, float) else self._distribution(proj.weight)
         if isinstance(proj.delay, float):
             delays = self.constant_delay_steps(proj.delay, proj.label) * dt
         else:
             delays = self._distribution(proj.delay)
             self.translate("delay", f"{proj.label}: delays drawn by ANNarchy are put on the {dt} ms grid (nearest step)")
-        allow_self = getattr(conn, "allow_self_connections", True)
-        p = self._projection(proj)
-        if isinstance(conn, FixedProbability):
-            p.fixed_probability(probability=conn.p, weights=weights, delays=delays, allow_self_connections=allow_self)
-        elif isinstance(conn, FixedInDegree):
-            p.fixed_number_pre(number=int(conn.n), weights=weights, delays=delays, allow_self_connections=allow_self)
-        elif isinstance(conn, OneToOne):
-            p.one_to_one(weights=weights, delays=delays)
-        elif isinstance(conn, AllToAll):
-            p.all_to_all(weights=weights, delays=delays, allow_self_connections=allow_self)
-        else:
-            raise TypeError(conn)
+        connect = ANNARCHY_CONNECTORS[conn.type]
+        connect(self._projection(proj), conn, weights, delays, getattr(conn, "allow_self_connections", True))
         return True
 
     def connect_arrays(self, proj, arrays, delay_steps) -> None:
