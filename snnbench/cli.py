@@ -6,6 +6,7 @@
     snnbench validate SCENARIO -b X    X against a reference backend (statistical or exact tier)
     snnbench sweep SCENARIO|FILE       resumable sweeps over N_pop, simtime and backends
     snnbench fit                       cost models per backend and phase, crossovers
+    snnbench recommend SCENARIO        which backend at a size: ranked predictions, memory, validation
     snnbench report                    a self-contained HTML report (figures, models, validation)
     snnbench table                     medians [min-max] of stored runs
 
@@ -33,7 +34,7 @@ from .interrupts import EXIT_INTERRUPTED, Interrupted, handling_interrupts
 from .scenario import Overrides, ScenarioError, list_scenarios, load_scenario, resolve
 from .present import results_table
 from .record import RunRecord
-from .store import ResultStore, StoreError, StoreWarning, dumps
+from .store import ResultStore, StoreError, StoreWarning, dumps, read_records
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -388,17 +389,66 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ------------------------------------------------------------------------------ recommend
+
+
+@command("recommend")
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from .provenance import machine
+    from .recommend import NoRuns, memory_budget, recommend, validations_path
+
+    results = _results_dir(args.results, write=False)
+    store = ResultStore(results)
+    if not store.runs_file.exists():
+        raise BadInput(f"--results {args.results}: no {store.runs_file.name} there (no runs stored)")
+    validations_file = validations_path(results, args.validations)
+    if args.validations is not None and not validations_file.exists():
+        raise BadInput(f"--validations {args.validations}: no such file (a validations.jsonl, or a results directory holding one)")
+    N_pop, simtime = args.N_pop, args.simtime
+    if N_pop is None or simtime is None:  # the scenario's own size (a ScenarioError is bad input)
+        resolved = resolve(load_scenario(args.scenario), Overrides())
+        N_pop = N_pop or resolved.N_pop
+        simtime = simtime or resolved.simtime
+    runs = store.runs()
+    scenario = args.scenario
+    if scenario not in {r.scenario for r in runs}:
+        by_id = Path(scenario).stem if scenario.endswith(".toml") else None  # a scenario file: its id
+        if by_id in {r.scenario for r in runs}:
+            scenario = by_id
+        else:
+            held = ", ".join(sorted({r.scenario for r in runs})) or "none"
+            raise BadInput(f"no runs of scenario {args.scenario} in {store.runs_file} (it holds: {held})")
+    budget, source = memory_budget(args.memory)
+    validations = read_records(validations_file, "validation") if validations_file.exists() else []
+    try:
+        rec = recommend(runs, validations, scenario, N_pop, simtime, memory_budget_bytes=budget, memory_source=source,
+                        runs_file=str(store.runs_file), validations_file=str(validations_file)
+                        + ("" if validations_file.exists() else " (absent)"), this_machine=machine()["machine_id"])
+    except NoRuns as exc:
+        raise BadInput(str(exc)) from None
+    if args.json:
+        print(dumps(rec.as_dict()))
+    else:
+        _print_lines(present.recommend_lines(rec))
+    return EXIT_OK
+
+
 # ------------------------------------------------------------------------------ report
 
 
 @command("report")
 def cmd_report(args: argparse.Namespace) -> int:
+    from .recommend import validations_path
     from .report import build_report
 
-    store = ResultStore(_results_dir(args.results, write=False))
+    results = _results_dir(args.results, write=False)
+    store = ResultStore(results)
+    validations_file = validations_path(results, args.validations)
+    if args.validations is not None and not validations_file.exists():
+        raise BadInput(f"--validations {args.validations}: no such file (a validations.jsonl, or a results directory holding one)")
     out = _results_dir(args.out, "--out")
     try:
-        path = build_report(store, out, args.scenario, args.title)
+        path = build_report(store, out, args.scenario, args.title, validations_file)
     except ValueError as exc:
         _err(str(exc))
         return EXIT_FAILED
@@ -522,10 +572,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--include-cold", action="store_true", help="also fit runs whose code cache was cold")
     p.add_argument("--json", action="store_true", help="machine-readable output, each model with its r2")
 
+    p = sub.add_parser("recommend", help="which backend at this size: ranked on the fitted models, with validation")
+    p.add_argument("scenario", help="scenario id (as stored in the runs)")
+    p.add_argument("--N-pop", dest="N_pop", type=positive_int, metavar="N", help="network size (default: the scenario's)")
+    p.add_argument("--simtime", type=positive_float, metavar="MS", help="biological time, ms (default: the scenario's)")
+    p.add_argument("--results", default="results", help="results directory whose runs are used (default ./results)")
+    p.add_argument("--validations", metavar="PATH",
+                   help="validations.jsonl, or a results directory holding one (default: the --results directory's)")
+    p.add_argument("--memory", type=positive_float, metavar="GiB", help="memory budget (default: this machine's RAM)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
     p = sub.add_parser("report", help="a self-contained HTML report of the stored runs")
     p.add_argument("--results", default="results", help="results directory (default ./results)")
     p.add_argument("--out", default="reports/latest", help="output directory (default reports/latest)")
-    p.add_argument("--scenario", help="the scenario to report (needed when the store holds several)")
+    p.add_argument("--scenario", help="report only this scenario (default: every scenario, with an index page when there are several)")
+    p.add_argument("--validations", metavar="PATH",
+                   help="validations.jsonl, or a results directory holding one (default: the --results directory's)")
     p.add_argument("--title", help="page title")
 
     p = sub.add_parser("table", help="medians [min-max] of the stored runs, per scenario, backend and threads")

@@ -118,7 +118,9 @@ def frame(records: list[RunRecord], label: Configurations | None = None) -> pd.D
         row = {"configuration": label(r), "N": r.resolved.N_pop, "simtime": r.resolved.simtime, "synapses": r.synapses,
                "spikes": sum(p.estimated_spikes for p in r.cell_populations.values()),
                "memory": r.peak_rss_bytes / 2**20,
-               "total": sum(r.wall_s(p) or 0.0 for p in _TOTAL_PHASES) * 1000}
+               "total": sum(r.wall_s(p) or 0.0 for p in _TOTAL_PHASES) * 1000,
+               **{f"warm:{phase}": is_warm(r, phase) for phase in ("compile", "build", "total")},
+               "partial": (r.backend_info or {}).get("compile_cache") == "partial"}
         for name, p in r.phases.items():
             if name not in row:
                 row[name] = p.wall_s * 1000
@@ -168,6 +170,8 @@ class FittedModel:
     checks: dict[str, float] = field(default_factory=dict)
     candidates: dict[str, dict[str, float]] = field(default_factory=dict)  # name -> {aic, r2}
     helpers: dict[str, float] = field(default_factory=dict)  # synapse and spike models for prediction
+    selection: str = "warm"  # the runs fitted, for the phases code generation touches: warm, partial or all
+    note: str = ""  # how the runs were chosen, when not as usual
     _result: Any = field(default=None, repr=False)
 
     @property
@@ -199,7 +203,7 @@ class FittedModel:
             "backend": self.backend, "phase": self.phase, "unit": self.unit, "model": self.name, "terms": self.terms,
             "formula": self.formula(), "r2": self.r2, "aic": self.aic, "n": self.n, "residual_sd": self.residual_sd,
             "coefficients": [c.__dict__ for c in self.coefficients], "checks": self.checks,
-            "candidates": self.candidates, "helpers": self.helpers,
+            "candidates": self.candidates, "helpers": self.helpers, "selection": self.selection, "note": self.note,
         }
 
 
@@ -280,18 +284,110 @@ def fit_phase(records: list[RunRecord | dict[str, Any]] | pd.DataFrame, backend:
     )
 
 
+def no_model_reason(records: pd.DataFrame, backend: str, phase: str) -> str:
+    """Why `fit_phase` finds no model for this configuration and phase (the same rules, in words)."""
+    data = observations(records[records["configuration"] == backend] if len(records) else records, phase)
+    y = data["y"]
+    if y.size < 3:
+        return f"{y.size} run(s) with this phase: a model needs at least 3"
+    if phase != "memory" and float(np.max(y)) < 1.0:
+        return "the phase takes under 1 ms: nothing to model"
+    sizes = sorted({(n, t) for n, t in zip(data["N"], data["simtime"])})
+    if len(sizes) <= 2:
+        where = ", ".join(f"N_pop {n:,.0f} x {t:g} ms" for n, t in sizes)
+        return f"measured at {len(sizes)} size(s) only ({where}): too few for any model"
+    return "every candidate model is ill-conditioned on these sizes (collinear terms)"
+
+
+COLD_SENSITIVE = ("compile", "build", "total", "memory")
+_SELECTION_NOTES = {
+    "partial": "no run with a warm code cache: fitted on the {n} runs that regenerated part of their code (partial "
+               "cache), {left} fully cold runs left out",
+    "all": "every run compiled its code from scratch (cold cache): fitted on them",
+}
+
+
+def cost_rows(df: pd.DataFrame, configuration: str, phase: str, include_cold: bool = False) -> tuple[pd.DataFrame, str]:
+    """The runs of one configuration that measure its cost in `phase`, and which they are.
+
+    For the phases code generation touches: the warm runs; a configuration with none (Brian2's
+    standalone device regenerates part of its code for every network) is what it costs with
+    its code generation: its runs with a partial cache (its steady state), else every run.
+    """
+    rows = df[df["configuration"] == configuration] if len(df) else df
+    if phase not in COLD_SENSITIVE or include_cold or not len(rows):
+        return rows, "all" if include_cold and phase in COLD_SENSITIVE else "warm"
+    warm = rows[rows[f"warm:{'total' if phase == 'memory' else phase}"].astype(bool)]
+    if len(warm):
+        return warm, "warm"
+    partial = rows[rows["partial"].astype(bool)]
+    return (partial, "partial") if len(partial) else (rows, "all")
+
+
 def fit_all(records: list[RunRecord | dict[str, Any]], phases: tuple[str, ...] = PHASES, include_cold: bool = False) -> list[FittedModel]:
     records = [r for r in as_run_records(records) if r.ok]
-    label = Configurations(records)
-    every = frame(records, label)
-    warm = {phase: every[[is_warm(r, phase) for r in records]] for phase in phases} if len(every) else {}
+    every = frame(records, Configurations(records))
     models = []
     for backend in sorted(every["configuration"].unique()) if len(every) else []:
         for phase in phases:
-            model = fit_phase(every if include_cold else warm[phase], backend, phase)
-            if model is not None:
-                models.append(model)
+            rows, selection = cost_rows(every, backend, phase, include_cold)
+            model = fit_phase(rows, backend, phase)
+            if model is None:
+                continue
+            model.selection = selection
+            if include_cold and phase in COLD_SENSITIVE:
+                model.note = "runs with a cold code cache included (--include-cold)"
+            elif selection in _SELECTION_NOTES:
+                total = int((every["configuration"] == backend).sum())
+                model.note = _SELECTION_NOTES[selection].format(n=len(rows), left=total - len(rows))
+            models.append(model)
     return models
+
+
+def model_points(df: pd.DataFrame, model: FittedModel) -> pd.DataFrame:
+    """The rows of `frame` that `model` was fitted on (`cost_rows` with the model's selection)."""
+    return cost_rows(df, model.backend, model.phase, include_cold=model.selection == "all")[0]
+
+
+MAX_FACTOR = 1.5
+
+
+def holds(model: FittedModel, points: pd.DataFrame) -> tuple[bool, str]:
+    """Whether `model` describes `points` (`model_points` rows, or a slice of them).
+
+    It holds when the median at each measured (N, simtime) lies inside the 95 % prediction
+    interval, allowing one point in ten (at least one) just outside it (the interval is for a
+    single run: chance alone puts some medians out), but none further from the model than twice
+    the interval's half-width, and the model is within a factor of `MAX_FACTOR` of every median
+    (the interval assumes one spread for all sizes, so at the small end, where costs are small,
+    it can hold a line that is visibly off by several times). R^2 is not a criterion: a cost that hardly changes with size
+    (a fixed compile step) has an R^2 near 0 under a model that describes it well; it is stated
+    beside the model wherever the model is shown. Returns (True, "") or (False, the reason in
+    words, naming the worst miss).
+    """
+    rows = points.dropna(subset=[model.phase]) if model.phase in points.columns else points.iloc[0:0]
+    if not len(rows):
+        return True, ""
+    medians = rows.groupby(["N", "simtime"])[model.phase].median()
+    N = medians.index.get_level_values("N").to_numpy(dtype=float)
+    T = medians.index.get_level_values("simtime").to_numpy(dtype=float)
+    pred = model.predict(N, T)
+    y = medians.to_numpy(dtype=float)
+    outside = (y < pred["low"]) | (y > pred["high"])
+    half_width = np.where(y > pred["mean"], pred["high"] - pred["mean"], pred["mean"] - pred["low"])
+    far = np.abs(y - pred["mean"]) > 2 * half_width
+    factor = np.where(pred["mean"] > 0, y / np.maximum(pred["mean"], 1e-12), np.inf)
+    off = (factor > MAX_FACTOR) | (factor < 1 / MAX_FACTOR)
+    if off.any():
+        k = int(np.argmax(np.abs(np.log(np.clip(factor, 1e-12, 1e12))) * off))
+        return False, (f"at N_pop {N[k]:,.0f}, {T[k]:g} ms the model gives {pred['mean'][k]:.3g} {model.unit} against a "
+                       f"measured median of {y[k]:.3g} (more than {MAX_FACTOR:g}x off)")
+    if not far.any() and outside.sum() <= max(1, int(0.1 * y.size)):
+        return True, ""
+    k = int(np.argmax(np.abs(y - pred["mean"]) / np.maximum(half_width, 1e-12) * outside))
+    return False, (f"{int(outside.sum())} of {y.size} measured medians outside its 95 % prediction interval "
+                   f"(worst: N_pop {N[k]:,.0f}, {T[k]:g} ms: measured {y[k]:.3g} {model.unit}, "
+                   f"model {pred['mean'][k]:.3g} [{pred['low'][k]:.3g}, {pred['high'][k]:.3g}])")
 
 
 # ------------------------------------------------------------------------------ crossovers

@@ -302,6 +302,8 @@ def fit_lines(report: dict[str, Any], predictions: list[tuple[float, float]]) ->
         lines += [f"{'':20s}{c.term:12s} {format_ci(c)}" for c in m.coefficients]
         checks = ", ".join(f"{k.replace(' p', '')} p = {v:.2g}" for k, v in m.checks.items())
         lines.append(f"{'':20s}residual checks: {checks}")
+        if m.note:
+            lines.append(f"{'':20s}note: {m.note}")
     if report["crossovers"]:
         lines += ["", "Crossovers (where predicted costs meet, searched over the N range both backends were measured in)"]
         lines += [f"  {c.phase:7s} simtime {c.simtime:>6g} ms  {c.backend_a} vs {c.backend_b}: {c.note}" for c in report["crossovers"]]
@@ -311,6 +313,92 @@ def fit_lines(report: dict[str, Any], predictions: list[tuple[float, float]]) ->
             p = m.predict(n, t)
             extrapolated = "  (extrapolated)" if not m.helpers["N_min"] <= n <= m.helpers["N_max"] else ""
             lines.append(f"  {m.backend:18s} {m.phase:8s} {p['mean'][0]:12.4g} {m.unit} [{p['low'][0]:.4g}, {p['high'][0]:.4g}]{extrapolated}")
+    return lines
+
+
+# ------------------------------------------------------------------------------ recommend
+
+
+def _interval(p: Any, scale: float = 1 / 1000, unit: str = "s") -> str:
+    """'1.23 [0.98, 1.48] s' from a prediction in ms (or MiB with scale 1, unit MiB)."""
+    return f"{p.mean * scale:.3g} [{p.low * scale:.3g}, {p.high * scale:.3g}] {unit}"
+
+
+def _memory_interval(p: Any) -> str:
+    if p.high >= 1024:
+        return _interval(p, 1 / 1024, "GiB")
+    return _interval(p, 1.0, "MiB")
+
+
+def _verdict_text(verdict: Any) -> str:
+    return verdict.state + (" (with caveats)" if verdict.caveats else "")
+
+
+def recommend_lines(rec: Any) -> list[str]:
+    """`snnbench recommend`: the answer first, then both rankings with their 95 % prediction
+    intervals, memory against the budget, validation verdicts, and what is listed apart and why."""
+    machines = "; ".join(f"{m.get('machine_id')}: {m.get('cpu') or '?'}, {m.get('cores_logical') or '?'} cores, "
+                         f"{(m.get('ram_bytes') or 0) / 2**30:.1f} GiB" for m in rec.machines) or "unknown"
+    lines = [f"Which simulator for {rec.scenario} at N_pop {rec.N_pop:,}, simtime {rec.simtime:g} ms?",
+             f"  runs        : {rec.runs_file} (measured on {machines})",
+             f"  validations : {rec.validations_file} (the latest verdict of each backend on {rec.scenario})",
+             f"  memory      : {rec.memory_budget_bytes / 2**30:.3g} GiB budget ({rec.memory_source})",
+             "", f"Answer: {rec.answer}"]
+    lines += [f"  note: {n}" for n in rec.notes]
+    w = max([len("configuration")] + [len(o.configuration) for o in rec.by_total + rec.apart])
+    header = f"  {'#':>2s}  {'configuration':{w}s} {'total time [95 % PI]':24s} {'sim time [95 % PI]':24s} {'peak memory [95 % PI]':30s} validation"
+    if rec.by_total:
+        lines += ["", "Ranked by predicted total time (compile + build + sim + collect + write, warm code caches)", header]
+        for i, o in enumerate(rec.by_total, 1):
+            sim = o.predictions.get("sim")
+            mem = o.predictions.get("memory")
+            lines.append(f"  {i:>2d}  {o.configuration:{w}s} {_interval(o.predictions['total']):24s} "
+                         f"{_interval(sim) if sim else '-':24s} "
+                         f"{(_memory_interval(mem) + ' ' + o.memory.split(' (')[0]) if mem else 'no model':30s} {_verdict_text(o.verdict)}")
+        lines += ["", "Ranked by predicted sim time"]
+        for i, o in enumerate(rec.by_sim, 1):
+            lines.append(f"  {i:>2d}  {o.configuration:{w}s} {_interval(o.predictions['sim'])}")
+        lines += ["", "Per configuration"]
+        for o in rec.by_total:
+            lines += _option_lines(o)
+    if rec.apart:
+        lines += ["", "Listed apart (not ranked), with the reason"]
+        by_reason: dict[str, list[Any]] = {}
+        for o in rec.apart:
+            by_reason.setdefault(o.apart, []).append(o)
+        for reason, group in by_reason.items():
+            lines.append(f"  {reason}")
+            for o in group:
+                total, here = o.predictions.get("total"), o.measured.get("total")
+                extra = [f"validation {o.verdict.state}"]
+                if total:
+                    extra.append(f"predicted total {_interval(total)}")
+                if here:
+                    extra.append(f"measured here: total {here['median'] / 1000:.3g} s, median of {here['n']}")
+                lines.append(f"    {o.configuration:{w}s} " + "; ".join(extra))
+                lines += [f"    {'':{w}s} failed runs: {f}" for f in o.failures]
+    return lines
+
+
+def _option_lines(o: Any) -> list[str]:
+    """What stands behind one ranked configuration: its range, validation, models and failures."""
+    lines = [f"  {o.configuration} ({o.backend} {o.version}): {o.runs_ok} runs, N_pop {o.N_range[0]:,.0f}-{o.N_range[1]:,.0f}, "
+             f"simtime {o.simtime_range[0]:g}-{o.simtime_range[1]:g} ms",
+             f"      validation: {o.verdict.state}, {o.verdict.detail}"]
+    lines += [f"      validation caveat: {c}" for c in o.verdict.caveats]
+    lines += [f"      {text}" for text in o.outside_range]
+    for phase, p in o.predictions.items():
+        state = "" if p.holds else f"; does not hold: {p.why_not}"
+        note = f"; {p.note}" if p.note else ""
+        here = o.measured.get(phase)
+        measured = (f"; measured here: median {here['median'] / (1 if phase == 'memory' else 1000):.3g} "
+                    f"{'MiB' if phase == 'memory' else 's'} ({here['n']} runs)") if here else ""
+        lines.append(f"      {phase} model: R² {p.r2:.3f}, '{p.model}'{note}{state}{measured}")
+    for phase, why in o.missing.items():
+        lines.append(f"      {phase}: no model ({why})")
+    if o.predictions.get("memory"):
+        lines.append(f"      peak memory: {o.memory}")
+    lines += [f"      failed runs: {f}" for f in o.failures]
     return lines
 
 

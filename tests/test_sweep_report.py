@@ -84,16 +84,24 @@ def report(tmp_path_factory):
 def test_report_has_every_section(report):
     path, backends = report
     html = path.read_text()
-    for section in ("provenance", "phases", "scaling", "models", "crossovers", "validation", "activity", "failures"):
-        assert f'id="{section}"' in html
-    for fig in ("phase-bars", "memory-bars", "sim-vs-N", "sim-vs-simtime", "memory-vs-N", "distributions"):
+    sections = ("answer", "phases", "scaling", "published", "models", "crossovers", "validation", "activity", "failures",
+                "provenance")
+    positions = [html.index(f'id="{section}"') for section in sections]
+    assert positions == sorted(positions)  # the answer first, the evidence after, provenance last
+    for fig in ("phase-bars", "memory-bars", "rates", "sim-vs-N", "sim-vs-simtime", "memory-vs-N", "distributions"):
         assert f'id="fig-{fig}"' in html
+    assert 'id="recommendation-table"' in html and 'id="answer-paragraph"' in html
+    if "nest" in backends:  # the paragraph, from the data
+        assert "Over the 6 sizes measured (N_pop 250-1,000, simtime 100-200 ms)" in html
+    else:
+        assert "No validated configuration was measured" in html
     for backend in backends:
         assert f'id="fig-raster-{backend}"' in html
     assert "sim time (ms) = " in html  # a fitted formula
     assert "https://" not in html.split("</head>")[0]  # self-contained: nothing loaded from elsewhere
     if "nest" in backends:
         assert re.search(r'class="(pass|fail)">(PASS|FAIL)</td>', html)
+        assert 'id="fig-winner-map"' in html  # numba validated, nest the reference: a cheapest validated backend
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (install.sh installs it)")
@@ -102,10 +110,15 @@ def test_report_renders_in_chromium_without_errors(report, tmp_path):
     base = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             f"--user-data-dir={tmp_path / 'chromium'}", "--virtual-time-budget=5000"]
-    dom = subprocess.run(base + ["--dump-dom", f"file://{path}"], capture_output=True, text=True, timeout=120).stdout
+    dom = subprocess.run(base + ["--window-size=1280,900", "--dump-dom", f"file://{path}"], capture_output=True, text=True,
+                         timeout=120).stdout
     html_tag = re.search(r"<html[^>]*>", dom).group(0)
     assert "data-js-errors" not in html_tag, html_tag  # no script error on the page
-    assert len(re.findall(r'<img alt="[^"]+" src="data:image/png;base64,', dom)) >= 8
+    assert 'data-overflow-x="0"' in html_tag, html_tag  # readable at 1280 px: no horizontal scrolling
+    figures = re.findall(r'<figure id="fig-([^"]+)"><img alt="[^"]+" src="data:image/png;base64,', dom)
+    expected = {"phase-bars", "memory-bars", "rates", "sim-vs-N", "sim-vs-simtime", "build-vs-N", "total-vs-N", "memory-vs-N"}
+    assert expected <= set(figures), figures
+    assert 'id="recommendation-table"' in dom and ("fig-winner-map" in figures or "nest" not in backends)
     shot = tmp_path / "report.png"
     subprocess.run(base + ["--window-size=1200,3000", f"--screenshot={shot}", f"file://{path}"],
                    capture_output=True, timeout=120)

@@ -1,11 +1,16 @@
 """`snnbench report`: one self-contained HTML page per scenario from the stored runs.
 
-Sections: provenance (machines, software), per-phase bars per backend at a reference size,
-scaling plots (time and memory vs N_pop and vs simtime, log-log, medians with their range,
-fitted models with 95 % prediction bands), the fitted formulas, crossovers, validation status
-per backend, raster and rate/CV distributions of one representative run per backend, and the
-failed runs. Figures are PNG embedded in the page (jinja2 + matplotlib); tables sort on a
-click of their header (a few lines of the page's own JavaScript, no external library).
+The page leads with the answer (`report.answer`): a map over the measured N_pop x simtime of the
+cheapest validated configuration and its lead, the recommendation table at the sizes measured,
+and a paragraph written from the data. Then the evidence: per-phase bars, memory and firing
+rates per population at a reference size; scaling plots (log-log, medians with their range,
+fitted lines with 95 % prediction bands only where the model holds, published figures beside
+ours); published figures against ours; the fitted formulas and crossovers; the validation
+verdicts; rasters and rate/CV distributions of one run per backend; every measurement; the
+failed runs; and last the machines and software. A store holding several scenarios gets one
+page per scenario and an index page. Figures are PNG embedded in the page (jinja2 +
+matplotlib); tables sort on a click of their header (a few lines of the page's own JavaScript,
+no external library).
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from .. import __version__
 from .. import io as snnio
 from ..analysis import run_statistics
-from ..fit import Configurations, fit_report, format_ci
+from ..fit import Configurations, fit_report, format_ci, frame, holds, model_points
+from ..published import comparisons
 from ..record import RunRecord
-from ..store import ResultStore
-from . import figures
+from ..recommend import measured_winners, verdict_of, verdicts
+from ..store import ResultStore, read_records
+from . import answer, figures
 
 
 def _reference_point(records: list[RunRecord], label: Configurations) -> tuple[int, float] | None:
@@ -95,47 +102,103 @@ def _representative(records: list[RunRecord], point: tuple[int, float] | None, l
     return chosen
 
 
-def build_report(store: ResultStore, out: str | Path, scenario: str | None = None, title: str | None = None) -> Path:
-    """Write <out>/index.html for one scenario's runs in `store`; return its path."""
+def _environment() -> Environment:
+    env = Environment(loader=PackageLoader("snnbench.report", "templates"), autoescape=select_autoescape(["html"]))
+    env.filters["ci"] = format_ci
+    env.filters["sec"] = lambda v: "0" if v < 5e-4 else f"{v:.3g}"  # below 0.5 ms: a phase with nothing to do
+    env.filters["num"] = figures._number
+    return env
+
+
+def build_report(store: ResultStore, out: str | Path, scenario: str | None = None, title: str | None = None,
+                 validations_file: str | Path | None = None) -> Path:
+    """Write <out>/index.html for the runs in `store`; return its path.
+
+    One scenario (the store's only one, or `scenario`): its report. Several and no `scenario`:
+    one report per scenario in <out>/<scenario>/index.html and an index page linking them, each
+    with its answer. Validation verdicts come from `validations_file` (default: the store's).
+    """
     runs = [r for r in store.runs() if r.kind == "run"]
-    scenarios = sorted({r.scenario for r in runs})
-    if scenario is None:
-        if len(scenarios) != 1:
-            raise ValueError(f"the store holds runs of {', '.join(scenarios) or 'no scenario'}: choose one with --scenario")
-        scenario = scenarios[0]
-    runs = [r for r in runs if r.scenario == scenario]
+    validations_file = Path(validations_file) if validations_file is not None else store.validations_file
+    validations = read_records(validations_file, "validation") if validations_file.exists() else []
+    scenarios = sorted({r.scenario for r in runs if r.ok})
+    if not scenarios:
+        raise ValueError(f"no successful runs in {store.runs_file}")
+    out = Path(out)
+    if scenario is not None or len(scenarios) == 1:
+        page = _scenario_page(runs, validations, str(validations_file), scenario or scenarios[0], title)
+        return _write(out, page["html"])
+    pages = [_scenario_page(runs, validations, str(validations_file), sc, None) for sc in scenarios]
+    for page in pages:
+        _write(out / page["scenario"], page["html"])
+    html = _environment().get_template("index.html").render(
+        title=title or "snnbench: scenarios", pages=pages, version=__version__, results=str(store.root),
+        generated=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    return _write(out, html)
+
+
+def _write(folder: Path, html: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "index.html"
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def _scenario_page(all_runs: list[RunRecord], validations: list, validations_file: str, scenario: str,
+                   title: str | None) -> dict[str, Any]:
+    runs = [r for r in all_runs if r.scenario == scenario]
     ok = [r for r in runs if r.ok]
     if not ok:
-        raise ValueError(f"no successful runs of {scenario} in {store.runs_file}")
+        raise ValueError(f"no successful runs of {scenario}")
     failed = [r for r in runs if not r.ok]
-    configuration_of = Configurations(runs)
-    backends = sorted({configuration_of(r) for r in runs})
+    configuration_of = Configurations(ok)
+    backends = sorted({configuration_of(r) for r in ok})
+    backend_of = {configuration_of(r): r.backend for r in ok}
     fits = fit_report(ok, scenario)
     models = {(m.backend, m.phase): m for m in fits["models"]}
+    df = frame(ok, configuration_of)
+    model_holds = [holds(m, model_points(df, m)) for m in fits["models"]]  # aligned with fits["models"]
     point = _reference_point(ok, configuration_of)
     at_point = {}
     for r in ok:
         if (r.resolved.N_pop, r.resolved.simtime) == point:
             at_point.setdefault(configuration_of(r), []).append(r)
 
+    # the answer: at the sizes measured, then in words
+    points = measured_winners(ok, validations, scenario)
+    latest, references = verdicts(validations, scenario)
+    states = {b: verdict_of(backend_of[b], "", set(), latest, references, validations_file).state for b in backends}
+    answer_map = figures.winner_map(points, backends) if any(p.winner for p in points) else None
+    text = answer.paragraph(points, fits["models"], states, len(failed), Counter((r.failure_kind or "failed") for r in failed),
+                            validations_file)
+
     figs: list[dict[str, str]] = []
     if at_point:
-        label = f"N_pop = {point[0]}, simtime = {point[1]:g} ms"
+        label = f"N_pop = {point[0]:,}, simtime = {point[1]:g} ms"
         figs.append({"id": "phase-bars", "png": figures.phase_bars(at_point, backends, f"phases at {label}"),
                      "caption": f"Median wall time per phase and backend at {label}; whiskers: min to max over repeats."})
         figs.append({"id": "memory-bars", "png": figures.memory_bars(at_point, backends, f"peak memory at {label}"),
                      "caption": f"Median peak resident memory (all phases) at {label}; whiskers: min to max."})
+        figs.append({"id": "rates", "png": figures.rates(at_point, backends, f"firing rate per population at {label}"),
+                     "caption": f"Mean firing rate of every population of cells (whole run) at {label}: median over "
+                                "repeats, whiskers min to max. The network is chaotic: one seed is one trajectory; "
+                                "the validation section compares distributions over seeds."})
     simtimes = sorted({r.resolved.simtime for r in ok})
     sizes = sorted({r.resolved.N_pop for r in ok})
     scaling = []
+    fits_drawn = ("Points: medians over repeats, bars min to max, from the runs that measure the cost (warm code caches "
+                  "for compile, build, total and memory). A fitted line and its 95 % prediction band are drawn only where "
+                  "the model holds on these points (each median inside its prediction interval, one in ten allowed just "
+                  "outside) and only over the measured range: nothing is extrapolated.")
     for phase in ("sim", "build", "total", "memory"):
         if len(sizes) > 1:
-            scaling.append({"id": f"{phase}-vs-N", "png": figures.scaling(ok, models, backends, phase, "N_pop", simtimes[-1], configuration_of),
-                            "caption": f"{phase} vs N_pop at simtime {simtimes[-1]:g} ms: measured medians (bars: min-max) "
-                                       "and the fitted model with its 95 % prediction band."})
+            png, notes = figures.scaling(df, models, backends, phase, "N_pop", simtimes[-1], backend_of, scenario)
+            scaling.append({"id": f"{phase}-vs-N", "png": png, "notes": notes,
+                            "caption": f"{phase} vs N_pop at simtime {simtimes[-1]:g} ms. {fits_drawn}"})
         if len(simtimes) > 1 and phase != "memory":
-            scaling.append({"id": f"{phase}-vs-simtime", "png": figures.scaling(ok, models, backends, phase, "simtime", sizes[-1], configuration_of),
-                            "caption": f"{phase} vs simtime at N_pop {sizes[-1]}: measured medians and fitted model."})
+            png, notes = figures.scaling(df, models, backends, phase, "simtime", sizes[-1], backend_of, scenario)
+            scaling.append({"id": f"{phase}-vs-simtime", "png": png, "notes": notes,
+                            "caption": f"{phase} vs simtime at N_pop {sizes[-1]:,}. {fits_drawn}"})
 
     activity, stats_by_backend = [], {}
     scenario_transient = next((r.resolved.transient or 0.0 for r in ok), 0.0)
@@ -152,24 +215,21 @@ def build_report(store: ResultStore, out: str | Path, scenario: str | None = Non
             stats_by_backend[backend] = run_statistics(output, scenario_transient)
     distribution_png = figures.distributions(stats_by_backend, backends) if stats_by_backend else None
 
-    validations = [v for v in store.validations() if v.scenario == scenario]
     latest_validation = {}
-    for v in validations:
+    for v in sorted((v for v in validations if v.scenario == scenario), key=lambda v: v.timestamp):
         latest_validation[(v.candidate, v.reference)] = v  # the latest of each pair
 
-    env = Environment(loader=PackageLoader("snnbench.report", "templates"), autoescape=select_autoescape(["html"]))
-    env.filters["ci"] = format_ci
-    env.filters["sec"] = lambda v: "0" if v < 5e-4 else f"{v:.3g}"  # below 0.5 ms: a phase with nothing to do
-    html = env.get_template("report.html").render(
-        title=title or f"snnbench: {scenario}", scenario=scenario, scenario_title=ok[0].scenario_title or scenario,
+    title = title or f"snnbench: {scenario}"
+    html = _environment().get_template("report.html").render(
+        title=title, scenario=scenario, scenario_title=ok[0].scenario_title or scenario,
         generated=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), version=__version__,
         n_runs=len(runs), n_ok=len(ok), backends=backends, provenance=_provenance(runs), point=point,
+        answer_map=answer_map, answer_rows=answer.table(points), answer_text=text, states=states,
+        validations_file=validations_file, published=comparisons(ok, fits["models"], scenario), model_holds=model_holds,
         medians=_medians_table(ok, configuration_of), figures=figs, scaling=scaling, fits=fits, activity=activity,
         distribution_png=distribution_png, transient=scenario_transient,
         validations=sorted(latest_validation.values(), key=lambda v: v.candidate), failed=failed,
     )
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "index.html"
-    path.write_text(html, encoding="utf-8")
-    return path
+    summary = next((p for p in points if p.N_pop == max(q.N_pop for q in points) and p.winner), None) if points else None
+    return {"scenario": scenario, "title": ok[0].scenario_title or scenario, "html": html, "runs": len(runs),
+            "answer_text": text, "answer_map": answer_map, "largest": summary}
