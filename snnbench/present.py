@@ -348,7 +348,8 @@ def recommend_lines(rec: Any) -> list[str]:
     w = max([len("configuration")] + [len(o.configuration) for o in rec.by_total + rec.apart])
     header = f"  {'#':>2s}  {'configuration':{w}s} {'total time [95 % PI]':24s} {'sim time [95 % PI]':24s} {'peak memory [95 % PI]':30s} validation"
     if rec.by_total:
-        lines += ["", "Ranked by predicted total time (compile + build + sim + collect + write, warm code caches)", header]
+        lines += ["", "Ranked by predicted total time (compile + build + sim + collect + write; warm code caches where runs had them)",
+                  header]
         for i, o in enumerate(rec.by_total, 1):
             sim = o.predictions.get("sim")
             mem = o.predictions.get("memory")

@@ -198,7 +198,7 @@ def _memory_verdict(prediction: Prediction | None, budget_bytes: float) -> str:
 
 
 def _failures(failed: list[RunRecord]) -> list[str]:
-    """'2 failed: oom in build at N_pop 16000 (2)' grouped by kind, phase and size."""
+    """The failed runs grouped by kind, phase and size: 'oom in build at N_pop 16000, 1000 ms (2 runs)'."""
     groups: dict[tuple[str, str, str], int] = {}
     for r in failed:
         f = r.failure

@@ -15,8 +15,10 @@ from snnbench.recommend import measured_winners
 from snnbench.report import build_report, figures
 from snnbench.store import ResultStore, append_jsonl
 
+from .conftest import ROOT
 from .test_fit import _records
 from .test_recommend import _validation
+from .test_sweep_report import CHROMIUM, assert_renders_cleanly
 
 
 def _store(tmp_path, scenarios=("synthetic",)):
@@ -68,7 +70,8 @@ def test_log_axes_label_few_ticks_that_do_not_collide():
     ax.set_xlim(400, 10000)
     figures.log_axis(ax.xaxis, 400, 10000)
     fig.canvas.draw()
-    labels = [t.get_text() for t in ax.get_xticklabels(minor=False) + ax.get_xticklabels(minor=True) if t.get_text()]
+    labels = [t.get_text() for t in ax.xaxis.get_ticklabels(which="both")
+              if t.get_text() and 400 <= t.get_position()[0] <= 10000]  # the visible ones
     assert labels and len(labels) <= 8, labels
     assert all(re.fullmatch(r"[0-9,.]+", label) for label in labels), labels  # 2,000 and 500, never 5e+02
     assert "4000500060007000800090000" not in "".join(labels)
@@ -103,3 +106,14 @@ def test_published_figures_carry_hardware_and_source_and_sit_beside_ours():
     # the COBA rates need runs at N_pop 4000: the synthetic sizes are 500-8000 log-spaced, none is 4000
     assert rows["NEST"]["ours"] is None and "N_pop 4,000" in rows["NEST"]["why_not"]
     assert rows["NEST"]["published"].seconds_per_biological_second == 15.4
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (install.sh installs it)")
+def test_the_example_report_renders_cleanly_and_leads_with_the_answer(tmp_path):
+    """reports/example/index.html as checked in (regenerate it with the command in docs/results.md)."""
+    path = ROOT / "reports" / "example" / "index.html"
+    dom = assert_renders_cleanly(path, tmp_path)
+    assert dom.index('id="answer"') < dom.index('id="fig-winner-map"') < dom.index('id="phases"')
+    assert "numba (parquet) has the lowest median total time" in dom
+    for fig in ("sim-vs-N", "total-vs-N", "memory-vs-N", "rates"):
+        assert f'id="fig-{fig}"' in dom
