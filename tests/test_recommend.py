@@ -4,8 +4,6 @@ extrapolation warnings, what is listed apart and why, memory budgets, --json and
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -150,22 +148,28 @@ def synthetic_results(tmp_path):
     return tmp_path
 
 
-def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "snnbench", "recommend", *args], capture_output=True, text=True, timeout=120)
+def _cli(capsys, *args):
+    """`snnbench recommend ARGS` in this process (main() as the console script calls it): status, stdout, stderr."""
+    from snnbench.cli import main
+
+    code = main(["recommend", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
-def test_cli_json_and_text(synthetic_results):
-    proc = _cli("synthetic", "--N-pop", "2000", "--simtime", "500", "--results", str(synthetic_results), "--json")
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
+def test_cli_json_and_text(synthetic_results, capsys):
+    code, out, err = _cli(capsys, "synthetic", "--N-pop", "2000", "--simtime", "500", "--results", str(synthetic_results), "--json")
+    assert code == 0, err
+    out = json.loads(out)
     assert [o["configuration"] for o in out["by_total"]] == ["fast", "slow", "ref"]
     total = out["by_total"][0]["predictions"]["total"]
     assert total["low"] < total["mean"] < total["high"] and total["unit"] == "ms"
     assert out["validations_file"] == str(synthetic_results / "validations.jsonl")
     assert {o["configuration"]: o["apart"] for o in out["apart"]}["unchecked"] == "never validated on this scenario"
-    proc = _cli("synthetic", "--N-pop", "2000", "--simtime", "500", "--results", str(synthetic_results), "--memory", "16")
-    assert proc.returncode == 0 and proc.stdout.splitlines()[5].startswith("Answer: fast: predicted total")
-    assert "16 GiB budget (--memory)" in proc.stdout
+    code, out, _ = _cli(capsys, "synthetic", "--N-pop", "2000", "--simtime", "500", "--results", str(synthetic_results),
+                        "--memory", "16")
+    assert code == 0 and out.splitlines()[5].startswith("Answer: fast: predicted total")
+    assert "16 GiB budget (--memory)" in out
 
 
 @pytest.mark.parametrize("args, message", [
@@ -174,10 +178,10 @@ def test_cli_json_and_text(synthetic_results):
     (["synthetic", "--N-pop", "10", "--simtime", "10", "--memory", "nan"], "argument --memory"),
     (["synthetic", "--N-pop", "10", "--simtime", "10", "--validations", "/nonexistent/v.jsonl"], "--validations /nonexistent"),
 ])
-def test_cli_bad_input_exits_2_with_one_line(synthetic_results, args, message):
-    proc = _cli(*args, "--results", str(synthetic_results))
-    assert proc.returncode == 2
-    assert proc.stderr.count("\n") == 1 and message in proc.stderr
+def test_cli_bad_input_exits_2_with_one_line(synthetic_results, capsys, args, message):
+    code, _, err = _cli(capsys, *args, "--results", str(synthetic_results))
+    assert code == 2
+    assert err.count("\n") == 1 and message in err, err
 
 
 def test_example_recommendation_numbers_are_finite():

@@ -110,6 +110,9 @@ def test_every_reader_survives_a_store_full_of_garbage(tmp_path, capsys):
     assert main(["report", "--results", results, "--out", str(tmp_path / "report")]) == 0
     assert (tmp_path / "report" / "index.html").stat().st_size > 1000
     capsys.readouterr()
+    assert main(["recommend", "synthetic", "--N-pop", "1000", "--simtime", "500", "--results", results]) == 0
+    out, err = capsys.readouterr()
+    assert "The stored runs cannot answer" in out and "never validated on this scenario" in out and "Traceback" not in err
 
     from snnbench.runner import RunSpec
     from snnbench.sweep import Design, expand, plan
