@@ -167,7 +167,11 @@ def _scenario_page(all_runs: list[RunRecord], validations: list, validations_fil
     # the answer: at the sizes measured, then in words
     points = measured_winners(ok, validations, scenario)
     latest, references = verdicts(validations, scenario)
-    states = {b: verdict_of(backend_of[b], "", set(), latest, references, validations_file).state for b in backends}
+    sample = {configuration_of(r): r for r in ok}
+    judged = {b: verdict_of(backend_of[b], sample[b].backend_version or "", {r.scenario_hash for r in ok if r.scenario_hash},
+                            latest, references, validations_file) for b in backends}
+    states = {b: v.state for b, v in judged.items()}
+    caveats = sorted({c for v in judged.values() for c in v.caveats})
     answer_map = figures.winner_map(points, backends) if any(p.winner for p in points) else None
     text = answer.paragraph(points, fits["models"], states, len(failed), Counter((r.failure_kind or "failed") for r in failed),
                             validations_file)
@@ -224,7 +228,7 @@ def _scenario_page(all_runs: list[RunRecord], validations: list, validations_fil
         title=title, scenario=scenario, scenario_title=ok[0].scenario_title or scenario,
         generated=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), version=__version__,
         n_runs=len(runs), n_ok=len(ok), backends=backends, provenance=_provenance(runs), point=point,
-        answer_map=answer_map, answer_rows=answer.table(points), answer_text=text, states=states,
+        answer_map=answer_map, answer_rows=answer.table(points), answer_text=text, states=states, caveats=caveats,
         validations_file=validations_file, published=comparisons(ok, fits["models"], scenario), model_holds=model_holds,
         medians=_medians_table(ok, configuration_of), figures=figs, scaling=scaling, fits=fits, activity=activity,
         distribution_png=distribution_png, transient=scenario_transient,
