@@ -364,7 +364,7 @@ def memory_budget(memory_gib: float | None) -> tuple[float, str]:
         return memory_gib * 2**30, "--memory"
     import psutil
 
-    return float(psutil.virtual_memory().total), "this machine's RAM (psutil)"
+    return float(psutil.virtual_memory().total), "this machine's RAM, from psutil"
 
 
 def validations_path(results: str | Path, validations: str | Path | None) -> Path:
