@@ -346,6 +346,8 @@ def _answer(rec: Recommendation) -> tuple[str, list[str]]:
         text += " (the only validated configuration with a model)"
     if best.outside_range:
         notes += best.outside_range
+    if best.failures:
+        notes.append(f"{best.configuration} also has failed runs: {'; '.join(best.failures)}")
     if not p.holds:
         notes.append(f"{best.configuration}'s total-time model misses its own data: {p.why_not}")
     if best.memory != "fits":

@@ -102,6 +102,10 @@ def test_failed_runs_are_reported_and_a_backend_without_successful_runs_is_apart
     crashy = next(o for o in rec.apart if o.backend == "crashy")
     assert crashy.apart == "no successful run"
     assert crashy.failures == ["oom in build at N_pop 16000, 1000 ms (2 runs)", "oom in build at N_pop 32000, 1000 ms"]
+    # the recommended backend's own failures are said with the answer
+    fast_failed = failed[0].model_copy(update={"backend": "fast", "run_id": "fast-failed"})
+    rec = _recommend(runs=runs + [fast_failed])
+    assert "fast also has failed runs: oom in build at N_pop 16000, 1000 ms" in rec.notes
 
 
 def test_no_validated_backend_the_data_cannot_answer():
