@@ -293,6 +293,10 @@ def no_model_reason(records: pd.DataFrame, backend: str, phase: str) -> str:
     if phase != "memory" and float(np.max(y)) < 1.0:
         return "the phase takes under 1 ms: nothing to model"
     sizes = sorted({(n, t) for n, t in zip(data["N"], data["simtime"])})
+    simtimes = sorted({t for _, t in sizes})
+    if phase != "memory" and len(simtimes) == 1 and len(sizes) > 2:
+        return (f"measured at one simtime only ({simtimes[0]:g} ms): every time model has N_pop and N_pop x simtime, "
+                "which one simtime cannot tell apart (sweep simtime too)")
     if len(sizes) <= 2:
         where = ", ".join(f"N_pop {n:,.0f} x {t:g} ms" for n, t in sizes)
         return f"measured at {len(sizes)} size(s) only ({where}): too few for any model"

@@ -370,13 +370,17 @@ def recommend_lines(rec: Any) -> list[str]:
         for reason, group in by_reason.items():
             lines.append(f"  {reason}")
             for o in group:
-                total, here = o.predictions.get("total"), o.measured.get("total")
+                total, here, memory = o.predictions.get("total"), o.measured.get("total"), o.predictions.get("memory")
                 extra = [f"validation {o.verdict.state}"]
                 if total:
                     extra.append(f"predicted total {_interval(total)}")
+                if memory:
+                    extra.append(f"peak memory {_memory_interval(memory)}, {o.memory.split(' (')[0]}")
                 if here:
                     extra.append(f"measured here: total {here['median'] / 1000:.3g} s, median of {here['n']}")
                 lines.append(f"    {o.configuration:{w}s} " + "; ".join(extra))
+                if o.predictions:
+                    lines += [f"    {'':{w}s} {text}" for text in o.outside_range]
                 lines += [f"    {'':{w}s} failed runs: {f}" for f in o.failures]
     return lines
 

@@ -199,3 +199,13 @@ def test_example_recommendation_numbers_are_finite():
     for o in rec.by_total:
         p = o.predictions["total"]
         assert np.isfinite([p.low, p.mean, p.high]).all() and p.low <= p.mean <= p.high
+
+
+def test_one_simtime_only_says_why_there_is_no_time_model_and_still_predicts_memory():
+    runs = [r for r in _records("fast", lambda N, T: 1e-5 * N * T) if r["resolved"]["simtime"] == 1000.0]
+    rec = _recommend(N_pop=80000, runs=as_run_records(runs), validations=[ValidationRecord.model_validate(_validation("fast"))])
+    fast = rec.apart[0]
+    assert fast.apart.startswith("no total-time model: measured at one simtime only (1000 ms)")
+    assert "memory" in fast.predictions and fast.outside_range[0].startswith("no runs of fast above N_pop 8,000: 80,000 is 10x")
+    text = "\n".join(recommend_lines(rec))
+    assert "peak memory" in text and "is 10x the largest measured" in text
