@@ -10,7 +10,7 @@ import pytest
 
 from snnbench.fit import fit_report, frame
 from snnbench.published import MODELS, RATES, comparisons
-from snnbench.record import ValidationRecord, as_run_records
+from snnbench.record import as_run_records
 from snnbench.recommend import measured_winners
 from snnbench.report import build_report, figures
 from snnbench.store import ResultStore, append_jsonl
