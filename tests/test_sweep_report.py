@@ -129,7 +129,7 @@ def test_report_renders_in_chromium_without_errors(report, tmp_path):
     figures = re.findall(r'<figure id="fig-([^"]+)"><img alt="[^"]+" src="data:image/png;base64,', dom)
     expected = {"phase-bars", "memory-bars", "rates", "sim-vs-N", "sim-vs-simtime", "build-vs-N", "total-vs-N", "memory-vs-N"}
     assert expected <= set(figures), figures
-    assert 'id="recommendation-table"' in dom and ("fig-winner-map" in figures or "nest" not in backends)
+    assert 'id="recommendation-table"' in dom and ("winner-map" in figures or "nest" not in backends)
     shot = tmp_path / "report.png"
     chromium(path, tmp_path, f"--screenshot={shot}")
     assert shot.exists() and shot.stat().st_size > 20_000  # a rendered page, not a blank one (that is ~5 kB)
