@@ -45,11 +45,43 @@ class PopulationOutput:
 
 
 @dataclass
+class WeightSamples:
+    """The weights of one plastic projection at its recording times (PyNN units: uS or nA).
+
+    Every synapse's weight (`values`, shape (times, synapses), in the order the backend reads
+    them) or, for a projection over the scenario's `max_synapses`, a histogram (`counts`, shape
+    (times, bins), over `bin_edges`); and the trajectory of the chosen synapses: the first k in
+    (pre, post) order, local indices `chosen` (k, 2), weights `trajectory` (times, k).
+    """
+
+    times: np.ndarray  # ms
+    chosen: np.ndarray  # (k, 2) int64: pre, post local indices
+    trajectory: np.ndarray  # (times, k)
+    values: np.ndarray | None = None  # (times, synapses)
+    counts: np.ndarray | None = None  # (times, bins) int64
+    bin_edges: np.ndarray | None = None  # (bins + 1,)
+
+    def summary(self) -> dict[str, list[float]]:
+        """Mean, min and max weight at each time (from the histogram's bin centres when binned)."""
+        if self.values is not None:
+            v = self.values
+            empty = v.shape[1] == 0
+            return {"times_ms": self.times.tolist(),
+                    "mean": [] if empty else v.mean(axis=1).tolist(),
+                    "min": [] if empty else v.min(axis=1).tolist(),
+                    "max": [] if empty else v.max(axis=1).tolist()}
+        centres = 0.5 * (self.bin_edges[1:] + self.bin_edges[:-1])
+        total = np.maximum(self.counts.sum(axis=1), 1)
+        return {"times_ms": self.times.tolist(), "mean": (self.counts @ centres / total).tolist(), "binned": True}
+
+
+@dataclass
 class SimulationOutput:
     simtime: float
     dt: float
     populations: dict[str, PopulationOutput]
     synapses: dict[str, int]  # per projection label, as created by the backend
+    weights: dict[str, WeightSamples] = field(default_factory=dict)  # plastic projections that record them
 
     @property
     def n_synapses(self) -> int:

@@ -167,6 +167,10 @@ class Backend(ABC):
     source_multiplicity: ClassVar[bool] = False
     one_spike_per_step: ClassVar[str] = "delivers at most one spike per source and step"  # why not, in the refusal
     max_threads: ClassVar[int | None] = None  # None: any
+    # Plastic synapses it runs (of scenario.model.PLASTICITY_RULES: the weight dependences of
+    # PyNN's STDPMechanism, stdp_pl_synapse_hom) and, for the others, why not.
+    plasticity_rules: ClassVar[tuple[str, ...]] = ()
+    plasticity_refusal: ClassVar[str] = "this adapter builds static synapses only"
     compile_after_build: ClassVar[bool] = False  # code generation needs the built network
     uses_child_processes: ClassVar[bool] = False  # the simulation runs in a process of its own
 
@@ -260,6 +264,9 @@ class Backend(ABC):
         for proj in resolved.projections:
             if not isinstance(proj.connector, self.connectors):
                 problems.append(f"projection {proj.label}: connector {proj.connector.type} is not supported")
+            synapse = proj.spec.synapse
+            if synapse is not None and synapse.rule not in self.plasticity_rules:
+                problems.append(f"projection {proj.label}: plastic synapse {synapse.describe} is not supported ({self.plasticity_refusal})")
         return problems + self.multiplicity_problems(resolved)
 
     @classmethod

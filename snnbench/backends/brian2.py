@@ -46,6 +46,22 @@ like every projection built from the harness's arrays, -> connect(i=, j=) with t
 -> PoissonGroup (one train per source, shared by all its targets, as PyNN's SpikeSourcePoisson);
 SpikeSourceArray -> SpikeGeneratorGroup.
 
+Plastic synapses (PyNN's STDPMechanism with SpikePairRule, NEST's stdp_pl_synapse_hom), NEST's
+algorithm written as Brian2 pathways on a dimensionless weight w (PyNN units, uS or nA):
+    on_pre  'pre'       (delay (1 - f) d) depression by the post trace K- as of now, then the pre
+                        trace K+ += 1 (NEST's order: a pre and a post seen in the same step do
+                        not pair with each other)
+    on_pre  'transmit'  (delay d) the post-synaptic variable += w
+    on_post 'post'      (delay f d) potentiation by K+ as of now (less a pre seen in this same
+                        step), then K- += 1
+with f = dendritic_delay_fraction (1, NEST's convention: the pre spike is seen at once, the post
+spike after the whole delay). The traces are stored with the time of their last spike and
+decayed exactly. Brian2 applies each potentiation when the post spike is seen, NEST at the next
+pre spike: the weights agree whenever no post spike was seen since the last pre spike, and the
+transmitted weight is w at arrival (NEST's: w after the depression at sending). Weights at the
+recording times: a StateMonitor of w on a clock of the times' greatest common divisor
+(when='start': the state after the steps before that time), the last from w after the run.
+
 Code generation and compilation are the 'compile' phase (after build):
   * brian2 (runtime, Cython): Network.before_run() generates and compiles every code object of the
     run; run() then skips Network.run()'s own before_run (nothing changed since), so 'sim' is the
@@ -76,7 +92,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..models.lif import step_mean
-from ..scenario.model import Normal, NormalClipped, Uniform
+from ..scenario.model import PLASTICITY_RULES, Normal, NormalClipped, PowerLawSTDP, Uniform
 from ..scenario.realise import Network, connect as realise_connect, rng_for
 from ..scenario.resolve import ResolvedScenario
 from .base import Option
@@ -172,6 +188,43 @@ def neuron_model(cell_type: str, p, dt: float, method: str | None = None) -> tup
     return eqs, ns, method, notes
 
 
+# Each weight dependence as (potentiation by kp, depression by km) on the dimensionless weight w.
+_POTENTIATE = {
+    "additive": "w = clip(w + w_max*A_plus*kp, w_min, w_max)",
+    "multiplicative": "w = clip(w + (w_max - w)*A_plus*kp, w_min, w_max)",
+    "power_law": "w = w + pl_lambda*w**pl_mu*kp",
+}
+_DEPRESS = {
+    "additive": "w = clip(w - w_max*A_minus*km, w_min, w_max)",
+    "multiplicative": "w = clip(w - (w - w_min)*A_minus*km, w_min, w_max)",
+    "power_law": "w = w - pl_lambda*pl_alpha*w*km\nw = w*int(w > 0)",
+}
+_RULES = {  # rule -> (potentiation, depression)
+    "AdditiveWeightDependence": ("additive", "additive"),
+    "MultiplicativeWeightDependence": ("multiplicative", "multiplicative"),
+    "AdditivePotentiationMultiplicativeDepression": ("additive", "multiplicative"),
+    "stdp_pl_synapse_hom": ("power_law", "power_law"),
+}
+
+
+def plastic_synapse_model(synapse) -> tuple[str, str, str, dict[str, tuple[str, float]]]:
+    """(model, plastic on_pre, on_post, namespace in (unit, value)) of a plastic synapse."""
+    potentiate, depress = _RULES[synapse.rule]
+    model = "w : 1\nKplus : 1\nKminus : 1\ntpre : second\ntpost : second\n"
+    on_pre = ("km = Kminus*exp(-(t - tpost)/tau_minus)\n" + _DEPRESS[depress] + "\n"
+              "Kplus = Kplus*exp(-(t - tpre)/tau_plus) + 1\ntpre = t\n")
+    on_post = ("kp = Kplus*exp(-(t - tpre)/tau_plus) - int(abs(t - tpre) < half_dt)\n" + _POTENTIATE[potentiate] + "\n"
+               "Kminus = Kminus*exp(-(t - tpost)/tau_minus) + 1\ntpost = t\n")
+    if isinstance(synapse, PowerLawSTDP):
+        ns = {"tau_plus": ("ms", synapse.tau_plus), "tau_minus": ("ms", synapse.tau_minus), "pl_lambda": ("1", synapse.lambda_),
+              "pl_alpha": ("1", synapse.alpha), "pl_mu": ("1", synapse.mu)}
+    else:
+        td, wd = synapse.timing_dependence, synapse.weight_dependence
+        ns = {"tau_plus": ("ms", td.tau_plus), "tau_minus": ("ms", td.tau_minus), "A_plus": ("1", td.A_plus),
+              "A_minus": ("1", td.A_minus), "w_min": ("1", wd.w_min), "w_max": ("1", wd.w_max)}
+    return model, on_pre, on_post, ns
+
+
 def synaptic_target(cell_type: str, receptor: str) -> tuple[str, str]:
     """(the post-synaptic variable a weight is added to, the Brian2 unit of the weight)."""
     if cell_type == "IF_cond_exp":
@@ -228,6 +281,7 @@ class Brian2Backend(SimulatorBackend):
     accepted_options = (CACHE_OPTION, METHOD_OPTION)
     max_threads = 1
     compile_after_build = True
+    plasticity_rules = PLASTICITY_RULES
     device_name: ClassVar[str] = "runtime"
     # A SpikeGeneratorGroup takes one spike per index and step: a step carrying k spikes fires k
     # layers of the source (`create_array_source`), each projection from it replicated per layer.
@@ -312,6 +366,7 @@ class Brian2Backend(SimulatorBackend):
         self.v_monitors: dict[str, Any] = {}
         self.synapse_objects: dict[str, Any] = {}
         self.layers: dict[str, int] = {}  # sources whose steps carry several spikes: their number of layers
+        self.weight_monitors: dict[str, tuple[Any, list[int]]] = {}
         self.objects: list[Any] = []
         # Synapses are named by the projection's place in the file: stable names keep the standalone project warm.
         self._syn_names = {proj.label: f"syn_{k}_" + "".join(c if c.isalnum() or c == "_" else "_" for c in proj.label)
@@ -321,6 +376,7 @@ class Brian2Backend(SimulatorBackend):
 
     def finish_build(self) -> None:
         b2 = self.b2
+        self._monitor_weights()
         if self.v_monitors:
             self.translate("v sampling", "v recorded at the end of each step (when='end', after reset); Brian2 stamps it with the "
                            f"step's start: reported times are + {self.resolved.dt} ms, k*dt for k = 1..n_steps")
@@ -467,13 +523,43 @@ class Brian2Backend(SimulatorBackend):
         self.objects.append(syn)
         return syn, unit
 
+    def _plastic_synapses(self, proj, pre_idx, post_idx, weight, delay_steps):
+        """A plastic Synapses object (see the module's docstring), connected and initialised."""
+        b2, dt = self.b2, self.resolved.dt
+        var, unit = synaptic_target(self.resolved.populations[proj.post].cell_type, proj.receptor)
+        model, on_pre, on_post, ns = plastic_synapse_model(proj.spec.synapse)
+        ns = self._cell_namespace({**ns, "w_unit": (unit, 1.0), "half_dt": ("ms", 0.5 * dt)})
+        syn = b2.Synapses(self.groups[proj.pre], self.groups[proj.post], model=model,
+                          on_pre={"pre": on_pre, "transmit": f"{var}_post += w*w_unit"}, on_post=on_post,
+                          namespace=ns, name=self._syn_names[proj.label])
+        syn.connect(i=pre_idx.astype(np.int32), j=post_idx.astype(np.int32))
+        syn.w = weight
+        syn.tpre = syn.tpost = -1.0 * b2.second  # no spike yet: no same-step correction
+        f = proj.spec.synapse.dendritic_delay_fraction
+        dendritic = np.round(f * delay_steps).astype(np.int64)
+        if np.any(np.abs(f * delay_steps - dendritic) > 1e-9):
+            self.translate("dendritic delay", f"{proj.label}: the dendritic part {f} of each delay put on the {dt} ms grid (nearest step)")
+        syn.transmit.delay = delay_steps * dt * b2.ms
+        syn.post.delay = dendritic * dt * b2.ms
+        syn.pre.delay = (delay_steps - dendritic) * dt * b2.ms
+        self.translate("plasticity", f"{proj.label}: {proj.spec.synapse.describe} as Brian2 pathways (pre: depression, "
+                       f"transmit: +w after the delay, post: potentiation); the post spike seen {f} of the delay after it, "
+                       "the pre spike the rest; potentiation applied when the post spike is seen (NEST: at the next pre spike)")
+        self.synapse_objects[proj.label] = syn
+        self.objects.append(syn)
+
     def why_not_native(self, proj) -> str | None:
         if proj.pre in self.layers:
             return f"{proj.pre} is a layered source (several spikes per step): connected once per layer"
+        if proj.spec.synapse is not None and not (isinstance(proj.weight, float) and isinstance(proj.delay, float)):
+            return "a plastic projection with drawn weights or delays is built from the harness's arrays in this adapter"
         return None
 
     def connect_arrays(self, proj, arrays, delay_steps) -> None:
         b2, dt = self.b2, self.resolved.dt
+        if proj.spec.synapse is not None:
+            self._plastic_synapses(proj, arrays.pre_idx, arrays.post_idx, arrays.weight, np.asarray(delay_steps, np.int64))
+            return
         syn, unit = self._synapses(proj, None, None)
         n_layers, n_pre = self.layers.get(proj.pre, 1), self.resolved.populations[proj.pre].size
         pre = np.concatenate([arrays.pre_idx + k * n_pre for k in range(n_layers)])
@@ -482,6 +568,8 @@ class Brian2Backend(SimulatorBackend):
         syn.delay = np.tile(delay_steps, n_layers) * dt * b2.ms
 
     def connect_native(self, proj) -> bool:
+        if proj.spec.synapse is not None:  # constant weight and delay (why_not_native)
+            return False
         weight_const = proj.weight if isinstance(proj.weight, float) else None
         delay_const = self.constant_delay_steps(proj.delay, proj.label) if isinstance(proj.delay, float) else None
         syn, unit = self._synapses(proj, weight_const, delay_const)
@@ -558,6 +646,28 @@ class Brian2Backend(SimulatorBackend):
     }
 
     # -- recording
+
+    def _monitor_weights(self) -> None:
+        """A StateMonitor of w per recorded plastic projection, sampling at the times' common step."""
+        b2, dt = self.b2, self.resolved.dt
+        for proj in self.weight_recordings():
+            steps = self.weight_steps(proj)
+            every = math.gcd(*[s for s in steps if s] or [self.resolved.n_steps])
+            before_end = [s for s in steps if s < self.resolved.n_steps]
+            mon = None
+            if before_end:
+                mon = b2.StateMonitor(self.synapse_objects[proj.label], "w", record=True, dt=every * dt * b2.ms,
+                                      when="start", name=f"w_{self._syn_names[proj.label]}")
+                self.objects.append(mon)
+            self.weight_monitors[proj.label] = (mon, [s // every for s in before_end])
+
+    def weight_matrix(self, proj):
+        syn = self.synapse_objects[proj.label]
+        mon, rows = self.weight_monitors[proj.label]
+        samples = [np.asarray(mon.w[:], float)[:, rows].T] if mon is not None else []
+        if len(rows) < len(proj.spec.record.weights.times):  # simtime: the weights after the run
+            samples.append(np.asarray(syn.w[:], float)[None, :])
+        return np.asarray(syn.i[:], np.int64), np.asarray(syn.j[:], np.int64), np.concatenate(samples)
 
     def record(self, name: str, pop, n_spikes: int, n_v: int) -> None:
         b2, group = self.b2, self.groups[name]

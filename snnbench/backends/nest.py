@@ -20,6 +20,15 @@ microcircuit on 2 threads), each projection gets its own copy of static_synapse 
 Progress: in a measured run the sim phase is one Prepare()/Cleanup() around Run() in chunks of
 about 2 s of wall time, each followed by a report of the simulated ms and an ETA (the parent shows
 them, as for numba); without a progress reader it is one Simulate().
+
+Plastic synapses (one CopyModel per projection, its parameters in NEST's units):
+    STDPMechanism(SpikePairRule, w-dependence) -> stdp_synapse, as pyNN.nest maps it:
+        lambda = A_plus, alpha = A_minus / A_plus, Wmax = 1000 w_max (pA, nS; signed as the
+        weights), tau_plus; (mu_plus, mu_minus) = (0, 0) additive, (1, 1) multiplicative, (0, 1)
+        additive potentiation, multiplicative depression; tau_minus set on the post cells
+    stdp_pl_synapse_hom -> stdp_pl_synapse_hom, lambda_NEST = lambda 1000^(1 - mu) (w^mu in pA/nS)
+NEST brings a weight up to date when a presynaptic spike is sent (the pairings with the post
+spikes since the last one, then the depression), and treats the whole delay as dendritic.
 """
 
 from __future__ import annotations
@@ -32,10 +41,13 @@ import time
 import numpy as np
 
 from ..scenario.model import (
+    PLASTICITY_RULES,
     DistanceDelay,
     GaussianInDegree,
     Normal,
     NormalClipped,
+    PowerLawSTDP,
+    STDPMechanism,
     Uniform,
 )
 from ..scenario.realise import positions
@@ -77,6 +89,41 @@ NEST_RULES = {
 }
 
 
+# PyNN's weight dependences as stdp_synapse's exponents (mu_plus, mu_minus), as pyNN.nest sets them.
+STDP_EXPONENTS = {
+    "AdditiveWeightDependence": (0.0, 0.0),
+    "MultiplicativeWeightDependence": (1.0, 1.0),
+    "AdditivePotentiationMultiplicativeDepression": (0.0, 1.0),
+}
+
+
+def plasticity_problems(resolved: ResolvedScenario) -> list[str]:
+    """What NEST's stdp_synapse and stdp_pl_synapse_hom cannot express of a scenario's plastic synapses."""
+    problems, tau_minus = [], {}
+    for proj in resolved.projections:
+        syn = proj.spec.synapse
+        if syn is None:
+            continue
+        where = f"projection {proj.label}"
+        if syn.dendritic_delay_fraction != 1.0:
+            problems.append(f"{where}: dendritic_delay_fraction {syn.dendritic_delay_fraction}: NEST treats the whole delay as dendritic (1 only)")
+        if isinstance(syn, STDPMechanism):
+            td = syn.timing_dependence
+            if syn.weight_dependence.w_min != 0.0:
+                problems.append(f"{where}: w_min {syn.weight_dependence.w_min}: NEST's stdp_synapse bounds weights below by 0 only")
+            if td.A_plus == 0.0 and td.A_minus != 0.0:
+                problems.append(f"{where}: A_plus = 0 with A_minus > 0: stdp_synapse scales depression by lambda = A_plus")
+            tau = td.tau_minus
+        else:
+            tau = syn.tau_minus
+            if weight_factor(resolved.populations[proj.post].cell_type, proj.receptor) < 0:
+                problems.append(f"{where}: stdp_pl_synapse_hom onto an inhibitory conductance: NEST's weight is negative there and w^mu undefined")
+        if tau_minus.setdefault(proj.post, tau) != tau:
+            problems.append(f"{where}: tau_minus {tau} ms differs from another plastic projection onto {proj.post} "
+                            f"({tau_minus[proj.post]} ms): NEST holds tau_minus in the post cell")
+    return problems
+
+
 def nest_cell_parameters(cell_type: str, p) -> dict[str, float]:
     """PyNN parameters (nF, ms, mV, nA) -> NEST parameters (pF, ms, mV, pA, nS)."""
     params = {
@@ -113,6 +160,10 @@ class NestBackend(SimulatorBackend):
     # poisson_generator draws Poisson(rate dt) spikes per step and parrot_neuron passes the
     # multiplicity on; a spike_generator emits a time given k times as k spikes.
     source_multiplicity = True
+    plasticity_rules = PLASTICITY_RULES
+
+    def supports(self, resolved: ResolvedScenario, mode: str) -> list[str]:
+        return super().supports(resolved, mode) + plasticity_problems(resolved)
 
     def load(self) -> None:
         os.environ.setdefault("PYNEST_QUIET", "1")  # no banner in the run log
@@ -143,6 +194,7 @@ class NestBackend(SimulatorBackend):
                            f"per virtual process and synapse model ({MAX_CONNECTIONS_PER_VP_AND_MODEL:,}): each projection "
                            "connects through its own copy of static_synapse (the same dynamics)")
         self.spatial: set[str] = set()  # populations created with positions (NEST spatial connections)
+        self.synapse_models: dict[str, str] = {}  # projection label -> its plastic NEST model
 
     def create_cells(self, name, pop, v_init) -> None:
         nest = self.nest
@@ -171,11 +223,25 @@ class NestBackend(SimulatorBackend):
         self.nodes[name] = parrots
         return True
 
-    def create_array_source(self, name, pop, steps) -> None:
+    def create_array_source(self, name, pop, steps):
         # A spike_generator sends the same times to every target: one node per source.
-        gens = self.nest.Create("spike_generator", pop.size)
-        gens.set([{"spike_times": (s * self.resolved.dt).tolist()} for s in steps])
-        self.nodes[name] = gens
+        nest, dt = self.nest, self.resolved.dt
+        gens = nest.Create("spike_generator", pop.size)
+        if not any(proj.pre == name and proj.spec.synapse is not None for proj in self.resolved.projections):
+            gens.set([{"spike_times": (s * dt).tolist()} for s in steps])
+            self.nodes[name] = gens
+            return None
+        # Plastic synapses take spikes from neurons only: parrots repeat the generator's spikes
+        # one dt later (the hop), so the generator gets each time one dt early, as pyNN.nest does.
+        kept = [s[s >= 2] for s in steps]
+        dropped = sum(a.size - b.size for a, b in zip(steps, kept))
+        gens.set([{"spike_times": ((s - 1) * dt).tolist()} for s in kept])
+        parrots = nest.Create("parrot_neuron", pop.size)
+        nest.Connect(gens, parrots, "one_to_one", syn_spec={"delay": dt})
+        self.translate("SpikeSourceArray", f"{name}: spike_generator -> parrot_neuron (NEST's plastic synapses need a neuron "
+                       f"as sender), generator times one dt early" + (f"; {dropped} spike(s) at t <= dt dropped" if dropped else ""))
+        self.nodes[name] = parrots
+        return kept
 
     def _nest_value(self, value, factor: float):
         """A constant or a scenario distribution as a NEST value or random parameter."""
@@ -193,7 +259,7 @@ class NestBackend(SimulatorBackend):
             return nest.math.redraw(normal, min=lo, max=hi)
         raise TypeError(value)
 
-    def _synapse_model(self, proj) -> str:
+    def _static_model(self, proj) -> str:
         """static_synapse, or this projection's own copy of it (see `setup`)."""
         if not self.model_per_projection:
             return "static_synapse"
@@ -245,6 +311,47 @@ class NestBackend(SimulatorBackend):
         self._connected(proj.label, lambda: nest.Connect(self.nodes[proj.pre], self.nodes[proj.post], spec, syn_spec=syn))
         return True
 
+    def _synapse_model(self, proj) -> str:
+        """static_synapse, or a copy of NEST's plastic model with the projection's parameters."""
+        syn = proj.spec.synapse
+        if syn is None:
+            return self._static_model(proj)
+        if proj.label in self.synapse_models:
+            return self.synapse_models[proj.label]
+        nest, factor = self.nest, self._weight_factor(proj)
+        name = f"snnbench_plastic_{len(self.synapse_models)}"
+        if isinstance(syn, STDPMechanism):
+            td, wd = syn.timing_dependence, syn.weight_dependence
+            mu_plus, mu_minus = STDP_EXPONENTS[wd.type]
+            alpha = td.A_minus / td.A_plus if td.A_plus else 0.0
+            params = {"tau_plus": td.tau_plus, "lambda": td.A_plus, "alpha": alpha, "mu_plus": mu_plus,
+                      "mu_minus": mu_minus, "Wmax": wd.w_max * factor}
+            nest.CopyModel("stdp_synapse", name, params)
+            self.translate("plasticity", f"{proj.label}: {syn.describe} -> stdp_synapse (lambda = A_plus = {td.A_plus}, alpha = "
+                           f"A_minus/A_plus = {alpha:g}, mu_plus = {mu_plus:g}, mu_minus = {mu_minus:g}, Wmax = {params['Wmax']:g}); "
+                           "updated at each presynaptic spike, the whole delay dendritic")
+            tau_minus = td.tau_minus
+        else:
+            lam = syn.lambda_ * 1000.0 ** (1.0 - syn.mu)
+            nest.CopyModel("stdp_pl_synapse_hom", name, {"tau_plus": syn.tau_plus, "lambda": lam, "alpha": syn.alpha, "mu": syn.mu})
+            self.translate("plasticity", f"{proj.label}: stdp_pl_synapse_hom with lambda = {syn.lambda_} x 1000^(1 - mu) = {lam:g} "
+                           "(NEST's w^mu reads pA or nS); the whole delay dendritic")
+            tau_minus = syn.tau_minus
+        self.nodes[proj.post].tau_minus = tau_minus
+        self.translate("tau_minus", f"{proj.label}: tau_minus = {tau_minus} ms set on the cells of {proj.post} (NEST's archiving node)")
+        self.synapse_models[proj.label] = name
+        return name
+
+    def read_weights(self, proj):
+        conns = self.nest.GetConnections(self.nodes[proj.pre], self.nodes[proj.post], synapse_model=self.synapse_models[proj.label])
+        if len(conns) == 0:
+            return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+        got = conns.get(("source", "target", "weight"))
+        column = lambda key, kind: np.atleast_1d(np.asarray(got[key], kind))  # noqa: E731 - a scalar for one connection
+        pre = column("source", np.int64) - self.nodes[proj.pre][0].global_id
+        post = column("target", np.int64) - self.nodes[proj.post][0].global_id
+        return pre, post, column("weight", float) / self._weight_factor(proj)
+
     def record(self, name, pop, n_spikes, n_v) -> None:
         nest, nodes = self.nest, self.nodes[name]
         if n_spikes:
@@ -285,6 +392,9 @@ class NestBackend(SimulatorBackend):
 
     def run(self) -> None:
         nest, simtime = self.nest, self.resolved.simtime
+        if self.weight_recordings():  # stopped at each recording time, to read the weights
+            self.run_sampling_weights(nest.Simulate)
+            return
         report = getattr(self, "on_progress", None)
         if report is None:
             nest.Simulate(simtime)

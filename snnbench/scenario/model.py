@@ -33,6 +33,7 @@ from pydantic import (
     ValidationInfo,
     field_serializer,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -550,8 +551,152 @@ RawWeight = Union[
 Weight = Union[float, Distribution]
 
 
+# ------------------------------------------------------------------------- plastic synapses
+# PyNN's STDPMechanism (pyNN.standardmodels.synapses): a timing dependence and a weight
+# dependence, with PyNN's names and defaults; w_min and w_max are in the weight's unit (uS onto
+# IF_cond_exp, nA onto IF_curr_exp; converted in Scenario._check_semantics).
+
+_WeightBound = Union[float, str]
+
+
+class SpikePairRule(Strict):
+    """All spike pairs count (Song et al. 2000): a pre spike followed by a post spike dt > 0 ms
+    later potentiates by A_plus exp(-dt/tau_plus), the reverse depresses by A_minus exp(-dt/tau_minus);
+    the amplitudes scale the weight dependence's terms (w_max, or the distance to a bound)."""
+
+    type: Literal["SpikePairRule"]
+    tau_plus: PositiveTime = 20.0
+    tau_minus: PositiveTime = 20.0
+    A_plus: Annotated[float, Field(ge=0)] = 0.01
+    A_minus: Annotated[float, Field(ge=0)] = 0.01
+
+
+class _WeightDependence(Strict):
+    w_min: _WeightBound = 0.0
+    w_max: _WeightBound = 1.0
+
+
+class AdditiveWeightDependence(_WeightDependence):
+    """dw = w_max A_plus K+ (potentiation), -w_max A_minus K- (depression), clipped to [w_min, w_max]."""
+
+    type: Literal["AdditiveWeightDependence"]
+
+
+class MultiplicativeWeightDependence(_WeightDependence):
+    """dw = (w_max - w) A_plus K+ (potentiation), -(w - w_min) A_minus K- (depression)."""
+
+    type: Literal["MultiplicativeWeightDependence"]
+
+
+class AdditivePotentiationMultiplicativeDepression(_WeightDependence):
+    """dw = w_max A_plus K+ (potentiation, clipped at w_max), -(w - w_min) A_minus K- (depression)."""
+
+    type: Literal["AdditivePotentiationMultiplicativeDepression"]
+
+
+WeightDependence = Annotated[
+    Union[AdditiveWeightDependence, MultiplicativeWeightDependence, AdditivePotentiationMultiplicativeDepression],
+    Field(discriminator="type"),
+]
+
+
+class STDPMechanism(Strict):
+    """PyNN's STDPMechanism. `dendritic_delay_fraction` (PyNN's, default 1): the part of the
+    connection delay d that lies in the post cell's dendrite: the synapse sees a post spike
+    fraction * d after it and a pre spike (1 - fraction) * d after it (1: NEST's convention)."""
+
+    type: Literal["STDPMechanism"]
+    timing_dependence: SpikePairRule
+    weight_dependence: WeightDependence
+    dendritic_delay_fraction: Annotated[float, Field(ge=0, le=1)] = 1.0
+
+    @property
+    def rule(self) -> str:
+        return self.weight_dependence.type
+
+    @property
+    def describe(self) -> str:
+        return f"STDPMechanism(SpikePairRule, {self.weight_dependence.type})"
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return self.weight_dependence.w_min, self.weight_dependence.w_max
+
+
+class PowerLawSTDP(Strict):
+    """NEST's stdp_pl_synapse_hom (Morrison et al. 2007), a named extension of PyNN's set:
+    potentiation dw = lambda w^mu K+, depression dw = -lambda alpha w K- (floored at 0), w in the
+    weight's PyNN unit (uS or nA; NEST's rule reads pA or nS, so its lambda is lambda 1000^(1 - mu)).
+    tau_minus is a parameter of the post cell in NEST: every plastic projection onto one
+    population must give the same. The whole delay is dendritic, as in NEST."""
+
+    type: Literal["stdp_pl_synapse_hom"]
+    tau_plus: PositiveTime = 20.0
+    tau_minus: PositiveTime = 20.0
+    lambda_: Annotated[float, Field(ge=0, alias="lambda")] = 0.1
+    alpha: Annotated[float, Field(ge=0)] = 1.0
+    mu: Annotated[float, Field(ge=0, le=1)] = 0.4
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            allowed = {"type", "tau_plus", "tau_minus", "lambda", "alpha", "mu"}
+            for key in data:
+                if key not in allowed:
+                    raise PydanticCustomError("unknown_key", "unknown key '{key}'; expected one of: {allowed}",
+                                              {"key": key, "allowed": ", ".join(sorted(allowed))})
+        return data
+
+    @property
+    def rule(self) -> str:
+        return self.type
+
+    @property
+    def describe(self) -> str:
+        return self.type
+
+    @property
+    def dendritic_delay_fraction(self) -> float:
+        return 1.0
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return 0.0, math.inf
+
+
+Synapse = Annotated[Union[STDPMechanism, PowerLawSTDP], Field(discriminator="type")]
+PLASTICITY_RULES = ("AdditiveWeightDependence", "MultiplicativeWeightDependence",
+                    "AdditivePotentiationMultiplicativeDepression", "stdp_pl_synapse_hom")
+
+
+class WeightRecord(Strict):
+    """Weights of a plastic projection at chosen times (ms, 0 <= t <= simtime, on the dt grid):
+    every synapse's weight (a histogram of `bins` bins over the projection's weight range when it
+    has more than `max_synapses` synapses) and the trajectory of its first `synapses` synapses."""
+
+    times: Annotated[list[NonNegativeTime], Field(min_length=1)]
+    synapses: NonNegativeInt = 0
+    bins: PositiveInt = 50
+    max_synapses: NonNegativeInt = 100_000
+
+    @field_validator("times")
+    @classmethod
+    def _increasing(cls, times: list[float]) -> list[float]:
+        if any(b <= a for a, b in zip(times, times[1:])):
+            raise ValueError("recording times must increase")
+        return times
+
+
+class ProjectionRecord(Strict):
+    weights: Union[WeightRecord, None] = None
+
+
 class Projection(Strict):
-    """Connections from `pre` to `post` onto one receptor, with static weights and delays."""
+    """Connections from `pre` to `post` onto one receptor: static synapses unless `synapse` is
+    plastic (PyNN's STDPMechanism or NEST's power-law rule); `record.weights` samples the weights."""
 
     name: Union[str, None] = None
     pre: str
@@ -560,10 +705,26 @@ class Projection(Strict):
     connector: Connector
     weight: RawWeight
     delay: DelayValue
+    synapse: Union[Synapse, None] = None  # None: PyNN's StaticSynapse
+    record: ProjectionRecord = ProjectionRecord()
 
     @property
     def label(self) -> str:
         return self.name or f"{self.pre}->{self.post}"
+
+    @property
+    def plastic(self) -> bool:
+        return self.synapse is not None
+
+    @model_serializer(mode="wrap")
+    def _omit_static_defaults(self, handler) -> dict[str, Any]:
+        # A static projection serialises (and hashes) as it did before plasticity existed.
+        data = handler(self)
+        if self.synapse is None:
+            data.pop("synapse", None)
+        if self.record.weights is None:
+            data.pop("record", None)
+        return data
 
     @field_serializer("weight")
     def _serialise_weight(self, weight: Any) -> Any:
@@ -704,7 +865,8 @@ class Scenario(Strict):
             weight = _convert_weight(f"{path}.weight", proj.weight, post.cell_type)
             _check_weight_sign(f"{path}.weight", weight, post.cell_type, proj.receptor)
             _check_delay(f"{path}.delay", proj.delay)
-            converted.append(proj.model_copy(update={"weight": weight}))
+            synapse = _check_plasticity(path, proj, weight, post.cell_type)
+            converted.append(proj.model_copy(update={"weight": weight, "synapse": synapse}))
         if self.run.transient >= self.run.simtime:
             raise _semantic_error("run.transient", "the transient must be shorter than simtime")
         for name in self.scaling.full_scale_rates_hz:
@@ -814,3 +976,31 @@ def _check_delay(path: str, delay: Any) -> None:
     low = delay if isinstance(delay, float) else delay.bounds[0]
     if low <= 0:
         raise _semantic_error(path, "delays must be > 0 ms; use normal_clipped with low >= dt")
+
+
+def _check_plasticity(path: str, proj: Projection, weight: Weight, cell_type: str) -> Any:
+    """The plastic synapse with its weight bounds in standard units; the weights inside them."""
+    syn = proj.synapse
+    if syn is None:
+        if proj.record.weights is not None:
+            raise _semantic_error(f"{path}.record.weights", "the weights of a static projection do not change; "
+                                  "give the projection a plastic synapse to record them")
+        return None
+    low, high = (weight, weight) if isinstance(weight, float) else weight.bounds
+    if isinstance(syn, STDPMechanism):
+        wd, kind = syn.weight_dependence, _weight_kind(cell_type)
+        bounds = {}
+        for key in ("w_min", "w_max"):
+            try:
+                bounds[key] = to_standard(getattr(wd, key), kind)
+            except UnitError as exc:
+                raise _semantic_error(f"{path}.synapse.weight_dependence.{key}", f"onto {cell_type}: {exc}") from None
+        if not 0 <= bounds["w_min"] <= bounds["w_max"]:
+            raise _semantic_error(f"{path}.synapse.weight_dependence",
+                                  f"expected 0 <= w_min <= w_max, got w_min={bounds['w_min']}, w_max={bounds['w_max']}")
+        syn = syn.model_copy(update={"weight_dependence": wd.model_copy(update=bounds)})
+    w_min, w_max = syn.bounds
+    if low < w_min or high > w_max:
+        raise _semantic_error(f"{path}.weight", f"plastic weights must lie in [w_min, w_max] = [{w_min}, {w_max}]; "
+                              f"got weights in [{low}, {high}] (an inhibitory current synapse's negative weights cannot be plastic)")
+    return syn

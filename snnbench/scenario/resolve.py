@@ -308,6 +308,7 @@ def resolve(scenario: Scenario, overrides: Overrides | None = None) -> ResolvedS
         low_delay = proj.delay if isinstance(proj.delay, float) else proj.delay.bounds[0]
         if low_delay < dt - 1e-9:
             problems.append((f"{path}.delay", f"delays must be >= dt ({dt} ms), got {low_delay} ms"))
+        problems += _weight_record_problems(f"{path}.record.weights", proj, dt, simtime)
         projections.append(
             ResolvedProjection(spec=proj, connector=conn, weight=_scale_weight(proj.weight, factor), delay=proj.delay)
         )
@@ -350,6 +351,19 @@ def _slice(scenario: Scenario, pops: dict[str, ResolvedPopulation], text: str, f
     if not any(not p.is_source for p in out.values()):
         raise ScenarioError(file, [("slice", f"{text!r} keeps no cell")])
     return out, how
+
+
+def _weight_record_problems(path: str, proj: Projection, dt: float, simtime: float) -> list[tuple[str, str]]:
+    """Recording times of a projection's weights must lie in [0, simtime] on the dt grid."""
+    spec = proj.record.weights
+    if spec is None:
+        return []
+    for t in spec.times:
+        if t > simtime + _STEP_TOLERANCE * simtime:
+            return [(path, f"recording time {t} ms is after simtime ({simtime} ms)")]
+        if abs(t / dt - round(t / dt)) > _STEP_TOLERANCE * max(1.0, t / dt):
+            return [(path, f"recording time {t} ms is not a multiple of dt ({dt} ms)")]
+    return []
 
 
 def _count(n: float) -> str:

@@ -38,6 +38,13 @@ Hooks (all but the optional ones must be implemented):
     read_v(name, pop) -> (t ms, v)           v of the first n_v cells, shape (samples, n_v)
     synapse_count(label) -> int              synapses created for one projection
     before_collect()                         e.g. flush the simulator's recorders            optional
+    read_weights(proj) -> (pre, post, w)     every synapse of a plastic projection, now, PyNN units   (plastic)
+
+Weights of plastic projections at recording times: a simulator that can stop and resume runs
+`self.run_sampling_weights(advance)` in its run() (advance(ms) simulates that long; the weights
+are read with `read_weights` at each recording time); one that cannot (Brian2 standalone)
+overrides `weight_matrix(proj)` with its own recorder's samples. `collect()` turns them into
+the output's `WeightSamples` (all synapses, or a histogram above the scenario's max_synapses).
 """
 
 from __future__ import annotations
@@ -49,7 +56,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ...output import PopulationOutput, SimulationOutput, spikes_from_steps
+from ...output import PopulationOutput, SimulationOutput, WeightSamples, spikes_from_steps
 from ...scenario.model import DistanceDelay, PoissonSourcePopulation
 from ...scenario.realise import Network, ProjectionArrays, realise_spike_steps, rng_for
 from ...scenario.resolve import ResolvedPopulation, ResolvedScenario
@@ -106,6 +113,7 @@ class SimulatorBackend(Backend):
             n_v = 0 if pop.is_source else pop.n_record_v
             if n_spikes or n_v:
                 self.record(name, pop, n_spikes, n_v)
+        self._weight_samples: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
         self.finish_build()
 
     @property
@@ -156,6 +164,62 @@ class SimulatorBackend(Backend):
     def refractory_steps(self, name: str, tau_refrac: float) -> int:
         return refractory_steps(tau_refrac, self.resolved.dt, name, self.translations)
 
+    # ------------------------------------------------------------------ weights of plastic projections
+
+    def weight_recordings(self) -> list:
+        """The projections whose weights the scenario records."""
+        return [proj for proj in self.resolved.projections if proj.spec.record.weights is not None]
+
+    def weight_steps(self, proj) -> list[int]:
+        return [int(round(t / self.resolved.dt)) for t in proj.spec.record.weights.times]
+
+    def run_sampling_weights(self, advance) -> None:
+        """Simulate simtime in segments ending at the weight-recording times (advance(ms) runs one
+        segment), reading every recorded projection's weights at each of its times."""
+        dt, n_steps = self.resolved.dt, self.resolved.n_steps
+        wanted = {proj.label: (proj, set(self.weight_steps(proj))) for proj in self.weight_recordings()}
+        done = 0
+        for stop in sorted(set().union(*(steps for _, steps in wanted.values()))) + [n_steps]:
+            if stop > done:
+                advance(round((stop - done) * dt, 9))
+                done = stop
+            for label, (proj, steps) in wanted.items():
+                if stop in steps:
+                    pre, post, w = self.read_weights(proj)
+                    self._weight_samples.setdefault(label, []).append(
+                        (np.asarray(pre, np.int64), np.asarray(post, np.int64), np.asarray(w, float)))
+                    steps.discard(stop)
+
+    def weight_matrix(self, proj) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pre, post, weights of shape (times, synapses)) of one recorded projection."""
+        samples = self._weight_samples.get(proj.label, [])
+        if len(samples) != len(proj.spec.record.weights.times):
+            raise RuntimeError(f"{proj.label}: {len(samples)} weight samples for {len(proj.spec.record.weights.times)} "
+                               "recording times (run() must call run_sampling_weights)")
+        pre, post = samples[0][0], samples[0][1]
+        return pre, post, np.stack([w for _, _, w in samples])
+
+    def read_weights(self, proj) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pre, post local indices, weight in PyNN units) of every synapse of a plastic projection, now."""
+        raise NotImplementedError(f"{self.name} cannot read weights")
+
+    def _weight_output(self, proj) -> WeightSamples:
+        spec = proj.spec.record.weights
+        pre, post, weights = self.weight_matrix(proj)
+        order = np.lexsort((post, pre))  # (pre, post) order; a stable sort keeps multapses as read
+        weights = weights[:, order]
+        k = min(spec.synapses, order.size)
+        out = WeightSamples(times=np.asarray(spec.times, float), chosen=np.stack([pre[order][:k], post[order][:k]], axis=1),
+                            trajectory=weights[:, :k].copy())
+        if order.size <= spec.max_synapses:
+            out.values = weights
+        else:
+            w_min, w_max = proj.spec.synapse.bounds
+            high = w_max if np.isfinite(w_max) else max(float(weights.max()), w_min + 1e-12)
+            out.bin_edges = np.linspace(w_min, high, spec.bins + 1)
+            out.counts = np.stack([np.histogram(np.clip(row, w_min, high), out.bin_edges)[0] for row in weights]).astype(np.int64)
+        return out
+
     # ------------------------------------------------------------------ collect
 
     def collect(self) -> SimulationOutput:
@@ -185,7 +249,8 @@ class SimulatorBackend(Backend):
                 po.v_times, po.v = t[keep], v[keep]
             out[name] = po
         synapses = {proj.label: int(self.synapse_count(proj.label)) for proj in resolved.projections}
-        return SimulationOutput(simtime=resolved.simtime, dt=dt, populations=out, synapses=synapses)
+        weights = {proj.label: self._weight_output(proj) for proj in self.weight_recordings()} if self.has_output else {}
+        return SimulationOutput(simtime=resolved.simtime, dt=dt, populations=out, synapses=synapses, weights=weights)
 
     # ------------------------------------------------------------------ the hooks
 
