@@ -155,6 +155,7 @@ class Figures(RecordPart):
     populations: Optional[dict[str, PopulationResult]] = None
     synaptic_events: Optional[Number] = None
     resolved: Optional[Resolved] = None
+    weights: Optional[dict[str, Any]] = None  # plastic projections' recorded weights: mean, min, max per time
 
 
 def _every_field(model: BaseModel) -> dict[str, Any]:
@@ -266,6 +267,7 @@ class RunRecord(RecordPart):
     populations: Optional[dict[str, PopulationResult]] = None
     synaptic_events: Optional[Number] = None
     resolved: Optional[Resolved] = None
+    weights: Optional[dict[str, Any]] = None
     # what the parent measured and derived
     realtime_factor: Optional[Number] = None
     process_tree_peak_rss_bytes: Optional[NonNegative] = None

@@ -28,7 +28,9 @@ def summarise(output: SimulationOutput, resolved: ResolvedScenario) -> Figures:
         n_syn = output.synapses.get(proj.label, 0)
         if pre.recorded.size:
             events += pre.n_spikes * (pre.size / pre.recorded.size) * n_syn / pre.size
+    extra = {"weights": {label: w.summary() for label, w in output.weights.items()}} if output.weights else {}
     return Figures.model_validate(dict(
+        **extra,
         neurons=resolved.N_pop,
         sources=sum(p.size for p in resolved.sources.values()),
         synapses=int(output.n_synapses),  # numpy integers would pass as floats

@@ -116,6 +116,8 @@ def execute(spec: dict[str, Any], progress: Path | None = None) -> ChildResult:
             extra["writer"] = "snnbench" if files is None else backend.name
             if files is None:
                 files = snnio.write(output, spec["format"], stem, annotations)
+            if spec["format"] != "none":
+                files = files + snnio.write_weights(output, stem)
             extra["bytes_written"] = sum(Path(f).stat().st_size for f in files)
             files = publish_staged(staged, files)  # also removes the (empty) staging folder of --format none
         figures = summarise(output, resolved)

@@ -127,7 +127,8 @@ class PyNNBackend(SimulatorBackend):
 
     def connect_arrays(self, proj, arrays, delay_steps) -> None:
         rows = np.column_stack([arrays.pre_idx, arrays.post_idx, arrays.weight, delay_steps * self.resolved.dt]).astype(float)
-        self._project(proj, self.sim.FromListConnector(rows, column_names=("weight", "delay")), self.sim.StaticSynapse())
+        synapse = self.sim.StaticSynapse() if proj.spec.synapse is None else self._plastic_synapse(proj, None, None)
+        self._project(proj, self.sim.FromListConnector(rows, column_names=("weight", "delay")), synapse)
 
     def _project(self, proj, connector, synapse) -> None:
         sim = self.sim
@@ -142,7 +143,23 @@ class PyNNBackend(SimulatorBackend):
 
     def _synapse(self, proj):
         weight = self._value(proj.weight, "weights", proj.label)
+        if proj.spec.synapse is not None:
+            return self._plastic_synapse(proj, weight, self._delay(proj))
         return self.sim.StaticSynapse(weight=weight, delay=self._delay(proj))
+
+    def _plastic_synapse(self, proj, weight, delay):
+        """PyNN's own STDPMechanism with the scenario's components (weight and delay None: from the list)."""
+        sim, syn = self.sim, proj.spec.synapse
+        td, wd = syn.timing_dependence, syn.weight_dependence
+        timing = sim.SpikePairRule(tau_plus=td.tau_plus, tau_minus=td.tau_minus, A_plus=td.A_plus, A_minus=td.A_minus)
+        weights = getattr(sim, wd.type)(w_min=wd.w_min, w_max=wd.w_max)
+        given = {k: v for k, v in (("weight", weight), ("delay", delay)) if v is not None}
+        return sim.STDPMechanism(timing_dependence=timing, weight_dependence=weights,
+                                 dendritic_delay_fraction=syn.dendritic_delay_fraction, **given)
+
+    def read_weights(self, proj):
+        rows = np.asarray(self.projections[proj.label].get("weight", format="list"), dtype=float).reshape(-1, 3)
+        return rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64), rows[:, 2]
 
     def _delay(self, proj):
         dt, delay = self.resolved.dt, proj.delay

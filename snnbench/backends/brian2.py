@@ -192,7 +192,7 @@ def neuron_model(cell_type: str, p, dt: float, method: str | None = None) -> tup
 _POTENTIATE = {
     "additive": "w = clip(w + w_max*A_plus*kp, w_min, w_max)",
     "multiplicative": "w = clip(w + (w_max - w)*A_plus*kp, w_min, w_max)",
-    "power_law": "w = w + pl_lambda*w**pl_mu*kp",
+    "power_law": "w = w + pl_lambda*nest_unit**(pl_mu - 1)*w**pl_mu*kp",  # NEST's w^mu reads pA or nS
 }
 _DEPRESS = {
     "additive": "w = clip(w - w_max*A_minus*km, w_min, w_max)",
@@ -217,7 +217,7 @@ def plastic_synapse_model(synapse) -> tuple[str, str, str, dict[str, tuple[str, 
                "Kminus = Kminus*exp(-(t - tpost)/tau_minus) + 1\ntpost = t\n")
     if isinstance(synapse, PowerLawSTDP):
         ns = {"tau_plus": ("ms", synapse.tau_plus), "tau_minus": ("ms", synapse.tau_minus), "pl_lambda": ("1", synapse.lambda_),
-              "pl_alpha": ("1", synapse.alpha), "pl_mu": ("1", synapse.mu)}
+              "pl_alpha": ("1", synapse.alpha), "pl_mu": ("1", synapse.mu), "nest_unit": ("1", 1000.0)}
     else:
         td, wd = synapse.timing_dependence, synapse.weight_dependence
         ns = {"tau_plus": ("ms", td.tau_plus), "tau_minus": ("ms", td.tau_minus), "A_plus": ("1", td.A_plus),

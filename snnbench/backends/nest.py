@@ -26,7 +26,7 @@ Plastic synapses (one CopyModel per projection, its parameters in NEST's units):
         lambda = A_plus, alpha = A_minus / A_plus, Wmax = 1000 w_max (pA, nS; signed as the
         weights), tau_plus; (mu_plus, mu_minus) = (0, 0) additive, (1, 1) multiplicative, (0, 1)
         additive potentiation, multiplicative depression; tau_minus set on the post cells
-    stdp_pl_synapse_hom -> stdp_pl_synapse_hom, lambda_NEST = lambda 1000^(1 - mu) (w^mu in pA/nS)
+    stdp_pl_synapse_hom -> stdp_pl_synapse_hom with the scenario's (NEST's) parameters
 NEST brings a weight up to date when a presynaptic spike is sent (the pairings with the post
 spikes since the last one, then the depression), and treats the whole delay as dendritic.
 """
@@ -332,10 +332,9 @@ class NestBackend(SimulatorBackend):
                            "updated at each presynaptic spike, the whole delay dendritic")
             tau_minus = td.tau_minus
         else:
-            lam = syn.lambda_ * 1000.0 ** (1.0 - syn.mu)
-            nest.CopyModel("stdp_pl_synapse_hom", name, {"tau_plus": syn.tau_plus, "lambda": lam, "alpha": syn.alpha, "mu": syn.mu})
-            self.translate("plasticity", f"{proj.label}: stdp_pl_synapse_hom with lambda = {syn.lambda_} x 1000^(1 - mu) = {lam:g} "
-                           "(NEST's w^mu reads pA or nS); the whole delay dendritic")
+            nest.CopyModel("stdp_pl_synapse_hom", name, {"tau_plus": syn.tau_plus, "lambda": syn.lambda_, "alpha": syn.alpha,
+                                                         "mu": syn.mu})
+            self.translate("plasticity", f"{proj.label}: stdp_pl_synapse_hom (its own parameters); the whole delay dendritic")
             tau_minus = syn.tau_minus
         self.nodes[proj.post].tau_minus = tau_minus
         self.translate("tau_minus", f"{proj.label}: tau_minus = {tau_minus} ms set on the cells of {proj.post} (NEST's archiving node)")

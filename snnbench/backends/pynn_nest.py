@@ -56,6 +56,7 @@ import numpy as np
 from ..scenario.model import DistanceDelay, FromList, NormalClipped, Uniform
 from ..scenario.resolve import ResolvedScenario
 from ._pynn_common import PyNNBackend, to_ms
+from .nest import plasticity_problems
 
 # The longest distance on the wrapped unit square (a distance-dependent delay's bound).
 _MAX_TORUS_DISTANCE = math.sqrt(0.5)
@@ -108,6 +109,13 @@ class PyNNNestBackend(PyNNBackend):
     # SpikeSourceArray: a time given k times is k spikes of NEST's spike_generator; SpikeSourcePoisson:
     # poisson_generator; both through parrot neurons, which pass the multiplicity on.
     source_multiplicity = True
+    # PyNN's standard STDPMechanism; NEST's power-law rule has no PyNN standard model.
+    plasticity_rules = ("AdditiveWeightDependence", "MultiplicativeWeightDependence", "AdditivePotentiationMultiplicativeDepression")
+    plasticity_refusal = "PyNN has no standard model of NEST's stdp_pl_synapse_hom; use the nest backend"
+
+    def supports(self, resolved: ResolvedScenario, mode: str) -> list[str]:
+        # pyNN.nest raises for what NEST's stdp_synapse cannot express (w_min != 0, axonal delays)
+        return super().supports(resolved, mode) + [p for p in plasticity_problems(resolved) if "stdp_pl_synapse_hom" not in p]
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
@@ -260,7 +268,7 @@ class PyNNNestBackend(PyNNBackend):
     # ------------------------------------------------------------------ run
 
     def run(self) -> None:
-        self.sim.run(self.resolved.simtime)
+        self.run_sampling_weights(self.sim.run)
 
     # ------------------------------------------------------------------ write
 

@@ -9,6 +9,10 @@ Formats:
              as bmtk and NEST write them (snnbench/io/sonata.py)
     none     nothing written (the write phase then measures nothing)
 
+The weights a scenario records on plastic projections (`SimulationOutput.weights`) are written
+beside any of these as <stem>.weights.npz (`write_weights`, `read_weights`; numpy's format,
+arrays named "<projection>::<field>").
+
 `write` turns a SimulationOutput into files; its cost, including building the neo Block that
 the neo formats need, is what the runner measures as the 'write' phase. `read_block` reads any
 of them back as a neo Block; `read_output` reads a file back as arrays (also a file that the
@@ -24,12 +28,13 @@ from typing import Any, Iterable
 import neo
 import numpy as np
 
-from ..output import PopulationOutput, SimulationOutput
+from ..output import PopulationOutput, SimulationOutput, WeightSamples
 from . import sonata
 from .neo_block import from_block, to_block
 
 FORMATS = ("pickle", "nix", "parquet", "sonata", "none")
 SUFFIXES = {"pickle": ".pkl", "nix": ".nix", "parquet": ".spikes.parquet", "sonata": sonata.SPIKES_SUFFIX}
+WEIGHTS_SUFFIX = ".weights.npz"
 
 
 def prepare(fmt: str) -> None:
@@ -76,6 +81,27 @@ def write(output: SimulationOutput, fmt: str, stem: str | Path, annotations: dic
     raise ValueError(f"unknown format {fmt!r}; expected one of: {', '.join(FORMATS)}")
 
 
+def write_weights(output: SimulationOutput, stem: str | Path) -> list[str]:
+    """The recorded weights as <stem>.weights.npz; no file when nothing was recorded."""
+    if not output.weights:
+        return []
+    stem = Path(stem)
+    path = stem.with_name(stem.name + WEIGHTS_SUFFIX)
+    arrays = {f"{label}::{key}": value for label, samples in output.weights.items()
+              for key, value in vars(samples).items() if value is not None}
+    np.savez(path, **arrays)
+    return [str(path)]
+
+
+def read_weights(path: str | Path) -> dict[str, WeightSamples]:
+    with np.load(path) as data:
+        fields: dict[str, dict[str, np.ndarray]] = {}
+        for name in data.files:
+            label, key = name.rsplit("::", 1)
+            fields.setdefault(label, {})[key] = data[name]
+    return {label: WeightSamples(**f) for label, f in fields.items()}
+
+
 def read_block(path: str | Path) -> neo.Block:
     path = Path(path)
     if path.suffix == ".pkl":
@@ -104,12 +130,15 @@ def read_output(path: str | Path) -> SimulationOutput:
 
 
 def read_outputs(paths: Iterable[str | Path]) -> SimulationOutput:
-    """The arrays of a run written as several files (the pynn.nest backend writes one per population)."""
-    outputs = [read_output(p) for p in paths]
+    """The arrays of a run written as several files (the pynn.nest backend writes one per population;
+    recorded weights are a file of their own)."""
+    paths = [Path(p) for p in paths]
+    outputs = [read_output(p) for p in paths if not p.name.endswith(WEIGHTS_SUFFIX)]
     if not outputs:
         raise ValueError("no files to read")
     populations = {name: pop for out in outputs for name, pop in out.populations.items()}
-    return SimulationOutput(simtime=outputs[0].simtime, dt=outputs[0].dt, populations=populations, synapses={})
+    weights = {label: w for p in paths if p.name.endswith(WEIGHTS_SUFFIX) for label, w in read_weights(p).items()}
+    return SimulationOutput(simtime=outputs[0].simtime, dt=outputs[0].dt, populations=populations, synapses={}, weights=weights)
 
 
 # ------------------------------------------------------------------------------ parquet

@@ -624,9 +624,9 @@ class STDPMechanism(Strict):
 
 
 class PowerLawSTDP(Strict):
-    """NEST's stdp_pl_synapse_hom (Morrison et al. 2007), a named extension of PyNN's set:
-    potentiation dw = lambda w^mu K+, depression dw = -lambda alpha w K- (floored at 0), w in the
-    weight's PyNN unit (uS or nA; NEST's rule reads pA or nS, so its lambda is lambda 1000^(1 - mu)).
+    """NEST's stdp_pl_synapse_hom (Morrison et al. 2007), a named extension of PyNN's set, with
+    NEST's parameters: potentiation dw = lambda w^mu K+ with w in pA or nS, as NEST reads it (in
+    PyNN's nA or uS: lambda 1000^(mu - 1) w^mu K+), depression dw = -lambda alpha w K- (floored at 0).
     tau_minus is a parameter of the post cell in NEST: every plastic projection onto one
     population must give the same. The whole delay is dendritic, as in NEST."""
 
