@@ -16,6 +16,11 @@ spike steps; per projection: "draw natively" or the arrays with their delay step
 simulator is one compiled step loop over the whole network and one synapse layout, not objects
 created population by population: `finish_build` then assembles the layout
 (`numba_connect.network_layout`) and the loop's arrays at once.
+
+Plastic projections (`numba_plastic`: NEST's STDP algorithm, every rule, the whole delay
+dendritic) take the harness's arrays, kept apart from the static layout; a network with any
+steps from Python, one step of the static loop and then the plastic updates of that step's
+spikes. A network without plastic synapses runs exactly as before.
 """
 
 from __future__ import annotations
@@ -25,9 +30,11 @@ import time
 
 import numpy as np
 
+from ..scenario.model import PLASTICITY_RULES
 from ..scenario.realise import ProjectionArrays, rng_for, sample
 from ..scenario.resolve import ResolvedPopulation, ResolvedScenario
 from .common.template import SimulatorBackend
+from .nest import plasticity_problems
 
 # Initial room in the spike buffer, in spikes per cell per second; it doubles when full.
 _INITIAL_RATE_HZ = 40.0
@@ -43,6 +50,12 @@ class NumbaBackend(SimulatorBackend):
     where = "CPU (threads)"
     packages = ("numba", "llvmlite")
     source_multiplicity = True  # a source step repeated k times is delivered k times (k x weight)
+    plasticity_rules = PLASTICITY_RULES
+
+    def supports(self, resolved: ResolvedScenario, mode: str) -> list[str]:
+        # numba's plastic synapses follow NEST's algorithm: the whole delay dendritic, K- per post cell
+        return super().supports(resolved, mode) + [p for p in plasticity_problems(resolved)
+                                                   if "dendritic_delay_fraction" in p or "tau_minus" in p]
 
     def load(self) -> None:
         # Threads that wait at the end of a step sleep instead of spinning, unless the
@@ -64,6 +77,10 @@ class NumbaBackend(SimulatorBackend):
 
     def compile(self, resolved: ResolvedScenario) -> None:
         self.info.update(self.kernels.warm_up(resolved))
+        if any(proj.spec.synapse is not None for proj in resolved.projections):
+            from . import numba_plastic
+
+            numba_plastic.warm_up()
 
     # ------------------------------------------------------------------ the template's hooks
 
@@ -73,6 +90,7 @@ class NumbaBackend(SimulatorBackend):
         self.sources: list[tuple[int, list[np.ndarray]]] = []  # offset, spike steps per source
         self.drawn: set[str] = set()  # projections numba draws itself
         self.placed: dict[str, tuple[ProjectionArrays, np.ndarray]] = {}  # the harness's arrays, delay steps
+        self.plastic: dict[str, tuple[ProjectionArrays, np.ndarray]] = {}  # plastic projections (numba_plastic)
         self.n_record_v: dict[str, int] = {}
         if not self.exact:
             drawn = any(self.fallback_reason(proj) is None for proj in resolved.projections)
@@ -94,6 +112,8 @@ class NumbaBackend(SimulatorBackend):
         self.sources.append((self.offsets[name], steps))
 
     def why_not_native(self, proj) -> str | None:
+        if proj.spec.synapse is not None:
+            return "plastic synapses are built from the harness's arrays (numba_plastic)"
         return self.connect.why_not_native(proj)
 
     def connect_native(self, proj) -> bool:
@@ -101,7 +121,7 @@ class NumbaBackend(SimulatorBackend):
         return True
 
     def connect_arrays(self, proj, arrays: ProjectionArrays, delay_steps: np.ndarray) -> None:
-        self.placed[proj.label] = (arrays, delay_steps)
+        (self.placed if proj.spec.synapse is None else self.plastic)[proj.label] = (arrays, delay_steps)
 
     def record(self, name: str, pop: ResolvedPopulation, n_spikes: int, n_v: int) -> None:
         self.n_record_v[name] = min(n_v, pop.size)  # spikes: the loop keeps every cell's
@@ -124,7 +144,8 @@ class NumbaBackend(SimulatorBackend):
         self.v = np.concatenate([g[5] for g in self.groups]) if self.groups else np.zeros(0)
         self.syn_e, self.syn_i = np.zeros(n), np.zeros(n)
         self.refr = np.zeros(n, dtype=np.int64)
-        ring_len = 1 << int(self.layout.max_delay_steps).bit_length()  # a power of two > the largest delay
+        plastic_delay = max((int(d.max()) for _, d in self.plastic.values() if d.size), default=0)
+        ring_len = 1 << int(max(self.layout.max_delay_steps, plastic_delay)).bit_length()  # a power of two > the largest delay
         # [slot, receptor (0 exc, 1 inh), cell]. Native mode sums each step's input in float32, as
         # its weights are: half the memory traffic of the random writes that bound the full-scale
         # sim (a 79 MB float64 ring there; 25 % less time per synapse measured); exact: float64.
@@ -160,6 +181,46 @@ class NumbaBackend(SimulatorBackend):
         self.spk_ids = np.zeros(capacity, dtype=np.int64)
         self.spk_steps = np.zeros(capacity, dtype=np.int64)
         self.n_spk = np.zeros(1, dtype=np.int64)
+        if self.plastic:
+            self._build_plastic()
+
+    def _build_plastic(self) -> None:
+        """The plastic synapses, sorted by presynaptic cell, and the post cells' spike histories."""
+        from . import numba_plastic as P
+
+        self.P = P
+        resolved, n = self.resolved, self.n_cells
+        labels = list(self.plastic)
+        columns = []  # per projection: pre, post (global), receptor, weight, delay, projection index
+        self.tau_minus = np.zeros(n)
+        rules = []
+        for p_index, label in enumerate(labels):
+            proj = next(p for p in resolved.projections if p.label == label)
+            arrays, steps = self.plastic[label]
+            syn = proj.spec.synapse
+            rules.append(P.rule_row(syn))
+            post = arrays.post_idx + self.offsets[proj.post]
+            self.tau_minus[self.offsets[proj.post]:self.offsets[proj.post] + resolved.populations[proj.post].size] = (
+                syn.timing_dependence.tau_minus if hasattr(syn, "timing_dependence") else syn.tau_minus)
+            columns.append((arrays.pre_idx + self.offsets[proj.pre], post, np.full(arrays.size, int(proj.receptor == "inhibitory")),
+                            arrays.weight.astype(np.float64), np.asarray(steps, np.int64), np.full(arrays.size, p_index)))
+            self.translate("plasticity", f"{label}: {syn.describe}, NEST's algorithm (numba_plastic): weights updated when a "
+                           "spike is sent, the whole delay dendritic; float64 weights")
+        pre, post, rec, w, d, pj = (np.concatenate(column) for column in zip(*columns))
+        order = np.argsort(pre, kind="stable")
+        self.p_pre, self.p_post, self.p_rec = pre[order].astype(np.int64), post[order].astype(np.int64), rec[order].astype(np.int64)
+        self.p_w, self.p_d, self.p_proj = w[order].astype(np.float64), d[order].astype(np.int64), pj[order].astype(np.int64)
+        self.p_first = np.concatenate(([0], np.cumsum(np.bincount(self.p_pre, minlength=self.n_total)))).astype(np.int64)
+        self.p_rules = np.stack(rules) if rules else np.zeros((0, P.N_RULE))
+        self.p_kplus, self.p_tlast = np.zeros(self.p_w.size), np.zeros(self.p_w.size, np.int64)
+        self.p_labels = {label: k for k, label in enumerate(labels)}
+        self.hist_steps = np.zeros((n, P.HISTORY), np.int64)  # each cell's last post spikes (stamps) and K- after them
+        self.hist_k = np.zeros((n, P.HISTORY))
+        self.hist_n = np.zeros(n, np.int64)
+
+    def read_weights(self, proj):
+        mine = self.p_proj == self.p_labels[proj.label]
+        return (self.p_pre[mine] - self.offsets[proj.pre], self.p_post[mine] - self.offsets[proj.post], self.p_w[mine].copy())
 
     def read_spikes(self, name: str, pop: ResolvedPopulation) -> tuple[np.ndarray, np.ndarray]:
         m = int(self.n_spk[0])
@@ -173,12 +234,17 @@ class NumbaBackend(SimulatorBackend):
         return t, self.v_rec[:, col:col + self.n_record_v.get(name, 0)].copy()
 
     def synapse_count(self, label: str) -> int:
+        if label in self.plastic:
+            return int(self.plastic[label][0].size)
         return self.layout.synapses.get(label, 0)
 
     # ------------------------------------------------------------------ the run
 
     def run(self) -> None:
         n_steps, dt = self.resolved.n_steps, self.resolved.dt
+        if self.plastic:
+            self.run_sampling_weights(lambda ms: self._advance_plastic(int(round(ms / dt))))
+            return
         report = getattr(self, "on_progress", None)
         if report is None:
             self.advance(0, n_steps)
@@ -193,6 +259,19 @@ class NumbaBackend(SimulatorBackend):
             chunk = max(1, int(_PROGRESS_EVERY_S / max(per_step, 1e-9)))
             if k < n_steps:
                 report(k * dt, n_steps * dt, per_step * (n_steps - k))
+
+    def _advance_plastic(self, steps: int) -> None:
+        """`steps` steps, each of the static loop followed by the plastic updates of its spikes."""
+        k0 = getattr(self, "_k", 0)
+        for k in range(k0, k0 + steps):
+            self.advance(k, k + 1)
+            ok = self.P.after_step(k, self.resolved.dt, self.n_cells, self.pending, int(self.n_pending[0]), self.tau_minus,
+                                   self.hist_steps, self.hist_k, self.hist_n, self.p_first, self.p_post, self.p_rec,
+                                   self.p_w, self.p_d, self.p_proj, self.p_rules, self.p_kplus, self.p_tlast, self.ring)
+            if not ok:
+                raise self.P.HistoryOverflow(f"step {k}: a plastic synapse needs a post spike older than the last "
+                                             f"{self.P.HISTORY} of its post cell (numba_plastic.HISTORY)")
+        self._k = k0 + steps
 
     def advance(self, k0: int, k1: int) -> int:
         """Simulate steps k0 to k1 (growing the spike buffer when it fills); return k1."""

@@ -120,11 +120,14 @@ def test_nest_follows_the_rule(rule):
 
 
 def _cases():
+    # A backend that generates and compiles code for each network (Brian2, GeNN) needs 20 s and
+    # more per case: slow tier, but for one case of the runtime Brian2 (its pathways, kept fast).
     for backend in BACKENDS:
         if backend == "nest":
             continue
         for rule in sorted(RULES):
-            yield pytest.param(backend, rule, id=f"{backend}-{rule}")
+            fast = not REGISTRY[backend].compile_after_build or (backend, rule) == ("brian2", "AdditiveWeightDependence")
+            yield pytest.param(backend, rule, marks=[] if fast else [pytest.mark.slow], id=f"{backend}-{rule}")
 
 
 @requires_nest
