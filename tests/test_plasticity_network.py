@@ -19,9 +19,10 @@ SCENARIO = "vogels-abbott-coba-stdp"
 RULE = "AdditiveWeightDependence"
 # Backends that run the rule on a CPU (the others refuse it: tests/conformance/test_plasticity.py).
 BACKENDS = sorted(name for name, cls in REGISTRY.items() if RULE in cls.plasticity_rules and "CPU" in cls.runs_on)
-# One second of one seed each: the static network's backends differ by up to 3 % in E rate
-# (docs/results.md); plasticity adds its own, smaller, spread.
-RATE_TOLERANCE = 0.15
+# One second of one seed each, and the network is chaotic: on the static network one run's E rate
+# spreads by 1.08 Hz (numba) and 1.25 Hz (NEST) over seeds (docs/results.md), so two single runs
+# differ by 1.65 Hz (one sd); 3 sd.
+RATE_TOLERANCE_HZ = 5.0
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def test_rates_agree_with_nest_and_weights_are_recorded(records, backend):
     for name, (low, high) in expected.items():
         rate = record["populations"][name]["rate_hz_after_transient"]
         assert low <= rate <= high, (name, rate)
-        assert rate == pytest.approx(reference["populations"][name]["rate_hz_after_transient"], rel=RATE_TOLERANCE)
+        assert rate == pytest.approx(reference["populations"][name]["rate_hz_after_transient"], abs=RATE_TOLERANCE_HZ)
     summary = record["weights"]["e2e"]
     assert summary["times_ms"] == [0.0, 500.0, 1000.0]
     assert summary["mean"][0] == pytest.approx(0.004) and 0.0 <= min(summary["min"]) and max(summary["max"]) <= 0.008
