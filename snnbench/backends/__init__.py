@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 import os
 
-from . import annarchy, bindsnet, brian2, genn, nest, numba_native, pynn_nest, spinnaker
+from . import annarchy, bindsnet, brainpy, brian2, genn, nest, numba_native, pynn_nest, spinnaker
 from .base import RUNS_ON, Backend, BackendUnavailable, Option, OptionError
 
 REGISTRY: dict[str, type[Backend]] = {}
@@ -42,6 +42,8 @@ register(genn.GeNNBackend)
 register(genn.GeNNCudaBackend)
 register(annarchy.ANNarchyBackend)
 register(annarchy.ANNarchyCudaBackend)
+register(brainpy.BrainPyBackend)
+register(brainpy.BrainPyGpuBackend)
 
 
 def _extra_backends() -> dict[str, str]:

@@ -1,0 +1,111 @@
+"""The brainpy backends: what is BrainPy's own (float64 through jax's x64 mode, the compile phase
+and JAX's persistent compilation cache, chunked loops, the GPU refusal). The exact tier, every
+connector and source in both modes: the conformance suite (tests/conformance/).
+
+Each run is in a fresh process (as measured runs are): jax's x64 mode and its compilation cache
+are set once per process."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from snnbench.backends import backend_class
+from snnbench.backends.brainpy import BrainPyGpuBackend, _gpu_probe
+from snnbench.scenario import Overrides, load_scenario, realise, resolve
+
+from .conftest import requires
+
+pytestmark = requires("brainpy", "brainpy")
+
+
+def _resolved():
+    return resolve(load_scenario("single-neuron"), Overrides(simtime=200.0))
+
+
+def _run(cache_dir: str, options: dict) -> dict:
+    """One exact-mode run of the short single-neuron scenario, in this (child) process."""
+    os.environ["SNNBENCH_CACHE_DIR"] = cache_dir
+    r = _resolved()
+    backend = backend_class("brainpy")(options=options)
+    backend.load()
+    try:
+        backend.build(r, "exact", realise(r))
+        backend.compile(r)
+        backend.run()
+        out = backend.collect()
+    finally:
+        backend.close()
+    return {"info": backend.info, "translations": list(backend.translations),
+            "spikes": {name: (p.spike_index, p.spike_time) for name, p in out.populations.items()},
+            "v": {name: p.v for name, p in out.populations.items() if p.v.size}}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    cache = str(tmp_path_factory.mktemp("cache"))
+    plan = {"first": {}, "again": {}, "cold_chunked": {"cache": "cold", "chunk_steps": 300}, "float32": {"dtype": "float32"}}
+    results = {}
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for key, options in plan.items():  # in order: the second run finds the first one's cache
+            results[key] = pool.submit(_run, cache, options).result()
+    return cache, results
+
+
+def test_float64_through_jax_x64_and_recorded(runs):
+    _, results = runs
+    first = results["first"]
+    assert first["info"]["float_type"] == "float64"
+    precision = [t["detail"] for t in first["translations"] if t["what"] == "precision"]
+    assert precision and "x64" in precision[0]
+    assert first["spikes"]["cond"][0].size > 0 and first["spikes"]["curr"][0].size > 0
+
+
+def test_float32_is_an_option_recorded_as_a_translation(runs):
+    _, results = runs
+    f32, f64 = results["float32"], results["first"]
+    assert f32["info"]["float_type"] == "float32"
+    assert any(t["what"] == "precision" and "float32" in t["detail"] for t in f32["translations"])
+    for name in ("cond", "curr"):  # the same cells, single precision: within a few microvolts here
+        assert np.abs(f32["v"][name] - f64["v"][name]).max() < 0.05
+
+
+def test_warm_cache_compiles_nothing_and_cold_uses_a_fresh_cache(runs):
+    cache, results = runs
+    first, again, cold = results["first"]["info"], results["again"]["info"], results["cold_chunked"]["info"]
+    assert first["compile_cache"] == "cold" and first["cache_entries_written"] > 0
+    assert again["compile_cache"] == "warm" and again["cache_entries_written"] == 0
+    assert Path(first["cache_dir"]) == Path(cache) / "brainpy" / "jax-cpu" == Path(again["cache_dir"])
+    assert cold["compile_cache"] == "cold" and Path(cold["cache_dir"]).parent == Path(cache) / "brainpy" / "cold"
+    assert not Path(cold["cache_dir"]).exists()  # removed after the run
+
+
+def test_chunks_and_the_compile_phase_do_not_change_the_run(runs):
+    """300-step chunks (6 full and a shorter last one, each length compiled before the run) give
+    the raster and v of one chunk per 1000 steps: compiling simulates nothing."""
+    _, results = runs
+    whole, chunked = results["first"], results["cold_chunked"]
+    for name, (index, times) in whole["spikes"].items():
+        np.testing.assert_array_equal(chunked["spikes"][name][0], index)
+        np.testing.assert_array_equal(chunked["spikes"][name][1], times)
+    for name, v in whole["v"].items():
+        np.testing.assert_array_equal(chunked["v"][name], v)
+
+
+def test_gpu_backend_without_a_gpu_is_unavailable_with_the_reason():
+    gpu, detail = _gpu_probe()
+    if gpu:
+        pytest.skip(f"jax sees a GPU here ({detail})")
+    ok, why = BrainPyGpuBackend.available()
+    assert not ok and "GPU" in why
+    assert BrainPyGpuBackend.runs_on == ("GPU",) and BrainPyGpuBackend.name == "brainpy.gpu"
+
+
+def test_too_many_threads_are_refused():
+    problems = backend_class("brainpy")(threads=2).supports(_resolved(), "exact")
+    assert problems and "thread" in problems[0]
