@@ -53,7 +53,8 @@ persistent compilation cache in snnbench's cache directory ($SNNBENCH_CACHE_DIR,
 $XDG_CACHE_HOME/snnbench or ~/.cache/snnbench) under brainpy/jax-<platform>; option cache="cold"
 uses a fresh temporary one, removed afterwards. The cache holds XLA's programs only: tracing and
 brainevent's numba kernels are compiled again in every run. backend_info["compile_cache"] is
-"warm" (nothing written to the cache), "cold" (every program compiled) or "partial".
+"warm" (every program loaded from the cache), "cold" (every program compiled) or "partial",
+counted from jax.monitoring's cache events.
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ OPTIONS = (
            "of that many steps are held on the device at once", minimum=1),
 )
 _GPU_PLUGINS = ("jax_cuda12_plugin", "jax_cuda13_plugin")
+# jax.monitoring events of its persistent compilation cache
+_CACHE_EVENTS = {"/jax/compilation_cache/cache_hits": "loaded", "/jax/compilation_cache/cache_misses": "compiled"}
 _PROBE_TIMEOUT_S = 120
 
 
@@ -286,6 +289,8 @@ class BrainPyBackend(SimulatorBackend):
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
         self.cache_dir = cache_dir
+        self._cache_counts: dict[str, int] | None = None
+        jax.monitoring.register_event_listener(self._count_cache_events)
         import brainpy as bp
         import brainpy.math as bm
         import jax.numpy as jnp
@@ -488,27 +493,33 @@ class BrainPyBackend(SimulatorBackend):
 
     # ------------------------------------------------------------------ compile, run
 
-    def _cache_entries(self) -> set[str]:
-        return {p.name for p in self.cache_dir.iterdir()} if self.cache_dir.is_dir() else set()
+    def _count_cache_events(self, event: str, **_: Any) -> None:
+        """A jax.monitoring listener: the persistent cache's hits and misses while `counting`."""
+        if self._cache_counts is not None and event in _CACHE_EVENTS:
+            self._cache_counts[_CACHE_EVENTS[event]] += 1
 
     def compile(self, resolved: ResolvedScenario) -> None:
         """Trace, lower and compile the loop for each chunk length (ahead of time: nothing runs)."""
         jnp = self.jnp
-        before = self._cache_entries()
         lengths = sorted({k1 - k0 for k0, k1 in self.chunks})
+        counts = {"loaded": 0, "compiled": 0}
         for length in lengths:
             indices = jnp.arange(length, dtype=jnp.int32)
             trace = self.run_chunk.stateful_fun.get_state_trace(indices, compile_if_miss=True)
-            executable = self.run_chunk.jitted_fun.lower(trace.get_state_values(), indices).compile()
+            lowered = self.run_chunk.jitted_fun.lower(trace.get_state_values(), indices)
+            self._cache_counts = counts  # only XLA's compilation of the loop, not the small ops of tracing
+            try:
+                executable = lowered.compile()
+            finally:
+                self._cache_counts = None
             self.executables[length] = (trace, executable)
-        written = len(self._cache_entries() - before)  # one entry per program compiled, none when loaded
         # brainevent's numba kernels compile at their first call: one call of the shortest program,
         # its results discarded (the state the measured run starts from is unchanged).
         t0 = time.perf_counter()
         trace, executable = self.executables[lengths[0]]
         self.jax.block_until_ready(executable(trace.get_state_values(), jnp.arange(lengths[0], dtype=jnp.int32)))
-        state = "warm" if written == 0 else ("cold" if written >= len(lengths) else "partial")
-        self.info.update(compile_cache=state, programs=len(lengths), cache_entries_written=written,
+        state = "warm" if counts["compiled"] == 0 else ("cold" if counts["loaded"] == 0 else "partial")
+        self.info.update(compile_cache=state, programs_compiled=counts["compiled"], programs_loaded=counts["loaded"],
                          first_call_steps=lengths[0], first_call_s=time.perf_counter() - t0)
 
     def _run_chunk(self, indices):
@@ -551,7 +562,9 @@ class BrainPyBackend(SimulatorBackend):
         return self.synapses.get(label, 0)
 
     def close(self) -> None:
-        for attr in ("net", "run_chunk", "groups"):
+        if hasattr(self, "jax"):
+            self.jax.monitoring.unregister_event_listener(self._count_cache_events)
+        for attr in ("net", "run_chunk", "executables", "groups"):
             self.__dict__.pop(attr, None)
         for path in getattr(self, "_temp_dirs", []):
             shutil.rmtree(path, ignore_errors=True)
