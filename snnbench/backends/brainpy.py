@@ -73,16 +73,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..models.lif import cell_propagators
-from ..scenario.model import (
-    AllToAll,
-    FixedInDegree,
-    FixedProbability,
-    FixedTotalNumber,
-    Normal,
-    NormalClipped,
-    OneToOne,
-    Uniform,
-)
+from ..scenario.model import Normal, NormalClipped, Uniform
 from ..scenario.resolve import ResolvedScenario
 from .base import BackendUnavailable, Option
 from .common.cache import cache_root
@@ -100,6 +91,24 @@ _GPU_PLUGINS = ("jax_cuda12_plugin", "jax_cuda13_plugin")
 # jax.monitoring events of its persistent compilation cache
 _CACHE_EVENTS = {"/jax/compilation_cache/cache_hits": "loaded", "/jax/compilation_cache/cache_misses": "compiled"}
 _PROBE_TIMEOUT_S = 120
+
+
+_AUTAPSES_NOT_EXCLUDED = {
+    "fixed_in_degree": "BrainPy's FixedPreNum drops autapses after drawing (an in-degree below n) instead of redrawing them",
+    "fixed_total_number": "BrainPy's FixedTotalNum cannot exclude autapses",
+}
+# BrainPy's connector for each connector type it draws natively: (bp.conn, conn, autapses excluded,
+# seed) -> a TwoEndConnector. fixed_in_degree and fixed_total_number without autapses are not
+# drawn by BrainPy (`why_not_native`).
+BRAINPY_CONNECTORS = {
+    "fixed_probability": lambda c, conn, no_self, seed: c.FixedProb(float(conn.p), include_self=not no_self, seed=seed),
+    "fixed_in_degree": lambda c, conn, no_self, seed: c.FixedPreNum(int(conn.n), allow_multi_conn=conn.with_replacement,
+                                                                    seed=seed),
+    "fixed_total_number": lambda c, conn, no_self, seed: c.FixedTotalNum(int(conn.n), allow_multi_conn=conn.with_replacement,
+                                                                         seed=seed),
+    "one_to_one": lambda c, conn, no_self, seed: c.One2One(),
+    "all_to_all": lambda c, conn, no_self, seed: c.All2All(include_self=not no_self),
+}
 
 
 def _gpu_probe() -> tuple[bool, str]:
@@ -393,35 +402,24 @@ class BrainPyBackend(SimulatorBackend):
 
     def why_not_native(self, proj) -> str | None:
         conn = proj.connector
-        no_self = proj.pre == proj.post and not getattr(conn, "allow_self_connections", True)
-        if isinstance(conn, FixedInDegree) and no_self:
-            return "BrainPy's FixedPreNum drops autapses after drawing (an in-degree below n) instead of redrawing them"
-        if isinstance(conn, FixedTotalNumber) and no_self:
-            return "BrainPy's FixedTotalNum cannot exclude autapses"
+        if proj.pre == proj.post and not getattr(conn, "allow_self_connections", True):
+            return _AUTAPSES_NOT_EXCLUDED.get(conn.type)
         return None
 
     def connect_native(self, proj) -> bool:
-        bp, conn = self.bp, proj.connector
+        conn = proj.connector
+        make = BRAINPY_CONNECTORS.get(conn.type)
+        if make is None:
+            return False
         n_pre = self.resolved.populations[proj.pre].size
         n_post = self.resolved.populations[proj.post].size
         no_self = proj.pre == proj.post and not getattr(conn, "allow_self_connections", True)
-        seed = self._seed("connector", proj.label)
-        if isinstance(conn, FixedProbability):
-            connector = bp.conn.FixedProb(float(conn.p), include_self=not no_self, seed=seed)
+        connector = make(self.bp.conn, conn, no_self, self._seed("connector", proj.label))
+        if conn.type == "fixed_probability":
             self.translate("fixed_probability", f"{proj.label}: bp.conn.FixedProb draws round(p*N_post) = "
                            f"{int(round(n_post * conn.p))} distinct targets per source cell (a fixed out-degree"
                            f"{', autapses then dropped' if no_self else ''}), not one Bernoulli trial per pair: the same "
                            "mean number of synapses, without its variance")
-        elif isinstance(conn, FixedInDegree):
-            connector = bp.conn.FixedPreNum(int(conn.n), include_self=True, allow_multi_conn=conn.with_replacement, seed=seed)
-        elif isinstance(conn, FixedTotalNumber):
-            connector = bp.conn.FixedTotalNum(int(conn.n), allow_multi_conn=conn.with_replacement, seed=seed)
-        elif isinstance(conn, OneToOne):
-            connector = bp.conn.One2One()
-        elif isinstance(conn, AllToAll):
-            connector = bp.conn.All2All(include_self=not no_self)
-        else:
-            return False
         pre, post = connector(n_pre, n_post).require("pre_ids", "post_ids")
         pre, post = np.asarray(pre, dtype=np.int64), np.asarray(post, dtype=np.int64)
         weight = self._draw(proj.weight, pre.size, "weight", proj.label)
