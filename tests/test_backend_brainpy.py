@@ -55,52 +55,41 @@ def _in_fresh_processes(cache: str, plan: dict[str, dict]) -> dict[str, dict]:
     return results
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    cache = str(tmp_path_factory.mktemp("cache"))
-    return cache, _in_fresh_processes(cache, {"first": {}, "again": {}, "cold_chunked": {"cache": "cold", "chunk_steps": 300}})
-
-
-def test_float64_through_jax_x64_and_recorded(runs):
-    _, results = runs
-    first = results["first"]
-    assert first["info"]["float_type"] == "float64"
-    precision = [t["detail"] for t in first["translations"] if t["what"] == "precision"]
-    assert precision and "x64" in precision[0]
-    assert first["spikes"]["cond"][0].size > 0 and first["spikes"]["curr"][0].size > 0
-
-
-@pytest.mark.slow
-def test_float32_is_an_option_recorded_as_a_translation(runs):
-    cache, results = runs
-    f32, f64 = _in_fresh_processes(cache, {"float32": {"dtype": "float32"}})["float32"], results["first"]
-    assert f32["info"]["float_type"] == "float32"
-    assert any(t["what"] == "precision" and "float32" in t["detail"] for t in f32["translations"])
-    for name in ("cond", "curr"):  # the same cells, single precision: within a few microvolts here
-        assert np.abs(f32["v"][name] - f64["v"][name]).max() < 0.05
-
-
-def test_warm_cache_compiles_nothing_and_cold_uses_a_fresh_cache(runs):
-    cache, results = runs
+def test_float64_the_compile_cache_and_chunks(tmp_path):
+    """One test (a fixture would run once per xdist worker): three runs in fresh processes."""
+    cache = str(tmp_path)
+    results = _in_fresh_processes(cache, {"first": {}, "again": {}, "cold_chunked": {"cache": "cold", "chunk_steps": 300}})
     first, again, cold = results["first"]["info"], results["again"]["info"], results["cold_chunked"]["info"]
+    # float64 through jax's x64 mode, recorded
+    assert first["float_type"] == "float64"
+    precision = [t["detail"] for t in results["first"]["translations"] if t["what"] == "precision"]
+    assert precision and "x64" in precision[0]
+    assert results["first"]["spikes"]["cond"][0].size > 0 and results["first"]["spikes"]["curr"][0].size > 0
+    # the second run loads the first one's program; cache=cold compiles in a fresh cache, removed after it
     assert first["compile_cache"] == "cold" and (first["programs_compiled"], first["programs_loaded"]) == (1, 0)
     assert again["compile_cache"] == "warm" and (again["programs_compiled"], again["programs_loaded"]) == (0, 1)
     assert Path(first["cache_dir"]) == Path(cache) / "brainpy" / "jax-cpu" == Path(again["cache_dir"])
     assert cold["compile_cache"] == "cold" and cold["programs_compiled"] == 2  # chunks of 300 steps, and the last of 200
     assert Path(cold["cache_dir"]).parent == Path(cache) / "brainpy" / "cold"
-    assert not Path(cold["cache_dir"]).exists()  # removed after the run
-
-
-def test_chunks_and_the_compile_phase_do_not_change_the_run(runs):
-    """300-step chunks (6 full and a shorter last one, each length compiled before the run) give
-    the raster and v of one chunk per 1000 steps: compiling simulates nothing."""
-    _, results = runs
+    assert not Path(cold["cache_dir"]).exists()
+    # 300-step chunks (6 full and a shorter last one, each length compiled before the run) give the
+    # raster and v of 1000-step chunks: compiling simulates nothing the run sees
     whole, chunked = results["first"], results["cold_chunked"]
     for name, (index, times) in whole["spikes"].items():
         np.testing.assert_array_equal(chunked["spikes"][name][0], index)
         np.testing.assert_array_equal(chunked["spikes"][name][1], times)
     for name, v in whole["v"].items():
         np.testing.assert_array_equal(chunked["v"][name], v)
+
+
+@pytest.mark.slow
+def test_float32_is_an_option_recorded_as_a_translation(tmp_path):
+    results = _in_fresh_processes(str(tmp_path), {"float64": {}, "float32": {"dtype": "float32"}})
+    f32, f64 = results["float32"], results["float64"]
+    assert f32["info"]["float_type"] == "float32"
+    assert any(t["what"] == "precision" and "float32" in t["detail"] for t in f32["translations"])
+    for name in ("cond", "curr"):  # the same cells, single precision: within a few microvolts here
+        assert np.abs(f32["v"][name] - f64["v"][name]).max() < 0.05
 
 
 def test_gpu_backend_without_a_gpu_is_unavailable_with_the_reason():
