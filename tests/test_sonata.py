@@ -261,7 +261,7 @@ def test_nest_defaults_of_the_translation_table():
 
 
 def test_column_is_built_once_and_read_back(tmp_path, monkeypatch):
-    monkeypatch.setenv("SNNBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SNNBENCH_CACHE_DIR", str(tmp_path / "cache"))
     path = scenario_file(tmp_path, "column = { cells = 120, lgn = 20, seed = 3 }")
     s = load_scenario(path)
     cells = {n: p.size for n, p in s.cell_populations.items()}

@@ -64,7 +64,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -76,7 +75,7 @@ from ..models.lif import cell_propagators
 from ..scenario.model import Normal, NormalClipped, Uniform
 from ..scenario.resolve import ResolvedScenario
 from .base import BackendUnavailable, Option
-from .common.cache import cache_root
+from .common.caches import cache_root, fresh_cache_dir
 from .common.template import SimulatorBackend
 
 OPTIONS = (
@@ -286,9 +285,7 @@ class BrainPyBackend(SimulatorBackend):
         jax.config.update("jax_enable_x64", self.float_type == "float64")
         self._temp_dirs: list[Path] = []
         if self.option("cache") == "cold":
-            parent = cache_root("brainpy") / "cold"
-            parent.mkdir(parents=True, exist_ok=True)
-            cache_dir = Path(tempfile.mkdtemp(prefix=f"jax-{self.platform}-", dir=parent))
+            cache_dir = fresh_cache_dir("brainpy", f"jax-{self.platform}")
             self._temp_dirs.append(cache_dir)
         else:
             cache_dir = cache_root("brainpy") / f"jax-{self.platform}"

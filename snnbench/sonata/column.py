@@ -8,7 +8,7 @@ active and stable at its default size; none is fitted to or taken from the Allen
 number follows a textbook convention, the comment says which.
 
 The files go to a cache folder named by the parameters (and this builder's version), so a
-scenario loads them from there after the first build: `$SNNBENCH_CACHE/sonata/` (default
+scenario loads them from there after the first build: `$SNNBENCH_CACHE_DIR/sonata/` (default
 `~/.cache/snnbench/sonata/`). They are read back through the same path as any SONATA circuit.
 """
 
@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ..backends.common.caches import cache_root
 
 BUILDER_VERSION = 1  # bump when the construction changes: old caches are then not reused
 
@@ -53,15 +54,15 @@ LGN_DELAY = 1.7  # ms
 INPUT_DURATION = 10_000.0  # ms of LGN spikes in the input file; runs longer than this get no input after it
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("SNNBENCH_CACHE") or Path.home() / ".cache" / "snnbench") / "sonata"
+def column_cache() -> Path:
+    return cache_root("sonata")
 
 
 def build_column(spec) -> dict[str, Any]:
     """Build (or reuse) the column for `spec` (a SonataColumn); the `[sonata]` keys that name it."""
     params = {"builder": BUILDER_VERSION, **spec.model_dump()}
     digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
-    folder = cache_root() / f"v1-column-{digest}"
+    folder = column_cache() / f"v1-column-{digest}"
     if not (folder / "simulation_config.json").is_file():
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".building-", dir=folder.parent))
