@@ -23,8 +23,8 @@ from .record import RunRecord
 
 OPSNN = ("OpSNN measurements of PyNN on NEST and on SpiNNaker (brainhack project; author and year not recorded "
          "in the figures we have)")
-COBA_SOURCE = ("published Vogels-Abbott COBA timings as quoted in snnbench's issue 18; the original publication "
-               "was not identified when this table was written")
+COBA_SOURCE = ("Ahmad N., Isbister J.B., Smithe T.St.C., Stringer S.M. (2018), Spike: a GPU optimised spiking neural network s"
+               "imulator, bioRxiv 461160: the Vogels-Abbott benchmark with the same weight matrices loaded by every simulator, one thread of an Intel i7-4770K, GPUs an NVIDIA GTX 1070; every simulator but NEST integrates by forward Euler")
 
 
 @dataclass(frozen=True)
