@@ -191,8 +191,11 @@ def _err(message: str) -> None:
 
 @command("list")
 def cmd_list(args: argparse.Namespace) -> int:
-    show_all = not (args.scenarios or args.backends or args.options)
+    show_all = not (args.scenarios or args.backends or args.options or args.matrix)
     backends = [(name, backend_class(name)) for name in backend_names()]
+    if args.matrix:
+        _print_lines(present.support_matrix_lines(backends))
+        return EXIT_OK
     _print_lines(present.list_lines(list_scenarios() if args.scenarios or show_all else None,
                                     backends if args.backends or show_all else None,
                                     backends if args.options else None))
@@ -484,6 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenarios", action="store_true", help="only scenarios")
     p.add_argument("--backends", action="store_true", help="only backends")
     p.add_argument("--options", action="store_true", help="each backend's options: type, default, what it does")
+    p.add_argument("--matrix", action="store_true", help="which backend runs which cell type, as a Markdown table (the README's)")
 
     p = sub.add_parser("show", help="a scenario, resolved with any overrides")
     p.add_argument("scenario", help="scenario id (from scenarios/) or a path to a .toml file")

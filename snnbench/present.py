@@ -87,6 +87,17 @@ def list_lines(scenarios: list[tuple[str, Any, Any]] | None, backends: list[tupl
     return lines
 
 
+def support_matrix_lines(backends: list[tuple[str, type]]) -> list[str]:
+    """`snnbench list --matrix`: which backend runs which PyNN cell type (from each backend's
+    declared `cell_types`, what its `supports()` accepts), as the README's Markdown table."""
+    from .scenario.model import CELL_TYPES
+
+    header = ["cell type", *(f"`{name}`" for name, _ in backends)]
+    rows = [[f"`{cell_type}`", *("yes" if cell_type in cls.cell_types else "no" for _, cls in backends)]
+            for cell_type in CELL_TYPES]
+    return table_lines(header, rows, markdown=True)
+
+
 def show_lines(scenario: Any, resolved: Any) -> list[str]:
     """`snnbench show`: a scenario resolved with its overrides."""
     meta = scenario.scenario
@@ -104,8 +115,10 @@ def show_lines(scenario: Any, resolved: Any) -> list[str]:
         params = spec.parameters.model_dump()
         lines.append("      " + ", ".join(f"{k}={fmt_value(v)}" for k, v in params.items()))
         if not pop.is_source:
+            initial = spec.initial_values.model_dump()
             v0 = spec.initial_values.v
-            lines.append(f"      initial v = {fmt_value(v0) if v0 is not None else 'v_rest'}")
+            initial["v"] = fmt_value(v0) if v0 is not None else f"{spec.parameters.resting_v:g} (rest)"
+            lines.append("      initial " + ", ".join(f"{k} = {fmt_value(v)}" for k, v in initial.items()))
     lines.append("Projections")
     for proj in resolved.projections:
         conn = proj.connector

@@ -98,7 +98,7 @@ BAD_CASES = [
     ("negative size", ("size = 10", "size = -10"), "populations.N.size", ["greater than 0"]),
     ("wrong unit", ("i_offset = 1.0", 'i_offset = "1.0 mV"'), "populations.N.parameters.i_offset", ["current", "nA"]),
     ("unknown unit", ("i_offset = 1.0", 'i_offset = "1.0 blorps"'), "populations.N.parameters.i_offset", ["unknown unit"]),
-    ("unknown cell type", ('cell_type = "IF_curr_exp"', 'cell_type = "IF_curr_alpha"'), "populations.N.cell_type", ["IF_curr_alpha", "IF_cond_exp"]),
+    ("unknown cell type", ('cell_type = "IF_curr_exp"', 'cell_type = "IF_cond_exp_gsfa_grr"'), "populations.N.cell_type", ["IF_cond_exp_gsfa_grr", "IF_cond_exp"]),
     ("unknown connector", ('type = "fixed_probability"', 'type = "small_world"'), "projections[0].connector.type", ["small_world", "fixed_in_degree"]),
     ("probability above one", ("p = 0.5", "p = 1.5"), "projections[0].connector.p", ["less than or equal to 1"]),
     ("unknown population", ('post = "N"', 'post = "M"'), "projections[0].post", ["unknown population", "'M'"]),

@@ -7,7 +7,8 @@ sets `self.sim` (the pyNN.<simulator> module) and `self.RandomDistribution` in l
 create_array_source). Shared here:
 
     create_cells  a Population of the PyNN standard cell, v initialised (`_initial_v`: an array,
-                  or a PyNN value; `_population_kwargs`: extra Population arguments)
+                  or a PyNN value; the type's other initial values as they are;
+                  `_population_kwargs`: extra Population arguments)
     _value        a constant or a scenario distribution as a PyNN value (RandomDistribution)
     _rng          the RNG of one random item (a seeded NumpyRNG; an adapter whose simulator
                   seeds random items its own way returns None)
@@ -72,7 +73,8 @@ class PyNNBackend(SimulatorBackend):
         sim = self.sim
         cells = sim.Population(pop.size, getattr(sim, pop.cell_type)(**pop.spec.parameters.model_dump()), label=name,
                                **self._population_kwargs(name))
-        cells.initialize(v=self._initial_v(v_init, name))
+        others = {k: v for k, v in pop.spec.initial_values.model_dump().items() if k != "v"}  # w, u, m, h, n
+        cells.initialize(v=self._initial_v(v_init, name), **others)
         self.pops[name] = cells
 
     def _poisson_parameters(self, pop) -> dict[str, float]:

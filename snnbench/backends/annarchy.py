@@ -138,6 +138,21 @@ class ANNarchyBackend(SimulatorBackend):
     module = "ANNarchy"
     where = "CPU (OpenMP threads)"
     packages = ("ANNarchy", "nanobind", "sympy")
+    # The neurons written here are NEST's LIF-exp update as assignments (models/lif): for the other
+    # PyNN types ANNarchy's own models do not follow NEST's integration, and none is written here.
+    cell_type_refusals = {
+        "IF_curr_alpha": "the ANNarchy neurons here hold exponential synaptic currents only; ANNarchy's alpha synapses "
+                         "are not iaf_psc_alpha's exact propagators",
+        "IF_cond_alpha": "the ANNarchy neurons here hold exponential conductances only; NEST integrates iaf_cond_alpha "
+                         "with an adaptive RK45 that ANNarchy's fixed-step code does not take",
+        "IF_curr_delta": "no ANNarchy neuron here with NEST's delta-synapse update (input stepping v, lost while refractory)",
+        "EIF_cond_exp_isfa_ista": "ANNarchy's fixed-step methods lack NEST's adaptive RK45 and its spike check after every "
+                                  "sub-step, which aeif_cond_exp needs",
+        "Izhikevich": "ANNarchy's Izhikevich neuron is not NEST's forward Euler order (update, input on v, threshold, "
+                      "reset within the step), and no neuron with that order is written here",
+        "HH_cond_exp": "ANNarchy's fixed-step methods do not integrate hh_cond_exp_traub's stiff sodium current as "
+                       "NEST's adaptive RK45 does",
+    }
     accepted_options = (CACHE_OPTION,)
     native_connectors = (FixedProbability, FixedInDegree, OneToOne, AllToAll)
     compile_after_build = True

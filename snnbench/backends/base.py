@@ -155,6 +155,9 @@ class Backend(ABC):
     # The options this backend reads (validated before any run; `snnbench list --options`).
     accepted_options: ClassVar[tuple[Option, ...]] = ()
     cell_types: ClassVar[tuple[str, ...]] = ("IF_cond_exp", "IF_curr_exp")
+    # Why each PyNN cell type the backend does not declare cannot be run (what the simulator lacks):
+    # the reason `supports()` gives with the refusal.
+    cell_type_refusals: ClassVar[dict[str, str]] = {}
     source_types: ClassVar[tuple[str, ...]] = ("SpikeSourcePoisson", "SpikeSourceArray")
     connectors: ClassVar[tuple[type, ...]] = ALL_CONNECTORS
     # Connectors the simulator draws itself in native mode; the others (and distance-dependent
@@ -260,7 +263,8 @@ class Backend(ABC):
         for name, pop in resolved.populations.items():
             allowed = self.source_types if pop.is_source else self.cell_types
             if pop.cell_type not in allowed:
-                problems.append(f"population {name}: cell type {pop.cell_type} is not supported")
+                why = self.cell_type_refusals.get(pop.cell_type)
+                problems.append(f"population {name}: cell type {pop.cell_type} is not supported" + (f": {why}" if why else ""))
         for proj in resolved.projections:
             if not isinstance(proj.connector, self.connectors):
                 problems.append(f"projection {proj.label}: connector {proj.connector.type} is not supported")

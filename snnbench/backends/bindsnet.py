@@ -545,6 +545,21 @@ class BindsNETBackend(SimulatorBackend):
     where = "CPU (torch threads); CUDA where torch sees a GPU"
     runs_on = ("CPU", "GPU")
     packages = ("bindsnet", "torch")
+    # BindsNET's own nodes are not PyNN's cells (see the module docstring); snnbench brings
+    # IFCurrExpNodes and IFCondExpNodes, and has no node for the others:
+    cell_type_refusals = {
+        "IF_curr_alpha": "no BindsNET node with alpha-shaped synaptic currents (snnbench's IFCurrExpNodes hold one "
+                         "exponential current per receptor, BindsNET's CurrentLIFNodes one for both)",
+        "IF_cond_alpha": "no BindsNET node with alpha-shaped conductances (BindsNET has no conductance-based node; "
+                         "snnbench's IFCondExpNodes holds exponential ones)",
+        "IF_curr_delta": "no BindsNET node with NEST's refractory rule (BindsNET's LIFNodes step v by their input, but "
+                         "let v relax towards v_rest while refractory, where NEST holds it at v_reset)",
+        "EIF_cond_exp_isfa_ista": "BindsNET's AdaptiveLIFNodes adapt the threshold; there is no node with the exponential "
+                                  "spike current and the adaptation current w of AdEx",
+        "Izhikevich": "BindsNET's IzhikevichNodes integrate v in two half steps (Izhikevich's published scheme) and reset "
+                      "at the start of the next step, not NEST's forward Euler with the reset in the same step",
+        "HH_cond_exp": "no Hodgkin-Huxley node in BindsNET (its nodes are integrate-and-fire or Izhikevich)",
+    }
     accepted_options = OPTIONS
     source_multiplicity = False
     one_spike_per_step = "feeds its Input layers boolean spikes: at most one per source and step"

@@ -1,6 +1,6 @@
 """brian2 and brian2.standalone: Brian2 with its runtime device (Cython) and its C++ standalone device.
 
-The PyNN standard models written as Brian2 equations (Brian2 units; PyNN's ms, mV, nA, uS, nF):
+Every PyNN standard model snnbench has, written as Brian2 equations (Brian2 units; PyNN's ms, mV, nA, uS, nF):
 
     IF_cond_exp, integrated with method='exponential_euler':
         dv/dt = (g_leak (v_rest - v) + m_e g_e (E_rev_E - v) + m_i g_i (E_rev_I - v) + i_offset) / C_m   (unless refractory)
@@ -11,11 +11,25 @@ The PyNN standard models written as Brian2 equations (Brian2 units; PyNN's ms, m
     IF_curr_exp, integrated with method='exact' (the linear system solved by sympy):
         dv/dt = (v_rest - v) / tau_m + (I_e + I_i + i_offset) / C_m                       (unless refractory)
         dI_e/dt = -I_e / tau_syn_E,  dI_i/dt = -I_i / tau_syn_I
-    Option `method` (exponential_euler | euler | exact; METHODS) replaces these per-cell-type defaults,
+    Option `method` (exponential_euler | euler | exact; METHODS) replaces the LIF-exp defaults,
     recorded as a translation: euler is forward Euler on the plain equations (no step mean), as
     Brian2's own COBA examples integrate; exact is refused for IF_cond_exp (not linear).
     threshold v >= v_thresh (as NEST), reset v = v_reset; a synapse adds its weight to g_e / g_i
     (conductance weights >= 0) or to I_e / I_i (inhibitory current weights negative, PyNN's convention).
+    IF_curr_alpha, method='exact': the alpha current as NEST writes it (x decays, I follows x, a
+        spike adds e w to x; snnbench.models.alpha).
+    IF_cond_alpha, EIF_cond_exp_isfa_ista (AdEx): method='rk4', Brian2's most accurate fixed-step
+        method; HH_cond_exp: method='exponential_euler' (RK4 is unstable for it at dt = 0.1 ms).
+        NEST integrates all three with an adaptive RK45: the conformance suite states the measured
+        difference. AdEx's v bounded by v_spike inside its currents and w += b at the reset, as
+        NEST; HH's spike is a maximum of v above v_offset + 30 mV (v_before remembers v at the
+        start of the step) with 2 ms without spikes after one.
+    IF_curr_delta (method='exact') and Izhikevich (method='euler': forward Euler from the values
+        at the start of the step, NEST's order): a synapse steps v by its weight (mV), before the
+        threshold is checked (the synapses' slot moved to 'before_thresholds', delays one step
+        shorter, as Brian2 sends a group's spikes of the previous step there); IF_curr_delta drops
+        what arrives while refractory (v_post += w * not_refractory), as NEST.
+    Every type's equations, namespace, threshold, reset and synapse code: `cell_model`.
 
 Time conventions. snnbench follows NEST (see `numba_kernels`): a spike is stamped at the end of the
 step in which v crossed ((k+1) dt); it reaches its target's synaptic variable after that target's
@@ -47,11 +61,13 @@ like every projection built from the harness's arrays, -> connect(i=, j=) with t
 SpikeSourceArray -> SpikeGeneratorGroup.
 
 Plastic synapses (PyNN's STDPMechanism with SpikePairRule, NEST's stdp_pl_synapse_hom), NEST's
-algorithm written as Brian2 pathways on a dimensionless weight w (PyNN units, uS or nA):
+algorithm written as Brian2 pathways on a dimensionless weight w (PyNN units, uS, nA or mV), onto
+every cell type the adapter has:
     on_pre  'pre'       (delay (1 - f) d) depression by the post trace K- as of now, then the pre
                         trace K+ += 1 (NEST's order: a pre and a post seen in the same step do
                         not pair with each other)
-    on_pre  'transmit'  (delay d) the post-synaptic variable += w
+    on_pre  'transmit'  (delay d) the cell model's receptor code with w, as a static synapse
+                        (voltage-step cells: before the threshold, delay d - 1, as `_synapses`)
     on_post 'post'      (delay f d) potentiation by K+ as of now (less a pre seen in this same
                         step), then K- += 1
 with f = dendritic_delay_fraction (1, NEST's convention: the pre spike is seen at once, the post
@@ -86,13 +102,16 @@ import os
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from ..models.hh import SPIKE_ABOVE_OFFSET_MV as HH_SPIKE_ABOVE_OFFSET_MV, SPIKE_DEAD_TIME_MS as HH_DEAD_TIME_MS
+from ..models.izhikevich import V_PEAK_MV as IZHIKEVICH_PEAK_MV
 from ..models.lif import step_mean
-from ..scenario.model import PLASTICITY_RULES, Normal, NormalClipped, PowerLawSTDP, Uniform
+from ..scenario.model import CELL_TYPES, PLASTICITY_RULES, Normal, NormalClipped, PowerLawSTDP, Uniform
 from ..scenario.realise import Network, connect as realise_connect, rng_for
 from ..scenario.resolve import ResolvedScenario
 from .base import Option
@@ -100,18 +119,19 @@ from .common.caches import cache_root as shared_cache_root
 from .common.template import SimulatorBackend
 
 CACHE_OPTIONS = ("warm", "cold")
+_BRIAN2_DIMENSION = {"uS": "siemens", "nA": "amp", "mV": "volt"}  # a weight variable's dimension per PyNN unit
 CACHE_OPTION = Option("cache", str, "warm", "warm: reuse snnbench's code cache (~/.cache/snnbench/brian2), shared by runs; "
                       "cold: a fresh cache for this run, removed after it (measures a cold compile)", choices=CACHE_OPTIONS)
-# Brian2's state updaters a run may choose (option `method`); None: the accurate one per cell type.
+# Brian2's state updaters a run may choose for the LIF-exp cells (option `method`); None: the accurate one.
 #   exponential_euler  IF_cond_exp's default: exact for the conductances, exponential Euler for v with
 #                      their step mean (within 0.05 mV of NEST); IF_curr_exp: v exponential Euler
 #   exact              IF_curr_exp's default (linear: sympy's closed form); IF_cond_exp is not linear
 #   euler              forward Euler for every variable, as Brian2's examples write COBA (cheaper, less accurate)
 METHODS = ("exponential_euler", "euler", "exact")
 DEFAULT_METHODS = {"IF_cond_exp": "exponential_euler", "IF_curr_exp": "exact"}
-METHOD_OPTION = Option("method", str, None, "Brian2's integration method for the cells; default: the accurate one per "
-                       "cell type (exponential_euler with step-mean conductances for IF_cond_exp, exact for IF_curr_exp), "
-                       "as validated; euler: forward Euler, Brian2's examples' choice", choices=METHODS)
+METHOD_OPTION = Option("method", str, None, "Brian2's integration method for the IF_cond_exp and IF_curr_exp cells; default: "
+                       "the accurate one per cell type (exponential_euler with step-mean conductances for IF_cond_exp, exact "
+                       "for IF_curr_exp), as validated; euler: forward Euler, Brian2's examples' choice", choices=METHODS)
 # tau_m and tau_syn closer than this (relative) make Brian2's exact solution 0/0: tau_syn is moved.
 _DEGENERATE_TAU = 1e-6
 # Redraws of normal_clipped values in standalone mode (where values cannot be read back in between).
@@ -126,27 +146,68 @@ def cache_root() -> Path:
 # ----------------------------------------------------------------------------- the models
 
 
-def neuron_model(cell_type: str, p, dt: float, method: str | None = None) -> tuple[str, dict[str, Any], str, list[tuple[str, str]]]:
-    """(equations, namespace in PyNN units, method, translations) for one population's parameters,
-    integrated with `method` (None: DEFAULT_METHODS[cell_type]).
+@dataclass
+class CellModel:
+    """One PyNN cell type as a Brian2 NeuronGroup: equations, the namespace in PyNN units
+    ({name: (unit, value)}, `_cell_namespace` makes quantities), the integration method, the
+    threshold and reset, the initial values beside v ({name: (unit, PyNN's name)}), what a synapse does
+    per receptor (`on_pre`: code with {w}, the weight's unit), and the translations made."""
 
-    The namespace maps each name to (unit, value in PyNN units); `_cell_namespace` makes quantities.
-    Names avoid Brian2's unit names (cm, ms, ...), which would shadow them.
-    """
+    equations: str
+    namespace: dict[str, Any]
+    method: str
+    threshold: str
+    reset: str | None
+    on_pre: dict[str, str]
+    weight_unit: str
+    refractory_steps: int | None = None  # None: the type has no refractory period (Izhikevich)
+    clamp_when_refractory: bool = True  # False: refractoriness only blocks spikes (HH)
+    initial: dict[str, tuple[str, str]] = field(default_factory=dict)  # Brian2 name: (unit, PyNN's name)
+    # Synaptic input steps v: it must reach v before the threshold is checked, in the same step,
+    # as in NEST (see `Brian2Backend._synapses`).
+    voltage_step: bool = False
+    remember_v: bool = False  # keep v at the start of the step in v_before (HH's spike: a maximum)
+    notes: list[tuple[str, str]] = field(default_factory=list)
+
+
+# The membrane of the IF_* types (Names avoid Brian2's unit names, cm, ms, ..., which they would shadow.)
+def _lif_namespace(p) -> dict[str, Any]:
+    return {"v_rest": ("mV", p.v_rest), "v_reset": ("mV", p.v_reset), "v_thresh": ("mV", p.v_thresh),
+            "C_m": ("nF", p.cm), "tau_m": ("ms", p.tau_m), "i_offset": ("nA", p.i_offset)}
+
+
+def _exact_tau_syn(p, ns: dict[str, Any], notes: list) -> None:
+    """tau_syn = tau_m makes Brian2's exact solution 0/0: tau_syn is moved (recorded)."""
+    for key in ("tau_syn_E", "tau_syn_I"):
+        tau_s = ns[key][1]
+        if abs(tau_s - p.tau_m) <= _DEGENERATE_TAU * p.tau_m:
+            moved = p.tau_m * (1.0 + 2 * _DEGENERATE_TAU)
+            ns[key] = ("ms", moved)
+            notes.append((key, f"{key} = tau_m = {p.tau_m} ms makes Brian2's exact solution 0/0: {key} set to {moved!r} ms"))
+
+
+def _receptors(exc: str, inh: str) -> dict[str, str]:
+    return {"excitatory": exc, "inhibitory": inh}
+
+
+def cell_model(cell_type: str, p, dt: float, refractory_steps: int | None, method: str | None = None) -> CellModel:
+    """The Brian2 form of one population's cell type and parameters; `method` (option, LIF-exp
+    cells only): another state updater than the validated DEFAULT_METHODS."""
     notes: list[tuple[str, str]] = []
-    ns: dict[str, Any] = {
-        "v_rest": ("mV", p.v_rest), "v_reset": ("mV", p.v_reset), "v_thresh": ("mV", p.v_thresh),
-        "C_m": ("nF", p.cm), "tau_m": ("ms", p.tau_m), "i_offset": ("nA", p.i_offset),
-        "tau_syn_E": ("ms", p.tau_syn_E), "tau_syn_I": ("ms", p.tau_syn_I),
-    }
-    method = method or DEFAULT_METHODS[cell_type]
-    if cell_type == "IF_cond_exp" and method == "exact":
-        raise ValueError("IF_cond_exp has no exact solution (supports() refuses method=exact)")
-    if method != DEFAULT_METHODS[cell_type]:
-        notes.append((f"{cell_type} integration", f"method={method} (the run's option) instead of {DEFAULT_METHODS[cell_type]}, "
-                      "the method validated against NEST" + ("; forward Euler: each step advances v and the synaptic "
-                                                             "variables by dt times their derivative at the step's start"
-                                                             if method == "euler" else "")))
+    threshold, reset = "v >= v_thresh", "v = v_reset"
+    if cell_type in ("IF_cond_exp", "IF_curr_exp", "IF_curr_alpha", "IF_cond_alpha", "IF_curr_delta"):
+        ns = _lif_namespace(p)
+        if cell_type != "IF_curr_delta":
+            ns.update(tau_syn_E=("ms", p.tau_syn_E), tau_syn_I=("ms", p.tau_syn_I))
+    if cell_type in DEFAULT_METHODS:
+        method = method or DEFAULT_METHODS[cell_type]
+        if cell_type == "IF_cond_exp" and method == "exact":
+            raise ValueError("IF_cond_exp has no exact solution (supports() refuses method=exact)")
+        if method != DEFAULT_METHODS[cell_type]:
+            notes.append((f"{cell_type} integration", f"method={method} (the run's option) instead of {DEFAULT_METHODS[cell_type]}, "
+                          "the method validated against NEST" + ("; forward Euler: each step advances v and the synaptic "
+                                                                 "variables by dt times their derivative at the step's start"
+                                                                 if method == "euler" else "")))
     if cell_type == "IF_cond_exp" and method == "euler":
         ns.update(g_leak=("uS", p.cm / p.tau_m), E_rev_E=("mV", p.e_rev_E), E_rev_I=("mV", p.e_rev_I))
         eqs = (
@@ -154,7 +215,8 @@ def neuron_model(cell_type: str, p, dt: float, method: str | None = None) -> tup
             "dg_e/dt = -g_e/tau_syn_E : siemens\n"
             "dg_i/dt = -g_i/tau_syn_I : siemens\n"
         )
-        return eqs, ns, method, notes
+        return CellModel(eqs, ns, method, threshold, reset, _receptors("g_e_post += {w}", "g_i_post += {w}"),
+                         "uS", refractory_steps, notes=notes)
     if cell_type == "IF_cond_exp":
         # Brian2's exponential Euler holds g at its value at the start of the step; over the step
         # the conductance is on average g * tau/dt (1 - exp(-dt/tau)) (1 % less at dt/tau = 0.02).
@@ -173,19 +235,118 @@ def neuron_model(cell_type: str, p, dt: float, method: str | None = None) -> tup
         notes.append(("IF_cond_exp integration", (
             "exponential Euler for v with the step-mean conductances (g * tau/dt (1 - exp(-dt/tau)): "
             f"{avg_e:.6f} E, {avg_i:.6f} I) instead of their start-of-step values, as numba; the conductances decay exactly")))
-        return eqs, ns, "exponential_euler", notes
-    for key in ("tau_syn_E", "tau_syn_I"):
-        tau_s = ns[key][1]
-        if method == "exact" and abs(tau_s - p.tau_m) <= _DEGENERATE_TAU * p.tau_m:
-            moved = p.tau_m * (1.0 + 2 * _DEGENERATE_TAU)
-            ns[key] = ("ms", moved)
-            notes.append((key, f"{key} = tau_m = {p.tau_m} ms makes Brian2's exact solution 0/0: {key} set to {moved!r} ms"))
-    eqs = (
-        "dv/dt = (v_rest - v)/tau_m + (I_e + I_i + i_offset)/C_m : volt (unless refractory)\n"
-        "dI_e/dt = -I_e/tau_syn_E : amp\n"
-        "dI_i/dt = -I_i/tau_syn_I : amp\n"
-    )
-    return eqs, ns, method, notes
+        return CellModel(eqs, ns, "exponential_euler", threshold, reset, _receptors("g_e_post += {w}", "g_i_post += {w}"),
+                         "uS", refractory_steps, notes=notes)
+    if cell_type == "IF_curr_exp":
+        if method == "exact":
+            _exact_tau_syn(p, ns, notes)
+        eqs = (
+            "dv/dt = (v_rest - v)/tau_m + (I_e + I_i + i_offset)/C_m : volt (unless refractory)\n"
+            "dI_e/dt = -I_e/tau_syn_E : amp\n"
+            "dI_i/dt = -I_i/tau_syn_I : amp\n"
+        )
+        return CellModel(eqs, ns, method, threshold, reset, _receptors("I_e_post += {w}", "I_i_post += {w}"), "nA",
+                         refractory_steps, notes=notes)
+    if cell_type == "IF_curr_alpha":
+        # The alpha current as NEST writes it (models/alpha.py): x decays, I follows x; a spike
+        # adds e w to x, so that I peaks at w after tau_syn. Linear: solved exactly.
+        _exact_tau_syn(p, ns, notes)
+        eqs = (
+            "dv/dt = (v_rest - v)/tau_m + (I_e + I_i + i_offset)/C_m : volt (unless refractory)\n"
+            "dI_e/dt = (x_e - I_e)/tau_syn_E : amp\n"
+            "dx_e/dt = -x_e/tau_syn_E : amp\n"
+            "dI_i/dt = (x_i - I_i)/tau_syn_I : amp\n"
+            "dx_i/dt = -x_i/tau_syn_I : amp\n"
+        )
+        return CellModel(eqs, ns, "exact", threshold, reset,
+                         _receptors(f"x_e_post += {math.e!r}*{{w}}", f"x_i_post += {math.e!r}*{{w}}"), "nA", refractory_steps,
+                         notes=notes)
+    if cell_type == "IF_cond_alpha":
+        ns.update(g_leak=("uS", p.cm / p.tau_m), E_rev_E=("mV", p.e_rev_E), E_rev_I=("mV", p.e_rev_I))
+        eqs = (
+            "dv/dt = (g_leak*(v_rest - v) + g_e*(E_rev_E - v) + g_i*(E_rev_I - v) + i_offset)/C_m : volt (unless refractory)\n"
+            "dg_e/dt = (y_e - g_e)/tau_syn_E : siemens\n"
+            "dy_e/dt = -y_e/tau_syn_E : siemens\n"
+            "dg_i/dt = (y_i - g_i)/tau_syn_I : siemens\n"
+            "dy_i/dt = -y_i/tau_syn_I : siemens\n"
+        )
+        notes.append(("IF_cond_alpha integration", "Brian2's fixed-step RK4 at dt (NEST: adaptive RK45, abs. tolerance 1e-3)"))
+        return CellModel(eqs, ns, "rk4", threshold, reset,
+                         _receptors(f"y_e_post += {math.e!r}*{{w}}", f"y_i_post += {math.e!r}*{{w}}"), "uS", refractory_steps,
+                         notes=notes)
+    if cell_type == "IF_curr_delta":
+        eqs = "dv/dt = (v_rest - v)/tau_m + i_offset/C_m : volt (unless refractory)\n"
+        # NEST's iaf_psc_delta drops the input that arrives while the cell is refractory
+        step = "v_post += {w}*int(not_refractory_post)"
+        return CellModel(eqs, ns, "exact", threshold, reset, _receptors(step, step), "mV", refractory_steps, voltage_step=True,
+                         notes=notes)
+    if cell_type == "EIF_cond_exp_isfa_ista":
+        ns = {"v_rest": ("mV", p.v_rest), "v_reset": ("mV", p.v_reset), "v_spike": ("mV", p.v_spike),
+              "v_thresh": ("mV", p.v_thresh), "delta_T": ("mV", p.delta_T), "C_m": ("nF", p.cm),
+              "g_leak": ("uS", p.cm / p.tau_m), "i_offset": ("nA", p.i_offset), "a_w": ("nS", p.a), "b_w": ("nA", p.b),
+              "tau_w": ("ms", p.tau_w), "E_rev_E": ("mV", p.e_rev_E), "E_rev_I": ("mV", p.e_rev_I),
+              "tau_syn_E": ("ms", p.tau_syn_E), "tau_syn_I": ("ms", p.tau_syn_I)}
+        # As NEST: v bounded by v_spike inside the currents (the exponential cannot overflow
+        # within a step), held at v_reset while refractory (w still follows it). PyNN's w is
+        # w_adapt here: Brian2 forbids a cell variable named as the synapses' weight w.
+        spike_current = "g_leak*delta_T*exp((v_c - v_thresh)/delta_T)" if p.delta_T > 0 else "0*amp"
+        eqs = (
+            f"dv/dt = (g_leak*(v_rest - v_c) + {spike_current} + g_e*(E_rev_E - v_c) + g_i*(E_rev_I - v_c) - w_adapt + i_offset)/C_m"
+            " : volt (unless refractory)\n"
+            "dw_adapt/dt = (a_w*(v_c - v_rest) - w_adapt)/tau_w : amp\n"
+            "dg_e/dt = -g_e/tau_syn_E : siemens\n"
+            "dg_i/dt = -g_i/tau_syn_I : siemens\n"
+            "v_c = clip(v, -inf*mV, v_spike) : volt\n"
+        )
+        notes.append(("EIF_cond_exp_isfa_ista integration", "Brian2's fixed-step RK4 at dt, the spike checked at the end of the "
+                      "step (NEST: adaptive RK45, tolerance 1e-6, the spike checked after every sub-step)"))
+        return CellModel(eqs, ns, "rk4", "v >= v_spike" if p.delta_T > 0 else "v >= v_thresh", "v = v_reset; w_adapt += b_w",
+                         _receptors("g_e_post += {w}", "g_i_post += {w}"), "uS", refractory_steps,
+                         initial={"w_adapt": ("nA", "w")}, notes=notes)
+    if cell_type == "Izhikevich":
+        # forward Euler from the values at the start of the step, in NEST's order (models/izhikevich.py);
+        # i_offset in nA drives v by 1000 mV/ms per nA (a 1 pF membrane)
+        ns = {"a_rate": ("1/ms", p.a), "b_rate": ("1/ms", p.b), "v_reset": ("mV", p.c), "d_jump": ("mV/ms", p.d),
+              "drive": ("mV/ms", 1000.0 * p.i_offset), "v_peak": ("mV", IZHIKEVICH_PEAK_MV)}
+        eqs = (
+            "dv/dt = (0.04/ms/mV)*v**2 + (5/ms)*v + 140*mV/ms - u + drive : volt\n"
+            "du/dt = a_rate*(b_rate*v - u) : volt/second\n"
+        )
+        return CellModel(eqs, ns, "euler", "v >= v_peak", "v = v_reset; u += d_jump", _receptors("v_post += {w}", "v_post += {w}"),
+                         "mV", None, voltage_step=True, initial={"u": ("mV/ms", "u")}, notes=notes)
+    if cell_type == "HH_cond_exp":
+        ns = {"gbar_Na": ("uS", p.gbar_Na), "gbar_K": ("uS", p.gbar_K), "g_leak": ("uS", p.g_leak), "C_m": ("nF", p.cm),
+              "v_offset": ("mV", p.v_offset), "E_Na": ("mV", p.e_rev_Na), "E_K": ("mV", p.e_rev_K),
+              "E_leak": ("mV", p.e_rev_leak), "E_rev_E": ("mV", p.e_rev_E), "E_rev_I": ("mV", p.e_rev_I),
+              "tau_syn_E": ("ms", p.tau_syn_E), "tau_syn_I": ("ms", p.tau_syn_I), "i_offset": ("nA", p.i_offset),
+              "v_above": ("mV", HH_SPIKE_ABOVE_OFFSET_MV)}
+        eqs = (
+            "dv/dt = (-gbar_Na*m**3*h*(v - E_Na) - gbar_K*n**4*(v - E_K) - g_leak*(v - E_leak)"
+            " - g_e*(v - E_rev_E) - g_i*(v - E_rev_I) + i_offset)/C_m : volt\n"
+            "dm/dt = alpha_m*(1 - m) - beta_m*m : 1\n"
+            "dh/dt = alpha_h*(1 - h) - beta_h*h : 1\n"
+            "dn/dt = alpha_n*(1 - n) - beta_n*n : 1\n"
+            "u_rel = (v - v_offset)/mV : 1\n"
+            "alpha_m = 0.32*(13 - u_rel)/(exp((13 - u_rel)/4) - 1)/ms : Hz\n"
+            "beta_m = 0.28*(u_rel - 40)/(exp((u_rel - 40)/5) - 1)/ms : Hz\n"
+            "alpha_h = 0.128*exp((17 - u_rel)/18)/ms : Hz\n"
+            "beta_h = 4/(1 + exp((40 - u_rel)/5))/ms : Hz\n"
+            "alpha_n = 0.032*(15 - u_rel)/(exp((15 - u_rel)/5) - 1)/ms : Hz\n"
+            "beta_n = 0.5*exp((10 - u_rel)/40)/ms : Hz\n"
+            "dg_e/dt = -g_e/tau_syn_E : siemens\n"
+            "dg_i/dt = -g_i/tau_syn_I : siemens\n"
+            "v_before : volt\n"
+        )
+        # exponential Euler: v and each gate are linear in themselves for a frozen rest of the state;
+        # RK4 at dt = 0.1 ms is unstable here (gbar_Na / cm = 100/ms: NaN within the first spike)
+        notes.append(("HH_cond_exp integration", "Brian2's exponential Euler at dt (NEST: adaptive RK45, abs. tolerance 1e-3); "
+                      f"a spike is a maximum of v above v_offset + {HH_SPIKE_ABOVE_OFFSET_MV:g} mV, none for "
+                      f"{HH_DEAD_TIME_MS:g} ms after one (NEST's t_ref of hh_cond_exp_traub)"))
+        dead_steps = math.ceil(HH_DEAD_TIME_MS / dt - 1e-6)
+        return CellModel(eqs, ns, "exponential_euler", "v >= v_offset + v_above and v < v_before", None,
+                         _receptors("g_e_post += {w}", "g_i_post += {w}"), "uS", dead_steps, clamp_when_refractory=False,
+                         initial={"m": ("1", "m"), "h": ("1", "h"), "n": ("1", "n")}, remember_v=True, notes=notes)
+    raise ValueError(f"no Brian2 model for {cell_type}")
 
 
 # Each weight dependence as (potentiation by kp, depression by km) on the dimensionless weight w.
@@ -223,13 +384,6 @@ def plastic_synapse_model(synapse) -> tuple[str, str, str, dict[str, tuple[str, 
         ns = {"tau_plus": ("ms", td.tau_plus), "tau_minus": ("ms", td.tau_minus), "A_plus": ("1", td.A_plus),
               "A_minus": ("1", td.A_minus), "w_min": ("1", wd.w_min), "w_max": ("1", wd.w_max)}
     return model, on_pre, on_post, ns
-
-
-def synaptic_target(cell_type: str, receptor: str) -> tuple[str, str]:
-    """(the post-synaptic variable a weight is added to, the Brian2 unit of the weight)."""
-    if cell_type == "IF_cond_exp":
-        return ("g_e" if receptor == "excitatory" else "g_i"), "uS"
-    return ("I_e" if receptor == "excitatory" else "I_i"), "nA"
 
 
 class _CompileStats:
@@ -282,6 +436,12 @@ class Brian2Backend(SimulatorBackend):
     max_threads = 1
     compile_after_build = True
     plasticity_rules = PLASTICITY_RULES
+    cell_types = tuple(t for t in CELL_TYPES if t != "HH_cond_exp")  # as equations (`cell_model`)
+    cell_type_refusals = {
+        "HH_cond_exp": "Brian2's fixed-step methods do not integrate hh_cond_exp_traub's stiff sodium current at the "
+                       "scenario's dt as NEST's adaptive RK45 does (RK4 diverges, exponential Euler changes the spike count: "
+                       "docs/validation.md); Brian2's adaptive method (gsl_rkf45) needs the GSL library, not installed here",
+    }
     device_name: ClassVar[str] = "runtime"
     # A SpikeGeneratorGroup takes one spike per index and step: a step carrying k spikes fires k
     # layers of the source (`create_array_source`), each projection from it replicated per layer.
@@ -309,11 +469,14 @@ class Brian2Backend(SimulatorBackend):
                 problem = (f"brian2 (runtime device) runs in one thread, {self.threads} asked for; "
                            "use the backend brian2.standalone for OpenMP threads")
             problems.append(problem)
-        if self.options.get("method") == "exact":
-            for name, pop in resolved.cells.items():
-                if pop.cell_type == "IF_cond_exp":
-                    problems.append(f"population {name}: method=exact: IF_cond_exp's membrane equation is not linear "
-                                    "(g (E_rev - v)), Brian2 has no exact solution for it; use exponential_euler or euler")
+        method = self.options.get("method")
+        for name, pop in resolved.cells.items():
+            if method == "exact" and pop.cell_type == "IF_cond_exp":
+                problems.append(f"population {name}: method=exact: IF_cond_exp's membrane equation is not linear "
+                                "(g (E_rev - v)), Brian2 has no exact solution for it; use exponential_euler or euler")
+            elif method is not None and pop.cell_type not in DEFAULT_METHODS:
+                problems.append(f"population {name}: option method applies to IF_cond_exp and IF_curr_exp only; "
+                                f"{pop.cell_type} has its own validated method")
         return problems
 
     # ------------------------------------------------------------------ load
@@ -367,6 +530,7 @@ class Brian2Backend(SimulatorBackend):
         self.synapse_objects: dict[str, Any] = {}
         self.layers: dict[str, int] = {}  # sources whose steps carry several spikes: their number of layers
         self.weight_monitors: dict[str, tuple[Any, list[int]]] = {}
+        self.cell_models: dict[str, CellModel] = {}
         self.objects: list[Any] = []
         # Synapses are named by the projection's place in the file: stable names keep the standalone project warm.
         self._syn_names = {proj.label: f"syn_{k}_" + "".join(c if c.isalnum() or c == "_" else "_" for c in proj.label)
@@ -386,29 +550,50 @@ class Brian2Backend(SimulatorBackend):
             c1, r1, s1 = self._stats.snapshot()
             self.info.update(build_modules_compiled=c1 - c0, build_modules_reused=r1 - r0, build_codegen_s=s1 - s0)
 
-    def _cell_namespace(self, ns: dict[str, Any]) -> dict[str, Any]:
+    def _quantity(self, unit: str, value: float):
+        """value in `unit`: "1", a Brian2 unit name, or a ratio of two ("mV/ms", "1/ms")."""
         b2 = self.b2
-        return {k: float(v) * (1.0 if unit == "1" else getattr(b2, unit)) for k, (unit, v) in ns.items()}
+        top, _, bottom = unit.partition("/")
+        q = 1.0 if top == "1" else getattr(b2, top)
+        return float(value) * (q / getattr(b2, bottom) if bottom else q)
+
+    def _cell_namespace(self, ns: dict[str, Any]) -> dict[str, Any]:
+        return {k: self._quantity(unit, v) for k, (unit, v) in ns.items()}
 
     def create_cells(self, name: str, pop, v_init) -> None:
         b2, dt = self.b2, self.resolved.dt
         prm = pop.spec.parameters
-        eqs, ns, method, notes = neuron_model(pop.cell_type, prm, dt, self.option("method"))
-        for what, detail in notes:
+        steps = self.refractory_steps(name, prm.tau_refrac) if hasattr(prm, "tau_refrac") else None
+        model = cell_model(pop.cell_type, prm, dt, steps, self.option("method"))
+        self.cell_models[name] = model
+        for what, detail in model.notes:
             self.translate(what, f"{name}: {detail}")
-        steps = self.refractory_steps(name, prm.tau_refrac)
-        self.translate(
-            "refractory", f"{name}: refractory = {steps + 1} dt = {(steps + 1) * dt:g} ms in Brian2 (counted from its start-of-step "
-            f"stamp) clamps v for {steps} steps after the spike's step, as NEST's {steps * dt:g} ms",
-        )
+        kwargs = {}
+        if model.refractory_steps is not None:
+            steps = model.refractory_steps
+            kwargs["refractory"] = (steps + 1) * dt * b2.ms
+            what = "clamps v" if model.clamp_when_refractory else "blocks spikes"
+            self.translate(
+                "refractory", f"{name}: refractory = {steps + 1} dt = {(steps + 1) * dt:g} ms in Brian2 (counted from its start-of-step "
+                f"stamp) {what} for {steps} steps after the spike's step, as NEST's {steps * dt:g} ms",
+            )
         group = b2.NeuronGroup(
-            pop.size, eqs, threshold="v >= v_thresh", reset="v = v_reset", refractory=(steps + 1) * dt * b2.ms,
-            method=method, namespace=self._cell_namespace(ns), name=f"pop_{name}",
+            pop.size, model.equations, threshold=model.threshold, reset=model.reset, method=model.method,
+            namespace=self._cell_namespace(model.namespace), name=f"pop_{name}", **kwargs,
         )
         if isinstance(v_init, np.ndarray):
             group.v = v_init * b2.mV
         else:
             self._assign(group, "v", v_init, "mV", f"{name}.v", pop.size)
+        for var, (unit, pynn_name) in model.initial.items():  # PyNN's other initial values, as the scenario gives them
+            setattr(group, var, self._quantity(unit, getattr(pop.spec.initial_values, pynn_name)))
+        if model.remember_v:  # v at the start of each step, for a spike rule that needs it (HH)
+            group.v_before = group.v
+            self.objects.append(group.run_regularly("v_before = v", when="before_groups", name=f"remember_v_{name}"))
+        if model.voltage_step:
+            self.translate("voltage-step synapses", f"{name}: the synapses onto it add their weight to v before the "
+                           "threshold is checked (when='before_thresholds'), as NEST, with delays one step shorter: in that "
+                           "slot Brian2 sends the spikes of the previous step")
         self.groups[name] = group
         self.objects.append(group)
 
@@ -509,16 +694,22 @@ class Brian2Backend(SimulatorBackend):
         """A Synapses object onto the projection's target variable: a constant weight in its
         namespace (else a variable w), a constant delay in steps (else a variable delay)."""
         b2, dt = self.b2, self.resolved.dt
-        var, unit = synaptic_target(self.resolved.populations[proj.post].cell_type, proj.receptor)
+        target = self.cell_models[proj.post]
+        unit = target.weight_unit
         namespace, kwargs = {}, {}
         if weight_const is not None:
             namespace["w_syn"] = weight_const * getattr(b2, unit)
         if delay_steps is not None:
-            kwargs["delay"] = delay_steps * dt * b2.ms
+            kwargs["delay"] = (delay_steps - self._step_earlier(proj)) * dt * b2.ms
         syn = b2.Synapses(self.groups[proj.pre], self.groups[proj.post],
-                          model="" if weight_const is not None else f"w : {'siemens' if unit == 'uS' else 'amp'}",
-                          on_pre=f"{var}_post += " + ("w_syn" if weight_const is not None else "w"),
+                          model="" if weight_const is not None else f"w : {_BRIAN2_DIMENSION[unit]}",
+                          on_pre=target.on_pre[proj.receptor].format(w="w_syn" if weight_const is not None else "w"),
                           namespace=namespace, name=self._syn_names[proj.label], **kwargs)
+        if target.voltage_step:
+            # Before the threshold, as NEST adds a delta synapse's weight to v within the step's
+            # update; in that slot the presynaptic spikes Brian2 sends are those of the previous
+            # step, hence one step less delay (`_step_earlier`).
+            syn.pre.when = "before_thresholds"
         self.synapse_objects[proj.label] = syn
         self.objects.append(syn)
         return syn, unit
@@ -526,11 +717,15 @@ class Brian2Backend(SimulatorBackend):
     def _plastic_synapses(self, proj, pre_idx, post_idx, weight, delay_steps):
         """A plastic Synapses object (see the module's docstring), connected and initialised."""
         b2, dt = self.b2, self.resolved.dt
-        var, unit = synaptic_target(self.resolved.populations[proj.post].cell_type, proj.receptor)
+        target = self.cell_models[proj.post]
         model, on_pre, on_post, ns = plastic_synapse_model(proj.spec.synapse)
-        ns = self._cell_namespace({**ns, "w_unit": (unit, 1.0), "half_dt": ("ms", 0.5 * dt)})
+        if "nest_unit" in ns and target.weight_unit == "mV":
+            ns["nest_unit"] = ("1", 1.0)  # a voltage weight is mV in NEST too: w^mu reads it unscaled
+        ns = self._cell_namespace({**ns, "w_unit": (target.weight_unit, 1.0), "half_dt": ("ms", 0.5 * dt)})
+        # The weight reaches the cell as a static synapse's does: through the cell model's receptor code.
+        transmit = target.on_pre[proj.receptor].format(w="w*w_unit")
         syn = b2.Synapses(self.groups[proj.pre], self.groups[proj.post], model=model,
-                          on_pre={"pre": on_pre, "transmit": f"{var}_post += w*w_unit"}, on_post=on_post,
+                          on_pre={"pre": on_pre, "transmit": transmit}, on_post=on_post,
                           namespace=ns, name=self._syn_names[proj.label])
         syn.connect(i=pre_idx.astype(np.int32), j=post_idx.astype(np.int32))
         syn.w = weight
@@ -539,7 +734,9 @@ class Brian2Backend(SimulatorBackend):
         dendritic = np.round(f * delay_steps).astype(np.int64)
         if np.any(np.abs(f * delay_steps - dendritic) > 1e-9):
             self.translate("dendritic delay", f"{proj.label}: the dendritic part {f} of each delay put on the {dt} ms grid (nearest step)")
-        syn.transmit.delay = delay_steps * dt * b2.ms
+        syn.transmit.delay = (delay_steps - self._step_earlier(proj)) * dt * b2.ms
+        if target.voltage_step:  # as `_synapses`: v stepped before the threshold, one step less delay
+            syn.transmit.when = "before_thresholds"
         syn.post.delay = dendritic * dt * b2.ms
         syn.pre.delay = (delay_steps - dendritic) * dt * b2.ms
         self.translate("plasticity", f"{proj.label}: {proj.spec.synapse.describe} as Brian2 pathways (pre: depression, "
@@ -555,6 +752,10 @@ class Brian2Backend(SimulatorBackend):
             return "a plastic projection with drawn weights or delays is built from the harness's arrays in this adapter"
         return None
 
+    def _step_earlier(self, proj) -> int:
+        """1 for synapses that act before the threshold (voltage steps: see `_synapses`), else 0."""
+        return int(self.cell_models[proj.post].voltage_step)
+
     def connect_arrays(self, proj, arrays, delay_steps) -> None:
         b2, dt = self.b2, self.resolved.dt
         if proj.spec.synapse is not None:
@@ -565,7 +766,7 @@ class Brian2Backend(SimulatorBackend):
         pre = np.concatenate([arrays.pre_idx + k * n_pre for k in range(n_layers)])
         syn.connect(i=pre.astype(np.int32), j=np.tile(arrays.post_idx, n_layers).astype(np.int32))
         syn.w = np.tile(arrays.weight, n_layers) * getattr(b2, unit)
-        syn.delay = np.tile(delay_steps, n_layers) * dt * b2.ms
+        syn.delay = np.tile(delay_steps - self._step_earlier(proj), n_layers) * dt * b2.ms
 
     def connect_native(self, proj) -> bool:
         if proj.spec.synapse is not None:  # constant weight and delay (why_not_native)
@@ -588,6 +789,8 @@ class Brian2Backend(SimulatorBackend):
 
     def _assign_delay(self, syn, proj) -> None:
         self._assign(syn, "delay", proj.delay, "ms", f"{proj.label}.delay", self._expected_synapses(proj))
+        if self._step_earlier(proj):
+            syn.delay = "delay - dt"
         self.translate("delay", f"{proj.label}: delays drawn by Brian2 are put on the {self.resolved.dt} ms grid by its spike queue (nearest step)")
 
     def _connect_native(self, syn, proj) -> None:

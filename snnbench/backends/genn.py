@@ -517,6 +517,22 @@ class GeNNBackend(Backend):
     # the custom Poisson source and the spike-source array emit a cell at most once per step
     one_spike_per_step = "emits a source at most once per step (its custom Poisson source and SpikeSourceArray)"
     genn_backend: ClassVar[str] = "single_threaded_cpu"
+    # GeNN's built-in models do not integrate as NEST does (see the module docstring), and the
+    # custom neuron models this adapter writes (lif_curr, lif_cond) cover the exponential synapses only:
+    cell_type_refusals = {
+        "IF_curr_alpha": "no GeNN neuron model here for alpha-shaped currents: GeNN's AlphaCurr postsynaptic model "
+                         "does not integrate iaf_psc_alpha's exact propagators, and lif_curr holds exponential currents",
+        "IF_cond_alpha": "no GeNN neuron model here for alpha-shaped conductances (lif_cond holds exponential ones; "
+                         "NEST integrates iaf_cond_alpha with an adaptive RK45, GeNN's code has one fixed step)",
+        "IF_curr_delta": "no GeNN neuron model here with NEST's delta-synapse update (input stepping v, discarded while "
+                         "refractory): GeNN's LIF with DeltaCurr injects the input as a current",
+        "EIF_cond_exp_isfa_ista": "no AdEx model in GeNN and none written here: NEST integrates aeif_cond_exp with an "
+                                  "adaptive RK45 and spike checks within the step, which a generated fixed-step update lacks",
+        "Izhikevich": "GeNN's Izhikevich model takes two half steps for v (Izhikevich's published scheme), not NEST's "
+                      "forward Euler; no model with NEST's order is written here",
+        "HH_cond_exp": "GeNN's TraubMiles model integrates with 25 fixed Euler sub-steps per step, not NEST's adaptive "
+                       "RK45, and has no exponential synaptic conductances of its own",
+    }
 
     @classmethod
     def available(cls) -> tuple[bool, str]:

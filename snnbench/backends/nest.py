@@ -1,8 +1,12 @@
 """nest: NEST through PyNEST (the `nest-simulator` wheel), OpenMP threads.
 
-Translation of the PyNN standard models (PyNN units -> NEST units):
+Translation of the PyNN standard models (PyNN units -> NEST units; the table is `NEST_CELLS`):
     IF_cond_exp -> iaf_cond_exp   (C_m pF = 1000 cm, g_L nS = C_m / tau_m, weights nS = 1000 uS)
     IF_curr_exp -> iaf_psc_exp    (C_m pF = 1000 cm, weights pA = 1000 nA)
+    IF_cond_alpha -> iaf_cond_alpha, IF_curr_alpha -> iaf_psc_alpha, IF_curr_delta -> iaf_psc_delta
+        (weights in mV, as PyNN's), EIF_cond_exp_isfa_ista -> aeif_cond_exp, Izhikevich ->
+        izhikevich (weights in mV), HH_cond_exp -> hh_cond_exp_traub; the initial values other
+        than v (w, u, m, h, n) set as NEST state variables
     inhibitory synapses: negative NEST weights (NEST routes them to the inhibitory receptor)
     SpikeSourcePoisson (native) -> poisson_generator -> parrot_neuron, one train per source
         shared by all its targets, as pyNN.nest does; the generator->parrot hop adds one dt.
@@ -41,6 +45,8 @@ import time
 import numpy as np
 
 from ..scenario.model import (
+    CELL_TYPES,
+    CONDUCTANCE_BASED,
     PLASTICITY_RULES,
     DistanceDelay,
     GaussianInDegree,
@@ -55,7 +61,71 @@ from ..scenario.resolve import ResolvedScenario
 from .base import NATIVE_CONNECTORS
 from .common.template import SimulatorBackend
 
-NEST_MODELS = {"IF_cond_exp": "iaf_cond_exp", "IF_curr_exp": "iaf_psc_exp"}
+# PyNN's standard cell types as NEST models: (NEST model, its parameters from PyNN's, its state
+# variables from PyNN's initial values). A translation row is (PyNN name, NEST name, factor): NEST
+# value = factor * PyNN value, or factor(parameters) when the NEST parameter is derived.
+_MEMBRANE = (
+    ("cm", "C_m", 1000.0),  # nF -> pF
+    ("v_rest", "E_L", 1.0),  # mV
+    ("v_reset", "V_reset", 1.0),  # mV
+    ("v_thresh", "V_th", 1.0),  # mV
+    ("tau_refrac", "t_ref", 1.0),  # ms
+    ("i_offset", "I_e", 1000.0),  # nA -> pA
+)
+_TAU_M = (("tau_m", "tau_m", 1.0),)  # ms
+_LEAK_CONDUCTANCE = (("tau_m", "g_L", lambda q: 1000.0 * q.cm / q.tau_m),)  # nS = C_m / tau_m
+_SYNAPSES = (("tau_syn_E", "tau_syn_ex", 1.0), ("tau_syn_I", "tau_syn_in", 1.0))  # ms
+_REVERSAL = (("e_rev_E", "E_ex", 1.0), ("e_rev_I", "E_in", 1.0))  # mV
+_V = (("v", "V_m", 1.0),)  # mV
+
+NEST_CELLS = {
+    "IF_curr_exp": ("iaf_psc_exp", _MEMBRANE + _TAU_M + _SYNAPSES, _V),
+    "IF_cond_exp": ("iaf_cond_exp", _MEMBRANE + _LEAK_CONDUCTANCE + _SYNAPSES + _REVERSAL, _V),
+    "IF_curr_alpha": ("iaf_psc_alpha", _MEMBRANE + _TAU_M + _SYNAPSES, _V),
+    "IF_cond_alpha": ("iaf_cond_alpha", _MEMBRANE + _LEAK_CONDUCTANCE + _SYNAPSES + _REVERSAL, _V),
+    "IF_curr_delta": ("iaf_psc_delta", _MEMBRANE + _TAU_M, _V),
+    "EIF_cond_exp_isfa_ista": ("aeif_cond_exp", (
+        ("cm", "C_m", 1000.0),  # nF -> pF
+        ("tau_refrac", "t_ref", 1.0),  # ms
+        ("v_spike", "V_peak", 1.0),  # mV
+        ("v_reset", "V_reset", 1.0),  # mV
+        ("v_rest", "E_L", 1.0),  # mV
+        ("i_offset", "I_e", 1000.0),  # nA -> pA
+        ("a", "a", 1.0),  # nS
+        ("b", "b", 1000.0),  # nA -> pA
+        ("delta_T", "Delta_T", 1.0),  # mV
+        ("tau_w", "tau_w", 1.0),  # ms
+        ("v_thresh", "V_th", 1.0),  # mV
+    ) + _LEAK_CONDUCTANCE + _SYNAPSES + _REVERSAL, _V + (("w", "w", 1000.0),)),  # w: nA -> pA
+    "Izhikevich": ("izhikevich", (
+        ("a", "a", 1.0),  # 1/ms
+        ("b", "b", 1.0),  # 1/ms
+        ("c", "c", 1.0),  # mV
+        ("d", "d", 1.0),  # mV/ms
+        ("i_offset", "I_e", 1000.0),  # nA -> pA (the model's pA are mV/ms: a 1 pF membrane)
+    ), _V + (("u", "U_m", 1.0),)),  # mV/ms
+    "HH_cond_exp": ("hh_cond_exp_traub", (
+        ("gbar_Na", "g_Na", 1000.0),  # uS -> nS
+        ("gbar_K", "g_K", 1000.0),  # uS -> nS
+        ("g_leak", "g_L", 1000.0),  # uS -> nS
+        ("cm", "C_m", 1000.0),  # nF -> pF
+        ("v_offset", "V_T", 1.0),  # mV
+        ("e_rev_Na", "E_Na", 1.0),  # mV
+        ("e_rev_K", "E_K", 1.0),  # mV
+        ("e_rev_leak", "E_L", 1.0),  # mV
+        ("i_offset", "I_e", 1000.0),  # nA -> pA
+    ) + _SYNAPSES + _REVERSAL, _V + (("m", "Act_m", 1.0), ("h", "Inact_h", 1.0), ("n", "Act_n", 1.0))),
+}
+NEST_MODELS = {cell_type: model for cell_type, (model, _, _) in NEST_CELLS.items()}
+# A weight's unit in NEST per PyNN unit: conductances nS per uS, currents pA per nA; the delta
+# synapses of iaf_psc_delta and izhikevich take PyNN's mV as they are.
+_WEIGHT_UNIT = {"IF_curr_delta": 1.0, "Izhikevich": 1.0}
+
+
+def _translate(rows, values) -> dict[str, float]:
+    return {nest_name: (factor(values) if callable(factor) else factor * getattr(values, name)) for name, nest_name, factor in rows}
+
+
 # NEST stores at most this many connections per virtual process and synapse model (beyond it:
 # KernelException "Too many connections"); copies of a synapse model (CopyModel) count apart.
 MAX_CONNECTIONS_PER_VP_AND_MODEL = 134_217_726
@@ -125,28 +195,21 @@ def plasticity_problems(resolved: ResolvedScenario) -> list[str]:
 
 
 def nest_cell_parameters(cell_type: str, p) -> dict[str, float]:
-    """PyNN parameters (nF, ms, mV, nA) -> NEST parameters (pF, ms, mV, pA, nS)."""
-    params = {
-        "C_m": p.cm * 1000.0,
-        "E_L": p.v_rest,
-        "V_reset": p.v_reset,
-        "V_th": p.v_thresh,
-        "t_ref": p.tau_refrac,
-        "tau_syn_ex": p.tau_syn_E,
-        "tau_syn_in": p.tau_syn_I,
-        "I_e": p.i_offset * 1000.0,
-    }
-    if cell_type == "IF_cond_exp":
-        params.update(g_L=p.cm * 1000.0 / p.tau_m, E_ex=p.e_rev_E, E_in=p.e_rev_I)
-    else:
-        params["tau_m"] = p.tau_m
-    return params
+    """PyNN parameters (nF, ms, mV, nA, uS) -> NEST parameters (pF, ms, mV, pA, nS)."""
+    return _translate(NEST_CELLS[cell_type][1], p)
+
+
+def nest_initial_state(cell_type: str, initial_values) -> dict[str, float]:
+    """PyNN's initial values other than v (set per cell) -> NEST state variables."""
+    rows = [row for row in NEST_CELLS[cell_type][2] if row[0] != "v"]
+    return _translate(rows, initial_values)
 
 
 def weight_factor(cell_type: str, receptor: str) -> float:
-    """Multiply a PyNN weight by this to get NEST's (unit and sign)."""
-    sign = -1.0 if (cell_type == "IF_cond_exp" and receptor == "inhibitory") else 1.0
-    return 1000.0 * sign
+    """Multiply a PyNN weight by this to get NEST's (unit and sign): NEST routes a conductance-based
+    model's negative weights to its inhibitory receptor; current and voltage weights keep their sign."""
+    sign = -1.0 if (cell_type in CONDUCTANCE_BASED and receptor == "inhibitory") else 1.0
+    return _WEIGHT_UNIT.get(cell_type, 1000.0) * sign
 
 
 class NestBackend(SimulatorBackend):
@@ -161,6 +224,7 @@ class NestBackend(SimulatorBackend):
     # multiplicity on; a spike_generator emits a time given k times as k spikes.
     source_multiplicity = True
     plasticity_rules = PLASTICITY_RULES
+    cell_types = CELL_TYPES  # every PyNN type snnbench has: NEST_CELLS
 
     def supports(self, resolved: ResolvedScenario, mode: str) -> list[str]:
         return super().supports(resolved, mode) + plasticity_problems(resolved)
@@ -206,6 +270,9 @@ class NestBackend(SimulatorBackend):
         else:
             nodes = nest.Create(NEST_MODELS[pop.cell_type], pop.size, params=params)
         nodes.V_m = v_init if isinstance(v_init, np.ndarray) else self._nest_value(v_init, 1.0)
+        state = nest_initial_state(pop.cell_type, pop.spec.initial_values)
+        if state:
+            nodes.set(state)
         self.nodes[name] = nodes
 
     def create_poisson_source(self, name, pop) -> bool:

@@ -20,6 +20,10 @@ A spike at the end of step k (time (k+1)*dt) with a delay of d steps is added to
 slot (k + d) mod L (L a power of two above the largest delay), read at the end of step k + d: it arrives at (k+1+d)*dt, as in NEST. Source
 spikes at time m*dt are emitted in step m-1, as NEST's spike_generator does.
 
+Every other PyNN cell type (alpha and delta synapses, AdEx, Izhikevich, HH) is one kind more of
+group, updated by `numba_cells.update_group` in its NEST model's order; their extra state is
+`aux[cell, column]`.
+
 Connectivity is `numba_connect.SynapseLayout`: rows per presynaptic cell (cells first, then
 sources), split by target block; thread b delivers onto, and updates, only the cells of block b.
 """
@@ -28,6 +32,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+
+from . import numba_cells
 
 from ..models.lif import propagators
 
@@ -159,7 +165,7 @@ def _update_cond(p, r_steps, dt, v, syn_e, syn_i, refr, arrive_e, arrive_i, spik
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _block_step(b, k, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr,
+def _block_step(b, k, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr, aux,
                 seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
                 pending, n_pending, spiked, blk_spk, blk_cnt):
     """Step k for the cells of block b: deliver the spikes of step k-1 (`pending`) onto them
@@ -176,12 +182,16 @@ def _block_step(b, k, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, 
         lo, hi = max(grp_lo[g], b_lo), min(grp_hi[g], b_hi)
         if lo >= hi:
             continue
-        if grp_kind[g] == 0:
+        kind = grp_kind[g]
+        if kind == CURR:
             _update_curr(prm[g], grp_refr[g], v[lo:hi], syn_e[lo:hi], syn_i[lo:hi], refr[lo:hi],
                          ring[slot, 0, lo:hi], ring[slot, 1, lo:hi], spiked[lo:hi])
-        else:
+        elif kind == COND:
             _update_cond(prm[g], grp_refr[g], dt, v[lo:hi], syn_e[lo:hi], syn_i[lo:hi], refr[lo:hi],
                          ring[slot, 0, lo:hi], ring[slot, 1, lo:hi], spiked[lo:hi])
+        else:
+            numba_cells.update_group(kind, prm[g], grp_refr[g], dt, v[lo:hi], syn_e[lo:hi], syn_i[lo:hi], aux[lo:hi],
+                                     refr[lo:hi], ring[slot, 0, lo:hi], ring[slot, 1, lo:hi], spiked[lo:hi])
     c = 0
     for i in range(b_lo, b_hi):
         if spiked[i]:
@@ -191,24 +201,24 @@ def _block_step(b, k, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, 
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def _step_parallel(k, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr,
+def _step_parallel(k, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr, aux,
                    seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
                    pending, n_pending, spiked, blk_spk, blk_cnt):
     """Step k as one parallel region: thread b owns the cells of block b (no atomics)."""
     for b in prange(block_lo.shape[0] - 1):
-        _block_step(b, k, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr,
+        _block_step(b, k, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr, aux,
                     seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
                     pending, n_pending, spiked, blk_spk, blk_cnt)
 
 
 @njit(cache=True, nogil=True)
-def advance(k0, k1, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr,
+def advance(k0, k1, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr, aux,
             seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
             src_ptr, src_ids, pending, n_pending, spiked, blk_spk, blk_cnt, spk_ids, spk_steps, n_spk, rec_ids, v_rec):
     """Advance from step k0 to k1; return the step reached (< k1 when the spike buffer needs room).
 
-    Group g (a population) holds cells grp_lo[g]:grp_hi[g], of kind grp_kind[g] (CURR or COND),
-    with parameters prm[g]. ring[slot, receptor, cell] holds the input arriving at the end of
+    Group g (a population) holds cells grp_lo[g]:grp_hi[g], of kind grp_kind[g] (CURR, COND or
+    one of numba_cells' kinds), with parameters prm[g] (and aux state, for numba_cells' kinds). ring[slot, receptor, cell] holds the input arriving at the end of
     step `slot` (mod its length). `pending[:n_pending[0]]` carries the spikes of step k0 - 1 (cells
     in index order, then sources) from one call to the next; they are delivered in step k0.
     """
@@ -217,11 +227,11 @@ def advance(k0, k1, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, sy
     n_blocks = block_lo.shape[0] - 1
     for k in range(k0, k1):
         if n_blocks == 1:  # one thread: no parallel region at all
-            _block_step(0, k, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr,
+            _block_step(0, k, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr, aux,
                         seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
                         pending, n_pending[0], spiked, blk_spk, blk_cnt)
         else:
-            _step_parallel(k, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr,
+            _step_parallel(k, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr, aux,
                            seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
                            pending, n_pending[0], spiked, blk_spk, blk_cnt)
         for r in range(rec_ids.shape[0]):
@@ -258,7 +268,7 @@ def warm_up(resolved=None) -> dict:
         advance(
             0, 1, 0.1, np.array([0, 2], dtype=np.int64), np.array([0, 1], dtype=np.int64), np.array([1, 2], dtype=np.int64),
             np.array([CURR, COND], dtype=np.int8), prm, i64(2),
-            np.zeros(2), np.zeros(2), np.zeros(2), i64(2),
+            np.zeros(2), np.zeros(2), np.zeros(2), i64(2), np.zeros((2, numba_cells.N_AUX)),
             i64(3), i64(0, 2), np.zeros(0, dtype=np.int8), np.zeros(0), i64(0), np.zeros(0, dtype=np.int32),
             np.zeros(0, dtype=w_dtype), np.zeros(0, dtype=np.int16), np.zeros((2, 2, 2), dtype=w_dtype),
             i64(2), i64(0), i64(2), i64(1), np.zeros(2, dtype=np.bool_), i64(1, 2), i64(1),

@@ -1,7 +1,9 @@
 """numba: snnbench's own simulator, the embedded default (needs nothing beyond the package).
 
-Clock-driven, dt steps, exact exponential integration (see `numba_kernels`), axonal delays
-through a ring buffer. Cells are split into one contiguous target block per thread; a step is
+Clock-driven, dt steps, every PyNN cell type in its NEST model's update order: exact
+integration for the linear types, NEST's adaptive RKF45 for IF_cond_alpha, AdEx and HH, NEST's
+forward Euler for Izhikevich (see `numba_kernels`, `numba_cells`), axonal delays through a ring
+buffer. Cells are split into one contiguous target block per thread; a step is
 one parallel region in which each thread delivers the previous step's spikes onto its own
 cells and updates them (no atomics; the raster does not depend on the thread count).
 Connectivity (`numba_connect`): in native mode drawn by numba's own parallel connectors straight
@@ -30,7 +32,7 @@ import time
 
 import numpy as np
 
-from ..scenario.model import PLASTICITY_RULES
+from ..scenario.model import CELL_TYPES, PLASTICITY_RULES
 from ..scenario.realise import ProjectionArrays, rng_for, sample
 from ..scenario.resolve import ResolvedPopulation, ResolvedScenario
 from .common.template import SimulatorBackend
@@ -51,6 +53,7 @@ class NumbaBackend(SimulatorBackend):
     packages = ("numba", "llvmlite")
     source_multiplicity = True  # a source step repeated k times is delivered k times (k x weight)
     plasticity_rules = PLASTICITY_RULES
+    cell_types = CELL_TYPES  # every PyNN type snnbench has (numba_kernels, numba_cells)
 
     def supports(self, resolved: ResolvedScenario, mode: str) -> list[str]:
         # numba's plastic synapses follow NEST's algorithm: the whole delay dendritic, K- per post cell
@@ -68,12 +71,12 @@ class NumbaBackend(SimulatorBackend):
         self.info["omp_wait_policy"] = os.environ["OMP_WAIT_POLICY"]
         import numba
 
-        from . import numba_connect, numba_kernels
+        from . import numba_cells, numba_connect, numba_kernels
 
         numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
         self.info["threads_used"] = numba.get_num_threads()
         self.info["threading_layer"] = numba.config.THREADING_LAYER
-        self.kernels, self.connect = numba_kernels, numba_connect
+        self.kernels, self.connect, self.cells = numba_kernels, numba_connect, numba_cells
 
     def compile(self, resolved: ResolvedScenario) -> None:
         self.info.update(self.kernels.warm_up(resolved))
@@ -86,7 +89,8 @@ class NumbaBackend(SimulatorBackend):
 
     def setup(self, resolved: ResolvedScenario) -> None:
         self.offsets, self.n_cells, self.n_total = self.connect.global_offsets(resolved)
-        self.groups: list[tuple[int, int, int, np.ndarray, int, np.ndarray]] = []  # offset, size, kind, row, refr, v
+        # offset, size, kind, parameter row, refractory steps, initial v, initial aux state
+        self.groups: list[tuple[int, int, int, np.ndarray, int, np.ndarray, np.ndarray]] = []
         self.sources: list[tuple[int, list[np.ndarray]]] = []  # offset, spike steps per source
         self.drawn: set[str] = set()  # projections numba draws itself
         self.placed: dict[str, tuple[ProjectionArrays, np.ndarray]] = {}  # the harness's arrays, delay steps
@@ -104,9 +108,15 @@ class NumbaBackend(SimulatorBackend):
             # numba has no generator of its own for initial values: the harness's stream, so that
             # native mode starts from the same v as the harness's realisation.
             v_init = sample(v_init, rng_for(self.resolved.seed, "v_init", name), pop.size)
-        kind = K.COND if pop.cell_type == "IF_cond_exp" else K.CURR
-        self.groups.append((self.offsets[name], pop.size, kind, K.population_parameters(q, self.resolved.dt),
-                            self.refractory_steps(name, q.tau_refrac), np.asarray(v_init, dtype=np.float64)))
+        dt, C = self.resolved.dt, self.cells
+        if pop.cell_type in ("IF_cond_exp", "IF_curr_exp"):
+            kind, row = (K.COND if pop.cell_type == "IF_cond_exp" else K.CURR), K.population_parameters(q, dt)
+        else:
+            kind, row = C.KINDS[pop.cell_type], C.group_row(pop.cell_type, q, dt, K.N_PRM)
+        # Izhikevich has no refractory period; HH's is NEST's 2 ms without spikes (numba_cells)
+        refr = self.refractory_steps(name, q.tau_refrac) if hasattr(q, "tau_refrac") else C.refractory_steps(pop.cell_type, q, dt)
+        self.groups.append((self.offsets[name], pop.size, kind, row, refr, np.asarray(v_init, dtype=np.float64),
+                            C.initial_aux(pop.cell_type, pop.spec.initial_values, dt, pop.size)))
 
     def create_array_source(self, name: str, pop: ResolvedPopulation, steps: list[np.ndarray]) -> None:
         self.sources.append((self.offsets[name], steps))
@@ -142,6 +152,7 @@ class NumbaBackend(SimulatorBackend):
         self.prm = np.stack([g[3] for g in self.groups]) if self.groups else np.zeros((0, K.N_PRM))
         self.grp_refr = np.array([g[4] for g in self.groups], dtype=np.int64)
         self.v = np.concatenate([g[5] for g in self.groups]) if self.groups else np.zeros(0)
+        self.aux = np.concatenate([g[6] for g in self.groups]) if self.groups else np.zeros((0, self.cells.N_AUX))
         self.syn_e, self.syn_i = np.zeros(n), np.zeros(n)
         self.refr = np.zeros(n, dtype=np.int64)
         plastic_delay = max((int(d.max()) for _, d in self.plastic.values() if d.size), default=0)
@@ -280,7 +291,7 @@ class NumbaBackend(SimulatorBackend):
         while k < k1:
             k = K.advance(
                 k, k1, self.resolved.dt, L.block_lo, self.grp_lo, self.grp_hi, self.grp_kind, self.prm, self.grp_refr,
-                self.v, self.syn_e, self.syn_i, self.refr,
+                self.v, self.syn_e, self.syn_i, self.refr, self.aux,
                 L.seg_first, L.seg_ptr, L.seg_rec, L.seg_w, L.seg_d, L.targets, L.weights, L.dsteps, self.ring,
                 self.src_ptr, self.src_ids, self.pending, self.n_pending, self.spiked, self.blk_spk, self.blk_cnt,
                 self.spk_ids, self.spk_steps, self.n_spk, self.rec_ids, self.v_rec,

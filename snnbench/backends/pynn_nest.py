@@ -2,9 +2,12 @@
 
 The network is the one `nest.py` builds, made with PyNN's API instead of PyNEST's:
 
-    IF_cond_exp, IF_curr_exp        PyNN's standard cells with the scenario's parameters as
-                                    they are (PyNN units); pyNN.nest maps them to iaf_cond_exp /
-                                    iaf_psc_exp and converts the units itself
+    every cell type                 PyNN's standard cells with the scenario's parameters and
+                                    initial values as they are (PyNN units); pyNN.nest maps them
+                                    to iaf_cond_exp, iaf_psc_exp, iaf_psc_alpha, iaf_cond_alpha,
+                                    aeif_cond_exp, izhikevich, hh_cond_exp_traub and converts the
+                                    units itself (IF_curr_delta refused: pyNN.nest 0.13's class
+                                    cannot initialise or record v)
     inhibitory weights              PyNN's convention (negative currents, positive conductances;
                                     pyNN.nest flips the sign of conductances for NEST)
     SpikeSourcePoisson (native)     pyNN.nest: poisson_generator -> parrot_neuron (min_delay hop)
@@ -53,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from ..scenario.model import DistanceDelay, FromList, NormalClipped, Uniform
+from ..scenario.model import CELL_TYPES, DistanceDelay, FromList, NormalClipped, Uniform
 from ..scenario.resolve import ResolvedScenario
 from ._pynn_common import PyNNBackend, to_ms
 from .nest import plasticity_problems
@@ -70,12 +73,13 @@ _NEST_DEPRECATION_WARNINGS = (r"\s*\w+\(\) is deprecated and will be removed", r
 
 
 class _DropUnsettableSynapticCurrent(logging.Filter):
-    """pyNN.nest logs a warning for IF_curr_exp's initial isyn_exc/isyn_inh, which NEST's
-    iaf_psc_exp does not let anyone set; both start at 0 in NEST, which is PyNN's initial value."""
+    """pyNN.nest logs a warning for the initial synaptic currents (isyn_exc/isyn_inh) and
+    conductances (gsyn_exc/gsyn_inh), which NEST's models do not let anyone set; they start at 0
+    in NEST, which is PyNN's initial value."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         msg = record.getMessage()
-        return not (msg.startswith("NEST does not allow setting an initial value for I_syn_"))
+        return not msg.startswith(tuple(f"NEST does not allow setting an initial value for {v}" for v in ("I_syn_", "g_ex", "g_in")))
 
 
 def _silence_known_noise() -> None:
@@ -112,6 +116,10 @@ class PyNNNestBackend(PyNNBackend):
     # PyNN's standard STDPMechanism; NEST's power-law rule has no PyNN standard model.
     plasticity_rules = ("AdditiveWeightDependence", "MultiplicativeWeightDependence", "AdditivePotentiationMultiplicativeDepression")
     plasticity_refusal = "PyNN has no standard model of NEST's stdp_pl_synapse_hom; use the nest backend"
+    # PyNN's own classes; pyNN.nest maps them to the NEST models the nest adapter uses
+    cell_types = tuple(t for t in CELL_TYPES if t != "IF_curr_delta")
+    cell_type_refusals = {"IF_curr_delta": "pyNN.nest 0.13's IF_curr_delta has no variable map (PyNN's v -> NEST's V_m), "
+                          "so its v can be neither initialised nor recorded (NEST: 'unknown recordable v')"}
 
     def supports(self, resolved: ResolvedScenario, mode: str) -> list[str]:
         # pyNN.nest raises for what NEST's stdp_synapse cannot express (w_min != 0, axonal delays)
@@ -196,7 +204,8 @@ class PyNNNestBackend(PyNNBackend):
 
     def create_cells(self, name, pop, v_init) -> None:
         # NEST counts the refractory period in whole steps
-        self.refractory_steps(name, pop.spec.parameters.tau_refrac)
+        if hasattr(pop.spec.parameters, "tau_refrac"):  # Izhikevich and HH_cond_exp have none
+            self.refractory_steps(name, pop.spec.parameters.tau_refrac)
         super().create_cells(name, pop, v_init)
 
     def create_poisson_source(self, name, pop) -> bool:

@@ -5,7 +5,7 @@ units and unknown keys are checked field by field; cross-references (projection 
 weight units and signs, connector sizes) are checked by `Scenario._check_semantics`. Every
 problem is reported with its key path (see `snnbench.scenario.errors`).
 
-Units (PyNN): ms, mV, nA, uS, nF, Hz. A number is taken in that unit; a string such as
+Units (PyNN): ms, mV, nA, uS, nF, Hz (and, where PyNN says so: nS, 1/ms, mV/ms). A number is taken in that unit; a string such as
 "200 pF" is converted, and a string with the wrong dimension is an error.
 
 Numbers must be finite (TOML has `nan` and `inf`; a string unit can overflow to infinity):
@@ -241,14 +241,25 @@ DelayValue = Annotated[
 # ------------------------------------------------------------------------ cell parameters
 
 
-class IFCurrExpParameters(Strict):
-    """PyNN IF_curr_exp (defaults are PyNN's)."""
+PositiveCapacitance = Annotated[float, _unit("capacitance"), Field(gt=0)]
+Conductance = Annotated[float, _unit("conductance"), Field(ge=0)]
 
-    cm: Annotated[float, _unit("capacitance"), Field(gt=0)] = 1.0
+
+def _reset_below(model, threshold_key: str):
+    """v_reset must lie below the threshold (v_thresh, or AdEx's v_spike)."""
+    threshold = getattr(model, threshold_key)
+    if not model.v_reset < threshold:
+        raise _semantic_error("v_reset", f"v_reset ({model.v_reset} mV) must be below {threshold_key} ({threshold} mV)")
+    return model
+
+
+class IFCurrDeltaParameters(Strict):
+    """PyNN IF_curr_delta: the leaky integrate-and-fire membrane every IF_* type shares; synaptic
+    input steps v (weights in mV). Defaults are PyNN's."""
+
+    cm: PositiveCapacitance = 1.0
     tau_m: PositiveTime = 20.0
     tau_refrac: NonNegativeTime = 0.1
-    tau_syn_E: PositiveTime = 5.0
-    tau_syn_I: PositiveTime = 5.0
     v_rest: Voltage = -65.0
     v_reset: Voltage = -65.0
     v_thresh: Voltage = -50.0
@@ -256,11 +267,19 @@ class IFCurrExpParameters(Strict):
 
     @model_validator(mode="after")
     def _reset_below_threshold(self):
-        if not self.v_reset < self.v_thresh:
-            raise _semantic_error(
-                "v_reset", f"v_reset ({self.v_reset} mV) must be below v_thresh ({self.v_thresh} mV)"
-            )
-        return self
+        return _reset_below(self, "v_thresh")
+
+    @property
+    def resting_v(self) -> float:
+        """The initial v when the scenario gives none."""
+        return self.v_rest
+
+
+class IFCurrExpParameters(IFCurrDeltaParameters):
+    """PyNN IF_curr_exp (defaults are PyNN's)."""
+
+    tau_syn_E: PositiveTime = 5.0
+    tau_syn_I: PositiveTime = 5.0
 
 
 class IFCondExpParameters(IFCurrExpParameters):
@@ -268,6 +287,92 @@ class IFCondExpParameters(IFCurrExpParameters):
 
     e_rev_E: Voltage = 0.0
     e_rev_I: Voltage = -70.0
+
+
+class IFCurrAlphaParameters(IFCurrExpParameters):
+    """PyNN IF_curr_alpha: alpha-shaped current of time constant tau_syn (defaults are PyNN's)."""
+
+    tau_syn_E: PositiveTime = 0.5
+    tau_syn_I: PositiveTime = 0.5
+
+
+class IFCondAlphaParameters(IFCondExpParameters):
+    """PyNN IF_cond_alpha: alpha-shaped conductance of time constant tau_syn (defaults are PyNN's)."""
+
+    tau_syn_E: PositiveTime = 0.3
+    tau_syn_I: PositiveTime = 0.5
+
+
+class EIFCondExpIsfaIstaParameters(Strict):
+    """PyNN EIF_cond_exp_isfa_ista: the adaptive exponential integrate-and-fire cell (AdEx, Brette &
+    Gerstner 2005) with exponential conductances. Defaults are PyNN's; a is in nS, b in nA."""
+
+    cm: PositiveCapacitance = 0.281
+    tau_refrac: NonNegativeTime = 0.1
+    v_spike: Voltage = -40.0  # the spike is detected (and v reset) where v reaches v_spike
+    v_reset: Voltage = -70.6
+    v_rest: Voltage = -70.6
+    tau_m: PositiveTime = 9.3667
+    i_offset: Current = 0.0
+    a: Annotated[float, _unit("conductance_nS")] = 4.0
+    b: Current = 0.0805
+    delta_T: Annotated[float, _unit("voltage"), Field(ge=0)] = 2.0
+    tau_w: PositiveTime = 144.0
+    v_thresh: Voltage = -50.4  # where the exponential term takes over
+    e_rev_E: Voltage = 0.0
+    tau_syn_E: PositiveTime = 5.0
+    e_rev_I: Voltage = -80.0
+    tau_syn_I: PositiveTime = 5.0
+
+    @model_validator(mode="after")
+    def _ordered_potentials(self):
+        _reset_below(self, "v_spike")
+        if self.delta_T > 0 and not self.v_thresh < self.v_spike:
+            raise _semantic_error("v_spike", f"v_spike ({self.v_spike} mV) must be above v_thresh ({self.v_thresh} mV)")
+        return self
+
+    @property
+    def resting_v(self) -> float:
+        return self.v_rest
+
+
+class IzhikevichParameters(Strict):
+    """PyNN Izhikevich (Izhikevich 2003): dv/dt = 0.04 v^2 + 5 v + 140 - u + I, du/dt = a (b v - u);
+    v >= 30 mV: v <- c, u <- u + d. a, b in 1/ms, c in mV, d in mV/ms; synaptic input steps v
+    (weights in mV). Defaults are PyNN's."""
+
+    a: Annotated[float, _unit("inverse_time")] = 0.02
+    b: Annotated[float, _unit("inverse_time")] = 0.2
+    c: Voltage = -65.0
+    d: Annotated[float, _unit("voltage_rate")] = 2.0
+    i_offset: Current = 0.0
+
+    @property
+    def resting_v(self) -> float:
+        return -70.0  # PyNN's default initial v for this type (it has no resting-potential parameter)
+
+
+class HHCondExpParameters(Strict):
+    """PyNN HH_cond_exp: the single-compartment Hodgkin-Huxley cell of Traub & Miles (1991) with
+    exponential conductances (NEST's hh_cond_exp_traub). Conductances in uS. Defaults are PyNN's."""
+
+    gbar_Na: Conductance = 20.0
+    gbar_K: Conductance = 6.0
+    g_leak: Conductance = 0.01
+    cm: PositiveCapacitance = 0.2
+    v_offset: Voltage = -63.0  # shifts the gating rate functions ("V_T")
+    e_rev_Na: Voltage = 50.0
+    e_rev_K: Voltage = -90.0
+    e_rev_leak: Voltage = -65.0
+    e_rev_E: Voltage = 0.0
+    e_rev_I: Voltage = -80.0
+    tau_syn_E: PositiveTime = 0.2
+    tau_syn_I: PositiveTime = 2.0
+    i_offset: Current = 0.0
+
+    @property
+    def resting_v(self) -> float:
+        return self.e_rev_leak
 
 
 class PoissonParameters(Strict):
@@ -292,9 +397,34 @@ class Record(Strict):
 
 
 class InitialValues(Strict):
-    """Initial membrane potential; unset means v_rest."""
+    """Initial membrane potential; unset means v_rest (the type's resting potential: see
+    `resting_v` of each parameter class)."""
 
     v: Union[VoltageValue, None] = None
+
+
+class AdExInitialValues(InitialValues):
+    """PyNN's initial values of EIF_cond_exp_isfa_ista: v, and the adaptation current w (nA)."""
+
+    w: Current = 0.0
+
+
+class IzhikevichInitialValues(InitialValues):
+    """PyNN's initial values of Izhikevich: v (PyNN's default -70 mV), and the recovery variable u (mV/ms)."""
+
+    u: Annotated[float, _unit("voltage_rate")] = -14.0
+
+
+Gate = Annotated[float, Field(ge=0, le=1)]
+
+
+class HHInitialValues(InitialValues):
+    """PyNN's initial values of HH_cond_exp: v, and the gating variables (PyNN's defaults: Na
+    channels closed, m = 0, h = 1; K channels closed, n = 0)."""
+
+    m: Gate = 0.0
+    h: Gate = 1.0
+    n: Gate = 0.0
 
 
 class Grid(Strict):
@@ -355,6 +485,42 @@ class IFCurrExpPopulation(_Population):
     cell_type: Literal["IF_curr_exp"]
     parameters: IFCurrExpParameters = IFCurrExpParameters()
     initial_values: InitialValues = InitialValues()
+
+
+class IFCurrAlphaPopulation(_Population):
+    cell_type: Literal["IF_curr_alpha"]
+    parameters: IFCurrAlphaParameters = IFCurrAlphaParameters()
+    initial_values: InitialValues = InitialValues()
+
+
+class IFCondAlphaPopulation(_Population):
+    cell_type: Literal["IF_cond_alpha"]
+    parameters: IFCondAlphaParameters = IFCondAlphaParameters()
+    initial_values: InitialValues = InitialValues()
+
+
+class IFCurrDeltaPopulation(_Population):
+    cell_type: Literal["IF_curr_delta"]
+    parameters: IFCurrDeltaParameters = IFCurrDeltaParameters()
+    initial_values: InitialValues = InitialValues()
+
+
+class AdExPopulation(_Population):
+    cell_type: Literal["EIF_cond_exp_isfa_ista"]
+    parameters: EIFCondExpIsfaIstaParameters = EIFCondExpIsfaIstaParameters()
+    initial_values: AdExInitialValues = AdExInitialValues()
+
+
+class IzhikevichPopulation(_Population):
+    cell_type: Literal["Izhikevich"]
+    parameters: IzhikevichParameters = IzhikevichParameters()
+    initial_values: IzhikevichInitialValues = IzhikevichInitialValues()
+
+
+class HHPopulation(_Population):
+    cell_type: Literal["HH_cond_exp"]
+    parameters: HHCondExpParameters = HHCondExpParameters()
+    initial_values: HHInitialValues = HHInitialValues()
 
 
 class PoissonSourcePopulation(_Population):
@@ -430,10 +596,17 @@ class ArraySourcePopulation(_Population):
 
 
 Population = Annotated[
-    Union[IFCondExpPopulation, IFCurrExpPopulation, PoissonSourcePopulation, ArraySourcePopulation],
+    Union[IFCondExpPopulation, IFCurrExpPopulation, IFCurrAlphaPopulation, IFCondAlphaPopulation, IFCurrDeltaPopulation,
+          AdExPopulation, IzhikevichPopulation, HHPopulation, PoissonSourcePopulation, ArraySourcePopulation],
     Field(discriminator="cell_type"),
 ]
-CELL_TYPES = ("IF_cond_exp", "IF_curr_exp")
+# PyNN's standard cell types that a scenario can use (the names are PyNN's).
+CELL_TYPES = ("IF_cond_exp", "IF_curr_exp", "IF_curr_alpha", "IF_cond_alpha", "IF_curr_delta",
+              "EIF_cond_exp_isfa_ista", "Izhikevich", "HH_cond_exp")
+# What a weight onto each type means (PyNN's convention): a conductance (uS, >= 0), a current
+# (nA; inhibitory <= 0) or a step of v (mV, PyNN's "voltage-based synapses"; inhibitory <= 0).
+CONDUCTANCE_BASED = ("IF_cond_exp", "IF_cond_alpha", "EIF_cond_exp_isfa_ista", "HH_cond_exp")
+VOLTAGE_STEP = ("IF_curr_delta", "Izhikevich")
 SOURCE_TYPES = ("SpikeSourcePoisson", "SpikeSourceArray")
 
 
@@ -513,8 +686,9 @@ Connector = Annotated[
     Field(discriminator="type"),
 ]
 
-# Weights are in uS onto IF_cond_exp and in nA onto IF_curr_exp: the unit depends on the
-# target, so a weight written with a unit is converted in Scenario._check_semantics.
+# Weights are in uS onto conductance-based cells, in nA onto current-based ones and in mV onto
+# IF_curr_delta and Izhikevich: the unit depends on the target, so a weight written with a unit
+# is converted in Scenario._check_semantics.
 _Num = Union[float, str]
 
 
@@ -823,7 +997,7 @@ class Scenario(Strict):
                     raise _semantic_error(f"populations.{name}.size_of", f"{pop.size_of!r} takes its size from another population itself")
                 pops[name] = pop.model_copy(update={"size": target.size})
         if not any(not p.is_source for p in pops.values()):
-            raise _semantic_error("populations", "needs at least one population of neurons (IF_cond_exp or IF_curr_exp)")
+            raise _semantic_error("populations", f"needs at least one population of neurons ({', '.join(CELL_TYPES)})")
         for name, pop in pops.items():
             path = f"populations.{name}"
             if not _NAME.match(name):
@@ -932,9 +1106,17 @@ class Scenario(Strict):
     def source_populations(self) -> dict[str, Any]:
         return {n: p for n, p in self.populations.items() if p.is_source}
 
+    def with_cell_types(self, cell_types) -> Scenario:
+        """This scenario with only the cell populations of the given types (every source kept), and
+        the projections between what is kept: for running a scenario of many cell types on a
+        backend that has some of them (the exact tier of `single-neuron`)."""
+        pops = {n: p for n, p in self.populations.items() if p.is_source or p.cell_type in cell_types}
+        projections = [p for p in self.projections if p.pre in pops and p.post in pops]
+        return self.model_copy(update={"populations": pops, "projections": projections})
+
 
 def _weight_kind(cell_type: str) -> str:
-    return "conductance" if cell_type == "IF_cond_exp" else "current"
+    return "conductance" if cell_type in CONDUCTANCE_BASED else "voltage" if cell_type in VOLTAGE_STEP else "current"
 
 
 def _convert_weight(path: str, raw: Any, cell_type: str) -> Weight:
@@ -963,13 +1145,14 @@ def _check_weight_sign(path: str, weight: Weight, cell_type: str, receptor: str)
     """PyNN's convention: conductances are >= 0; currents are >= 0 (excitatory) or <= 0 (inhibitory)."""
     low, high = (weight, weight) if isinstance(weight, float) else weight.bounds
     mean = weight if isinstance(weight, float) else weight.mean
-    if cell_type == "IF_cond_exp":
+    kind, unit = ("voltage-step", "mV") if cell_type in VOLTAGE_STEP else ("current", "nA")
+    if cell_type in CONDUCTANCE_BASED:
         if low < 0:
             raise _semantic_error(path, "conductance weights (uS) must be >= 0; use normal_clipped with low = 0")
     elif receptor == "excitatory" and (mean < 0 or low < 0 and high <= 0):
-        raise _semantic_error(path, "excitatory current weights onto IF_curr_exp must be >= 0 nA")
+        raise _semantic_error(path, f"excitatory {kind} weights onto {cell_type} must be >= 0 {unit}")
     elif receptor == "inhibitory" and (mean > 0 or high > 0 and low >= 0):
-        raise _semantic_error(path, "inhibitory current weights onto IF_curr_exp must be <= 0 nA (PyNN's sign convention)")
+        raise _semantic_error(path, f"inhibitory {kind} weights onto {cell_type} must be <= 0 {unit} (PyNN's sign convention)")
 
 
 def _check_delay(path: str, delay: Any) -> None:

@@ -128,7 +128,7 @@ def realise_populations(resolved: ResolvedScenario) -> dict[str, PopulationArray
             arrays.spike_steps = realise_spike_steps(pop, resolved, rng_for(seed, "spikes", pop.name))
         else:
             v = pop.spec.initial_values.v
-            v = pop.spec.parameters.v_rest if v is None else v
+            v = pop.spec.parameters.resting_v if v is None else v
             arrays.v_init = sample(v, rng_for(seed, "v_init", pop.name), pop.size)
         pops[pop.name] = arrays
         offset += pop.size

@@ -20,6 +20,10 @@ STANDARD_UNITS = {
     "capacitance": "nF",
     "rate": "Hz",
     "dimensionless": "dimensionless",
+    # the few parameters PyNN gives in other units: AdEx's a (nS), Izhikevich's a, b (1/ms), d, u (mV/ms)
+    "conductance_nS": "nS",
+    "inverse_time": "1/ms",
+    "voltage_rate": "mV/ms",
 }
 
 _NUMBER_WITH_UNIT = re.compile(

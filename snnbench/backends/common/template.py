@@ -126,7 +126,7 @@ class SimulatorBackend(Backend):
         if self.exact:
             return self.network.populations[name].v_init
         v = pop.spec.initial_values.v
-        return pop.spec.parameters.v_rest if v is None else v
+        return pop.spec.parameters.resting_v if v is None else v
 
     def spike_steps(self, name: str, pop: ResolvedPopulation) -> list[np.ndarray]:
         """The realised spike steps of a source (the same in both modes for a SpikeSourceArray)."""
