@@ -195,17 +195,17 @@ def test_an_unsupported_run_is_recorded_with_its_reason(tmp_path):
 
 
 def test_the_method_option_chooses_the_integrator_and_says_so():
-    from snnbench.backends.brian2 import neuron_model
+    from snnbench.backends.brian2 import cell_model
 
     p = _resolved("vogels-abbott-coba").cells["E"].spec.parameters
-    eqs, ns, method, notes = neuron_model("IF_cond_exp", p, 0.1)
-    assert method == "exponential_euler" and "mean_e*g_e" in eqs and not any("method=" in d for _, d in notes)
-    eqs, ns, method, notes = neuron_model("IF_cond_exp", p, 0.1, "euler")
-    assert method == "euler" and "mean_e" not in eqs and "mean_e" not in ns
-    assert any("method=euler" in d and "exponential_euler" in d for _, d in notes)
+    m = cell_model("IF_cond_exp", p, 0.1, 50)
+    assert m.method == "exponential_euler" and "mean_e*g_e" in m.equations and not any("method=" in d for _, d in m.notes)
+    m = cell_model("IF_cond_exp", p, 0.1, 50, "euler")
+    assert m.method == "euler" and "mean_e" not in m.equations and "mean_e" not in m.namespace
+    assert any("method=euler" in d and "exponential_euler" in d for _, d in m.notes)
     q = _resolved("vogels-abbott-cuba").cells["E"].spec.parameters
-    assert neuron_model("IF_curr_exp", q, 0.1)[2] == "exact"
-    assert neuron_model("IF_curr_exp", q, 0.1, "euler")[2] == "euler"
+    assert cell_model("IF_curr_exp", q, 0.1, 50).method == "exact"
+    assert cell_model("IF_curr_exp", q, 0.1, 50, "euler").method == "euler"
 
 
 @pytest.mark.parametrize("device", DEVICES)
