@@ -272,6 +272,23 @@ class BrainPyBackend(SimulatorBackend):
     max_threads = 1
     compile_after_build = True
     platform: ClassVar[str] = "cpu"
+    # LIFCells (this adapter's cells) are NEST's LIF-exp update only; BrainPy's own neuron and
+    # synapse models integrate with its ODE methods and count refractoriness from the last spike
+    # time (as bp.dyn.LifRefLTC, see the module docstring), which is not NEST's update.
+    cell_type_refusals = {
+        "IF_curr_alpha": "LIFCells hold exponential synaptic currents only; BrainPy's bp.dyn.Alpha synapse is integrated "
+                         "by an ODE method, not with iaf_psc_alpha's exact propagators",
+        "IF_cond_alpha": "LIFCells hold exponential conductances only; NEST integrates iaf_cond_alpha with an adaptive "
+                         "RK45 and no cell with alpha conductances is written here",
+        "IF_curr_delta": "no cell here with NEST's delta-synapse update (the input stepping v before the threshold, "
+                         "lost while refractory); the ring buffer feeds exponential synapses",
+        "EIF_cond_exp_isfa_ista": "no AdEx cell here with NEST's update: aeif_cond_exp needs an adaptive RK45 with the "
+                                  "spike checked after every sub-step, and bp.dyn.AdExIFRef integrates with a fixed step",
+        "Izhikevich": "bp.dyn.Izhikevich integrates with BrainPy's ODE methods, not NEST's forward Euler order (update, "
+                      "input on v, threshold, reset within the step), and no cell with that order is written here",
+        "HH_cond_exp": "no cell here for hh_cond_exp_traub: NEST integrates its stiff sodium current with an adaptive "
+                       "RK45, and bp.dyn.HH is a fixed-step model with other channel kinetics",
+    }
 
     # ------------------------------------------------------------------ load
 
