@@ -123,7 +123,13 @@ class PyNNNestBackend(PyNNBackend):
 
     def supports(self, resolved: ResolvedScenario, mode: str) -> list[str]:
         # pyNN.nest raises for what NEST's stdp_synapse cannot express (w_min != 0, axonal delays)
-        return super().supports(resolved, mode) + [p for p in plasticity_problems(resolved) if "stdp_pl_synapse_hom" not in p]
+        problems = [p for p in plasticity_problems(resolved) if "stdp_pl_synapse_hom" not in p]
+        for proj in resolved.projections:
+            if proj.spec.synapse is not None and resolved.populations[proj.post].cell_type == "Izhikevich":
+                problems.append(f"projection {proj.label}: plastic synapse onto Izhikevich: pyNN.nest 0.13 scales the weight "
+                                "by the cell's receptor_scale (0.001, to mV) but not the weight dependence's w_max (x 1000 "
+                                "only), so the rule would run with w_max and its steps 1000 times too large")
+        return super().supports(resolved, mode) + problems
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
