@@ -36,7 +36,7 @@ from ..scenario.model import CELL_TYPES, PLASTICITY_RULES
 from ..scenario.realise import ProjectionArrays, rng_for, sample
 from ..scenario.resolve import ResolvedPopulation, ResolvedScenario
 from .common.template import SimulatorBackend
-from .nest import plasticity_problems
+from .nest import plasticity_problems, weight_factor
 
 # Initial room in the spike buffer, in spikes per cell per second; it doubles when full.
 _INITIAL_RATE_HZ = 40.0
@@ -209,7 +209,7 @@ class NumbaBackend(SimulatorBackend):
             proj = next(p for p in resolved.projections if p.label == label)
             arrays, steps = self.plastic[label]
             syn = proj.spec.synapse
-            rules.append(P.rule_row(syn))
+            rules.append(P.rule_row(syn, abs(weight_factor(resolved.populations[proj.post].cell_type, proj.receptor))))
             post = arrays.post_idx + self.offsets[proj.post]
             self.tau_minus[self.offsets[proj.post]:self.offsets[proj.post] + resolved.populations[proj.post].size] = (
                 syn.timing_dependence.tau_minus if hasattr(syn, "timing_dependence") else syn.tau_minus)

@@ -18,7 +18,7 @@ Times are integer steps, so "seen together" is exact. Rules (`RULE_KINDS`), weig
     additive       up: min(w + w_max A+ K, w_max)               down: max(w - w_max A- K, w_min)
     multiplicative up: min(w + (w_max - w) A+ K, w_max)         down: max(w - (w - w_min) A- K, w_min)
     add. pot., mult. dep.: additive up, multiplicative down
-    power law      up: w + lambda 1000^(mu - 1) w^mu K          down: max(w - lambda alpha w K, 0)
+    power law      up: w + lambda u^(mu - 1) w^mu K (u = 1000, 1 onto mV weights)          down: max(w - lambda alpha w K, 0)
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from numba import njit
 RULE_KINDS = {"AdditiveWeightDependence": 0, "MultiplicativeWeightDependence": 1,
               "AdditivePotentiationMultiplicativeDepression": 2, "stdp_pl_synapse_hom": 3}
 # Columns of the per-projection rule table.
-A_PLUS, A_MINUS, W_MIN, W_MAX, TAU_PLUS, LAMBDA, ALPHA, MU, KIND = range(9)
-N_RULE = 9
+A_PLUS, A_MINUS, W_MIN, W_MAX, TAU_PLUS, LAMBDA, ALPHA, MU, KIND, NEST_UNIT = range(10)
+N_RULE = 10
 # Post spikes kept per cell: a synapse whose pre cell stays silent while its post cell fires more
 # often than this needs older ones; the run then stops with that reason (HistoryOverflow).
 HISTORY = 256
@@ -42,10 +42,12 @@ class HistoryOverflow(RuntimeError):
     """A plastic synapse needed a post spike older than the per-cell history holds."""
 
 
-def rule_row(synapse) -> np.ndarray:
-    """One row of the rule table for a projection's plastic synapse (scenario model)."""
+def rule_row(synapse, nest_unit: float = 1000.0) -> np.ndarray:
+    """One row of the rule table for a projection's plastic synapse (scenario model); `nest_unit`:
+    NEST's weight unit per PyNN's (1000: pA or nS; 1: mV, the voltage-step cells)."""
     row = np.zeros(N_RULE)
     row[KIND] = RULE_KINDS[synapse.rule]
+    row[NEST_UNIT] = nest_unit
     if synapse.rule == "stdp_pl_synapse_hom":
         row[TAU_PLUS], row[LAMBDA], row[ALPHA], row[MU] = synapse.tau_plus, synapse.lambda_, synapse.alpha, synapse.mu
         row[W_MIN], row[W_MAX] = 0.0, math.inf
@@ -60,7 +62,7 @@ def rule_row(synapse) -> np.ndarray:
 def _potentiate(w, k, r):
     kind = int(r[KIND])
     if kind == 3:
-        return w + r[LAMBDA] * 1000.0 ** (r[MU] - 1.0) * w ** r[MU] * k  # NEST reads w^mu in pA or nS
+        return w + r[LAMBDA] * r[NEST_UNIT] ** (r[MU] - 1.0) * w ** r[MU] * k  # NEST reads w^mu in its unit (pA, nS, mV)
     up = (r[W_MAX] - w) if kind == 1 else r[W_MAX]
     return min(w + up * r[A_PLUS] * k, r[W_MAX])
 

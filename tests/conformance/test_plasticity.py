@@ -160,11 +160,17 @@ POST_CELLS = {
 _POST_EXP = 'cell_type = "IF_curr_exp"\nsize = 1\nparameters = { tau_syn_E = 1.0, tau_refrac = 5.0 }'
 
 
-@lru_cache(maxsize=None)
-def _run_onto(backend: str, cell_type: str):
+def _onto(cell_type: str, rule: str):
     text = SCENARIO.read_text()
     assert _POST_EXP in text
-    resolved = resolve(parse_scenario(text.replace(_POST_EXP, POST_CELLS[cell_type]), SCENARIO))
+    scenario = parse_scenario(text.replace(_POST_EXP, POST_CELLS[cell_type]), SCENARIO)
+    plastic = scenario.projections[0].model_copy(update={"synapse": RULES[rule]})
+    return resolve(scenario.model_copy(update={"projections": [plastic, *scenario.projections[1:]]}))
+
+
+@lru_cache(maxsize=None)
+def _run_onto(backend: str, cell_type: str, rule: str):
+    resolved = _onto(cell_type, rule)
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         return pool.submit(run_in_process, resolved, backend, connectivity="exact", network=realise(resolved)).result()
 
@@ -174,27 +180,27 @@ def _onto_cases():
         cls = REGISTRY[backend]
         if backend == "nest" or "AdditiveWeightDependence" not in cls.plasticity_rules:
             continue
-        for cell_type in POST_CELLS:
-            if cell_type in cls.cell_types:
+        # the power law reads w^mu in NEST's unit: mV onto IF_curr_delta, not pA
+        for cell_type, rule in [(c, "AdditiveWeightDependence") for c in POST_CELLS] + [("IF_curr_delta", "stdp_pl_synapse_hom")]:
+            if cell_type in cls.cell_types and rule in cls.plasticity_rules:
                 marks = [pytest.mark.slow] if cls.compile_after_build else []
-                yield pytest.param(backend, cell_type, marks=marks, id=f"{backend}-{cell_type}")
+                yield pytest.param(backend, cell_type, rule, marks=marks, id=f"{backend}-{cell_type}-{rule}")
 
 
 @requires_nest
-@pytest.mark.parametrize("backend,cell_type", list(_onto_cases()))
-def test_plastic_synapse_onto_other_cell_types_agrees_with_nest(backend, cell_type):
+@pytest.mark.parametrize("backend,cell_type,rule", list(_onto_cases()))
+def test_plastic_synapse_onto_other_cell_types_agrees_with_nest(backend, cell_type, rule):
     """The plastic weight reaches each cell type as a static one does, and the rule sees its spikes:
     the post spikes are NEST's, and so is the weight wherever NEST's and an eager backend's agree
     (no post spike seen since the last pre spike; NEST applies potentiation only at a pre spike)."""
     if (backend, cell_type) == ("pynn.nest", "Izhikevich"):  # refused, with pyNN.nest's reason
-        text = SCENARIO.read_text().replace(_POST_EXP, POST_CELLS[cell_type])
-        problems = REGISTRY[backend]().supports(resolve(parse_scenario(text, SCENARIO)), "exact")
+        problems = REGISTRY[backend]().supports(_onto(cell_type, rule), "exact")
         assert any("plastic synapse onto Izhikevich" in p and "receptor_scale" in p for p in problems), problems
         return
     ok, why = REGISTRY[backend].available()
     if not ok:
         pytest.skip(f"{backend}: {why}")
-    got, reference = _run_onto(backend, cell_type), _run_onto("nest", cell_type)
+    got, reference = _run_onto(backend, cell_type, rule), _run_onto("nest", cell_type, rule)
     post = reference.populations["post"].spike_time
     assert post.size == 5, "one post spike per drive spike"
     np.testing.assert_allclose(got.populations["post"].spike_time, post, atol=1e-9)
