@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 import textwrap
 from pathlib import Path
 
@@ -32,6 +34,14 @@ def requires(module: str, distribution: str):
 
 
 requires_nest = requires("nest", "nest-simulator")
+
+
+def in_fresh_process(fn, *args, **kwargs):
+    """fn(*args, **kwargs) in a new Python process (spawned), its result returned. For simulators
+    whose state lives in the process (NEST's kernel): a pytest worker that ran other simulators
+    before has crashed in NEST's ResetKernel (a segmentation fault seen under pytest-xdist only)."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(fn, *args, **kwargs).result()
 
 
 @pytest.fixture(scope="session")

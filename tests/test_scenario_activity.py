@@ -8,7 +8,7 @@ from snnbench.analysis import run_statistics
 from snnbench.runner import run_in_process
 from snnbench.scenario import Overrides, load_scenario, resolve
 
-from .conftest import requires_nest
+from .conftest import in_fresh_process, requires_nest
 
 BACKENDS = ["numba", pytest.param("nest", marks=requires_nest)]
 # NEST on the microcircuit takes tens of seconds even at N_s = 0.02: the slow tier; numba's run of
@@ -21,7 +21,7 @@ def test_v1_sheet_rates_at_n_30(backend):
     """n = 30 (K fixed, so the activity is that of n = 60); the band is the measured one (see the file)."""
     scenario = load_scenario("v1-sheet")
     r = resolve(scenario, Overrides(N_pop=1125, simtime=600.0))
-    stats = run_statistics(run_in_process(r, backend, threads=2 if backend == "nest" else 1), scenario.run.transient)
+    stats = run_statistics(in_fresh_process(run_in_process, r, backend, threads=2 if backend == "nest" else 1), scenario.run.transient)
     for name, (low, high) in scenario.expected.rate_hz.items():
         assert low <= stats[name].mean_rate <= high, (name, stats[name].mean_rate)
 
@@ -52,7 +52,7 @@ def test_potjans_diesmann_small_scale_is_active_and_asynchronous_across_layers(b
     are within a factor of two of the reference, on both backends."""
     scenario = load_scenario("potjans-diesmann")
     r = resolve(scenario, Overrides(scale=0.02, simtime=1000.0))
-    stats = run_statistics(run_in_process(r, backend, threads=2 if backend == "nest" else 1), scenario.run.transient)
+    stats = run_statistics(in_fresh_process(run_in_process, r, backend, threads=2 if backend == "nest" else 1), scenario.run.transient)
     assert all(s.mean_rate > 0.5 for s in stats.values()), {k: s.mean_rate for k, s in stats.items()}
     for name in ("L4E", "L6E"):
         low, high = scenario.expected.rate_hz[name]
@@ -65,7 +65,7 @@ def test_v1_sheet_dots_runs_with_the_event_stream_wired_to_the_sheet(backend):
     on NEST too, where spike_generators have no positions (built from the harness's lists, recorded)."""
     scenario = load_scenario("v1-sheet-dots")
     r = resolve(scenario, Overrides(N_pop=1125, simtime=300.0))
-    out = run_in_process(r, backend, threads=2 if backend == "nest" else 1)
+    out = in_fresh_process(run_in_process, r, backend, threads=2 if backend == "nest" else 1)
     retina = next(p for p in r.projections if p.pre == "retina")
     assert out.synapses[retina.label] == retina.connector.n * r.populations[retina.post].size
     stats = run_statistics(out, scenario.run.transient)
