@@ -25,7 +25,8 @@ pytestmark = requires("brainpy", "brainpy")
 
 
 def _resolved():
-    return resolve(load_scenario("single-neuron"), Overrides(simtime=200.0))
+    # the LIF populations of single-neuron: the cell types brainpy runs
+    return resolve(load_scenario("single-neuron").with_cell_types(("IF_cond_exp", "IF_curr_exp")), Overrides(simtime=200.0))
 
 
 def _run(cache_dir: str, options: dict) -> dict:

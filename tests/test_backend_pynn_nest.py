@@ -13,7 +13,7 @@ from snnbench.runner import RunSpec, run_in_process, run_isolated
 from snnbench.scenario import Overrides, load_scenario, realise, resolve
 from snnbench.store import ResultStore
 
-from .conftest import requires
+from .conftest import in_fresh_process, requires
 
 pytestmark = requires("pyNN", "pynn")
 
@@ -24,9 +24,10 @@ pytestmark = requires("pyNN", "pynn")
 
 @pytest.fixture(scope="module")
 def single():
-    r = resolve(load_scenario("single-neuron"), Overrides(simtime=1000.0))
+    # the LIF populations of single-neuron (the input through PyNN's parrots is what is tested)
+    r = resolve(load_scenario("single-neuron").with_cell_types(("IF_cond_exp", "IF_curr_exp")), Overrides(simtime=1000.0))
     network = realise(r)
-    return {b: run_in_process(r, b, connectivity="exact", network=network) for b in ("numba", "pynn.nest")}
+    return {b: in_fresh_process(run_in_process, r, b, connectivity="exact", network=network) for b in ("numba", "pynn.nest")}
 
 
 def test_the_input_spikes_arrive_on_time(single):

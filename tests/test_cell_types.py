@@ -13,7 +13,7 @@ from snnbench.models import adex, alpha, hh, rkf45
 from snnbench.scenario import ScenarioError, resolve
 from snnbench.scenario.model import CELL_TYPES
 
-from .conftest import requires_nest
+from .conftest import in_fresh_process, requires_nest
 
 NEW_TYPES = ("IF_curr_alpha", "IF_cond_alpha", "IF_curr_delta", "EIF_cond_exp_isfa_ista", "Izhikevich", "HH_cond_exp")
 
@@ -276,7 +276,7 @@ def test_an_adex_network_has_the_same_rates_on_numba_and_nest(scenario_text):
     network = realise(r)
     rates = {}
     for backend in ("numba", "nest"):
-        out = run_in_process(r, backend, connectivity="exact", network=network)
+        out = in_fresh_process(run_in_process, r, backend, connectivity="exact", network=network)
         rates[backend] = {name: float(np.sum(out.populations[name].spike_time > 100.0)) / out.populations[name].size / 0.9
                           for name in ("E", "I")}
     for name in ("E", "I"):

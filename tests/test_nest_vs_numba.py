@@ -8,7 +8,7 @@ import pytest
 from snnbench.runner import run_in_process
 from snnbench.scenario import Overrides, load_scenario, realise, resolve
 
-from .conftest import requires_nest
+from .conftest import in_fresh_process, requires_nest
 
 pytestmark = requires_nest
 
@@ -17,7 +17,7 @@ pytestmark = requires_nest
 def outputs():
     r = resolve(load_scenario("single-neuron"), Overrides(simtime=1000.0))
     network = realise(r)
-    return {b: run_in_process(r, b, connectivity="exact", network=network) for b in ("numba", "nest")}
+    return {b: in_fresh_process(run_in_process, r, b, connectivity="exact", network=network) for b in ("numba", "nest")}
 
 
 @pytest.mark.parametrize("cell", ["cond", "curr"])
@@ -47,5 +47,5 @@ def test_the_input_spikes_are_the_same(outputs):
 def test_exact_mode_builds_the_same_network_in_nest():
     r = resolve(load_scenario("vogels-abbott-cuba"), Overrides(N_pop=1000, simtime=100.0))
     network = realise(r)
-    out = run_in_process(r, "nest", connectivity="exact", network=network)
+    out = in_fresh_process(run_in_process, r, "nest", connectivity="exact", network=network)
     assert out.synapses == {p.label: p.size for p in network.projections}

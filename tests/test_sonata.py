@@ -16,6 +16,8 @@ from snnbench.cli import main
 from snnbench.runner import run_in_process
 from snnbench.scenario import Overrides, ScenarioError, load_scenario, realise, resolve
 
+from .conftest import in_fresh_process
+
 bmtk_builder = pytest.importorskip("bmtk.builder", reason="bmtk is not installed (extra 'sonata')")
 
 E_JSON = {"C_m": 250.0, "tau_m": 20.0, "E_L": -70.0, "V_th": -50.0, "V_reset": -60.0, "t_ref": 2.0,
@@ -130,7 +132,7 @@ def test_edges_come_from_the_file_with_nsyns_and_units(tiny):
 def test_runs_in_exact_mode(tiny, backend):
     pytest.importorskip("nest" if backend == "nest" else "numba")
     r = resolve(load_scenario(tiny), Overrides(simtime=100.0))
-    out = run_in_process(r, backend, connectivity="exact")
+    out = in_fresh_process(run_in_process, r, backend, connectivity="exact")
     assert out.populations["v1_E"].n_spikes > 0
     assert out.synapses["v1_to_v1:v1_E->v1_E:exc"] == next(
         p for p in realise(r).projections if p.label == "v1_to_v1:v1_E->v1_E:exc").size
