@@ -45,42 +45,26 @@ _COMMON = {  # PyNN name: NEST expression  (PyNN unit <- NEST unit)
     "i_offset": lambda p: p["I_e"] * _PER_MILLE,  # nA <- pA
 }
 
+# NEST's defaults and the PyNN parameters derived from them, the same for the exponential and the
+# alpha-shaped synapses of each family (alpha weights: peak current pA / peak conductance nS).
+_CURRENT_DEFAULTS = {"C_m": 250.0, "tau_m": 10.0, "E_L": -70.0, "V_reset": -70.0, "V_th": -55.0, "t_ref": 2.0,
+                     "tau_syn_ex": 2.0, "tau_syn_in": 2.0, "I_e": 0.0, "V_m": -70.0}
+_CURRENT = {**_COMMON, "tau_m": lambda p: p["tau_m"]}  # ms
+_CONDUCTANCE_DEFAULTS = {"C_m": 250.0, "g_L": 16.6667, "E_L": -70.0, "V_reset": -60.0, "V_th": -55.0, "t_ref": 2.0,
+                         "tau_syn_ex": 0.2, "tau_syn_in": 2.0, "E_ex": 0.0, "E_in": -85.0, "I_e": 0.0, "V_m": -70.0}
+_CONDUCTANCE = {**_COMMON,
+                "tau_m": lambda p: p["C_m"] / p["g_L"],  # ms <- pF / nS
+                "e_rev_E": lambda p: p["E_ex"],  # mV
+                "e_rev_I": lambda p: p["E_in"]}  # mV
+
 MODELS: dict[str, ModelTranslation] = {
-    "iaf_cond_exp": ModelTranslation(
-        "iaf_cond_exp", "IF_cond_exp",
-        defaults={"C_m": 250.0, "g_L": 16.6667, "E_L": -70.0, "V_reset": -60.0, "V_th": -55.0, "t_ref": 2.0,
-                  "tau_syn_ex": 0.2, "tau_syn_in": 2.0, "E_ex": 0.0, "E_in": -85.0, "I_e": 0.0, "V_m": -70.0},
-        parameters={**_COMMON,
-                    "tau_m": lambda p: p["C_m"] / p["g_L"],  # ms <- pF / nS
-                    "e_rev_E": lambda p: p["E_ex"],  # mV
-                    "e_rev_I": lambda p: p["E_in"]},  # mV
-        conductance=True,
-    ),
-    "iaf_psc_exp": ModelTranslation(
-        "iaf_psc_exp", "IF_curr_exp",
-        defaults={"C_m": 250.0, "tau_m": 10.0, "E_L": -70.0, "V_reset": -70.0, "V_th": -55.0, "t_ref": 2.0,
-                  "tau_syn_ex": 2.0, "tau_syn_in": 2.0, "I_e": 0.0, "V_m": -70.0},
-        parameters={**_COMMON, "tau_m": lambda p: p["tau_m"]},  # ms
-        conductance=False,
-    ),
-    # Alpha-shaped synapses: the same parameters and weights (peak current pA / peak conductance nS).
-    "iaf_psc_alpha": ModelTranslation(
-        "iaf_psc_alpha", "IF_curr_alpha",
-        defaults={"C_m": 250.0, "tau_m": 10.0, "E_L": -70.0, "V_reset": -70.0, "V_th": -55.0, "t_ref": 2.0,
-                  "tau_syn_ex": 2.0, "tau_syn_in": 2.0, "I_e": 0.0, "V_m": -70.0},
-        parameters={**_COMMON, "tau_m": lambda p: p["tau_m"]},  # ms
-        conductance=False,
-    ),
-    "iaf_cond_alpha": ModelTranslation(
-        "iaf_cond_alpha", "IF_cond_alpha",
-        defaults={"C_m": 250.0, "g_L": 16.6667, "E_L": -70.0, "V_reset": -60.0, "V_th": -55.0, "t_ref": 2.0,
-                  "tau_syn_ex": 0.2, "tau_syn_in": 2.0, "E_ex": 0.0, "E_in": -85.0, "I_e": 0.0, "V_m": -70.0},
-        parameters={**_COMMON,
-                    "tau_m": lambda p: p["C_m"] / p["g_L"],  # ms <- pF / nS
-                    "e_rev_E": lambda p: p["E_ex"],  # mV
-                    "e_rev_I": lambda p: p["E_in"]},  # mV
-        conductance=True,
-    ),
+    nest: ModelTranslation(nest, pynn, defaults=dict(defaults), parameters=dict(parameters), conductance=conductance)
+    for nest, pynn, defaults, parameters, conductance in [
+        ("iaf_cond_exp", "IF_cond_exp", _CONDUCTANCE_DEFAULTS, _CONDUCTANCE, True),
+        ("iaf_psc_exp", "IF_curr_exp", _CURRENT_DEFAULTS, _CURRENT, False),
+        ("iaf_psc_alpha", "IF_curr_alpha", _CURRENT_DEFAULTS, _CURRENT, False),
+        ("iaf_cond_alpha", "IF_cond_alpha", _CONDUCTANCE_DEFAULTS, _CONDUCTANCE, True),
+    ]
 }
 
 # Models whose PyNN type has no row yet: iaf_psc_delta's weights are voltage jumps (mV), whose
