@@ -280,7 +280,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         record = validate(
             args.scenario, args.backend, args.reference, seeds=seeds, reference_seeds=ref_seeds,
             overrides=Overrides(N_pop=args.N_pop, scale=args.scale, simtime=args.simtime, dt=args.dt, k_scale=args.K_scale),
-            threads=args.threads, connectivity=args.connectivity, store=ResultStore(_results_dir(args.results)),
+            threads=args.threads, reference_threads=args.reference_threads, connectivity=args.connectivity,
+            store=ResultStore(_results_dir(args.results)),
             reuse=not args.fresh, options=options, timeout=args.timeout, force=args.force,
             progress=(lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr, flush=True)),
         )
@@ -525,7 +526,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--K-scale", dest="K_scale", type=positive_float, metavar="K_S")
     g.add_argument("--simtime", type=positive_float, metavar="MS")
     g.add_argument("--dt", type=positive_float, metavar="MS")
-    p.add_argument("--threads", type=positive_int, help="threads per run (default: the machine's cores, within the backend's limit)")
+    p.add_argument("--threads", type=positive_int, help="threads per candidate run (default: the machine's cores, within the backend's limit)")
+    p.add_argument("--reference-threads", type=positive_int, metavar="N",
+                   help="threads per reference run (default: the machine's cores, within the reference's limit)")
     p.add_argument("--connectivity", choices=("native", "exact"), default="native", help="for the statistical tier")
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="a backend option for the candidate (repeatable)")
     p.add_argument("--fresh", action="store_true", help="do not reuse matching runs already in the store")

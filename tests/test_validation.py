@@ -156,12 +156,12 @@ def test_a_backend_that_simulates_another_network_fails(validation_store, fault_
 
 def test_cli_validate_exit_status_and_table(validation_store, tmp_path):
     """numba against itself through the command line: the candidate runs are those of the test
-    above (seeds 101-105, one thread), the reference runs are made here once with the command's
-    default threads, so the command itself reuses everything (made here if this test runs alone)."""
+    above (seeds 101-105, one thread), the reference runs are made here once on one thread, so the
+    command, given `--reference-threads 1`, reuses everything (made here if this test runs alone)."""
     validate("vogels-abbott-cuba", "numba", "numba", seeds=5, reference_seeds=5, overrides=SMALL, threads=1,
-             store=validation_store)
+             reference_threads=1, store=validation_store)
     proc = subprocess.run([sys.executable, "-m", "snnbench", "validate", "vogels-abbott-cuba", "--backend", "numba",
-                           "--reference", "numba", "--quick", "--N-pop", "1000", "--simtime", "1000", "--threads", "1",
+                           "--reference", "numba", "--quick", "--N-pop", "1000", "--simtime", "1000", "--threads", "1", "--reference-threads", "1",
                            "--results", str(validation_store.root)], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Verdict: PASS" in proc.stdout and "reuse" in proc.stderr and "  run " not in proc.stderr  # all reused
