@@ -57,8 +57,11 @@ def _run_keeping_synapses(backend: str, r, mode: str, network=None):
 
 
 # One run per device, so that a test process compiles only the device it tests (with an empty
-# cache each device's build of this network is minutes of compiling).
-@pytest.fixture(scope="module", params=DEVICES)
+# cache each device's build of this network is minutes of compiling). The runtime device compiles
+# each of the network's code objects as its own Cython module, several seconds each, which on a
+# fresh machine made it the longest item of the fast tier: it runs in the slow tier; the two
+# devices share every line of the translation, which the standalone case checks in the fast tier.
+@pytest.fixture(scope="module", params=[pytest.param("brian2", marks=pytest.mark.slow), "brian2.standalone"])
 def features(request):
     r = resolve(load_scenario(FEATURES_FILE))
     return r, _run_keeping_synapses(request.param, r, "native")
