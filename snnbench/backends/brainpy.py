@@ -61,7 +61,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -75,7 +74,7 @@ from ..models.lif import cell_propagators
 from ..scenario.model import Normal, NormalClipped, Uniform
 from ..scenario.resolve import ResolvedScenario
 from .base import BackendUnavailable, Option
-from .common.caches import cache_root, fresh_cache_dir
+from .common.caches import ColdDirectories, cache_root
 from .common.template import SimulatorBackend
 
 OPTIONS = (
@@ -300,10 +299,9 @@ class BrainPyBackend(SimulatorBackend):
         jax.config.update("jax_platforms", self.platform)
         self.float_type = self._float_type()
         jax.config.update("jax_enable_x64", self.float_type == "float64")
-        self._temp_dirs: list[Path] = []
+        self._cold_dirs = ColdDirectories("brainpy")
         if self.option("cache") == "cold":
-            cache_dir = fresh_cache_dir("brainpy", f"jax-{self.platform}")
-            self._temp_dirs.append(cache_dir)
+            cache_dir = self._cold_dirs.new(f"jax-{self.platform}")
         else:
             cache_dir = cache_root("brainpy") / f"jax-{self.platform}"
             cache_dir.mkdir(parents=True, exist_ok=True)
@@ -578,9 +576,8 @@ class BrainPyBackend(SimulatorBackend):
             self.jax.monitoring.unregister_event_listener(self._count_cache_events)
         for attr in ("net", "run_chunk", "executables", "groups"):
             self.__dict__.pop(attr, None)
-        for path in getattr(self, "_temp_dirs", []):
-            shutil.rmtree(path, ignore_errors=True)
-        self._temp_dirs = []
+        if hasattr(self, "_cold_dirs"):
+            self._cold_dirs.remove()
 
 
 class BrainPyGpuBackend(BrainPyBackend):

@@ -100,7 +100,6 @@ import fcntl
 import math
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +114,7 @@ from ..scenario.model import CELL_TYPES, PLASTICITY_RULES, Normal, NormalClipped
 from ..scenario.realise import Network, connect as realise_connect, rng_for
 from ..scenario.resolve import ResolvedScenario
 from .base import Option
+from .common.caches import ColdDirectories
 from .common.caches import cache_root as shared_cache_root
 from .common.template import SimulatorBackend
 
@@ -490,25 +490,18 @@ class Brian2Backend(SimulatorBackend):
         # The adapter holds every object it creates; a run that stops between build and sim
         # (a failure, a test) would otherwise warn about each one.
         b2.BrianLogger.suppress_name("unused_brian_object")
-        self._temp_dirs: list[Path] = []
+        self._cold_dirs = ColdDirectories("brian2")
         self._lock_fh = None
         self._activate_device()
         self.info["device"] = self.device_name
         self.info["brian2_version"] = b2.__version__
-
-    def _fresh_cache_dir(self, kind: str) -> Path:
-        parent = cache_root() / "cold"
-        parent.mkdir(parents=True, exist_ok=True)
-        path = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=parent))
-        self._temp_dirs.append(path)
-        return path
 
     def _activate_device(self) -> None:
         b2 = self.b2
         b2.set_device("runtime")
         b2.prefs.codegen.target = "cython"  # never a silent fallback to numpy
         if self.option("cache") == "cold":
-            cache_dir = self._fresh_cache_dir("cython")
+            cache_dir = self._cold_dirs.new("cython")
         else:
             cache_dir = cache_root() / "cython"
             cache_dir.mkdir(parents=True, exist_ok=True)
@@ -938,9 +931,8 @@ class Brian2Backend(SimulatorBackend):
         if stats is not None:
             stats.restore()
             self._stats = None
-        for path in getattr(self, "_temp_dirs", []):
-            shutil.rmtree(path, ignore_errors=True)
-        self._temp_dirs = []
+        if hasattr(self, "_cold_dirs"):
+            self._cold_dirs.remove()
 
 
 # ----------------------------------------------------------------------------- C++ standalone
@@ -961,7 +953,7 @@ class Brian2StandaloneBackend(Brian2Backend):
     def build(self, resolved: ResolvedScenario, mode: str, network: Network | None) -> None:
         b2 = self.b2
         if self.option("cache") == "cold":
-            project = self._fresh_cache_dir("standalone")
+            project = self._cold_dirs.new("standalone")
         else:
             # Sizes are compiled into the code: one project per size too, so that a sweep over
             # N_pop keeps a warm project for each size.

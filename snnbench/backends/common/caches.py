@@ -32,6 +32,26 @@ def fresh_cache_dir(simulator: str, prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=parent))
 
 
+class ColdDirectories:
+    """The fresh directories of one adapter's cold runs (`fresh_cache_dir`), removed together when
+    it closes: for simulators that compile into a directory of their own choosing (Brian2's
+    Cython modules and standalone projects, JAX's compilation cache) rather than a project."""
+
+    def __init__(self, simulator: str):
+        self.simulator = simulator
+        self._paths: list[Path] = []
+
+    def new(self, prefix: str) -> Path:
+        path = fresh_cache_dir(self.simulator, prefix)
+        self._paths.append(path)
+        return path
+
+    def remove(self) -> None:
+        for path in self._paths:
+            shutil.rmtree(path, ignore_errors=True)
+        self._paths = []
+
+
 class ProjectDirectory:
     """The directory one run compiles into: `cache_root(simulator)/key`, held with a lock until
     `release()` (a warm project is rebuilt in place and loaded from there: one run at a time), or,
