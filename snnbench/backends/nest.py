@@ -7,6 +7,9 @@ Translation of the PyNN standard models (PyNN units -> NEST units; the table is 
         (weights in mV, as PyNN's), EIF_cond_exp_isfa_ista -> aeif_cond_exp, Izhikevich ->
         izhikevich (weights in mV), HH_cond_exp -> hh_cond_exp_traub; the initial values other
         than v (w, u, m, h, n) set as NEST state variables
+    GLIF_curr_alpha -> glif_psc (g nS = C_m / tau_m, after-spike currents pA = 1000 nA, the
+        variant as its three mechanism flags); a projection onto port "synK" connects with
+        receptor_type K, its weights pA of either sign
     inhibitory synapses: negative NEST weights (NEST routes them to the inhibitory receptor)
     SpikeSourcePoisson (native) -> poisson_generator -> parrot_neuron, one train per source
         shared by all its targets, as pyNN.nest does; the generator->parrot hop adds one dt.
@@ -47,6 +50,7 @@ import numpy as np
 from ..scenario.model import (
     CELL_TYPES,
     CONDUCTANCE_BASED,
+    GLIF_VARIANTS,
     PLASTICITY_RULES,
     DistanceDelay,
     GaussianInDegree,
@@ -55,6 +59,7 @@ from ..scenario.model import (
     PowerLawSTDP,
     STDPMechanism,
     Uniform,
+    receptor_port,
 )
 from ..scenario.realise import positions
 from ..scenario.resolve import ResolvedScenario
@@ -115,6 +120,28 @@ NEST_CELLS = {
         ("e_rev_leak", "E_L", 1.0),  # mV
         ("i_offset", "I_e", 1000.0),  # nA -> pA
     ) + _SYNAPSES + _REVERSAL, _V + (("m", "Act_m", 1.0), ("h", "Inact_h", 1.0), ("n", "Act_n", 1.0))),
+    "GLIF_curr_alpha": ("glif_psc", (
+        ("cm", "C_m", 1000.0),  # nF -> pF
+        ("tau_m", "g", lambda q: 1000.0 * q.cm / q.tau_m),  # nS = C_m / tau_m
+        ("v_rest", "E_L", 1.0),  # mV
+        ("v_reset", "V_reset", 1.0),  # mV
+        ("v_thresh", "V_th", 1.0),  # mV
+        ("tau_refrac", "t_ref", 1.0),  # ms
+        ("th_spike_add", "th_spike_add", 1.0),  # mV
+        ("th_spike_decay", "th_spike_decay", 1.0),  # 1/ms
+        ("voltage_reset_fraction", "voltage_reset_fraction", 1.0),
+        ("voltage_reset_add", "voltage_reset_add", 1.0),  # mV
+        ("th_voltage_index", "th_voltage_index", 1.0),  # 1/ms
+        ("th_voltage_decay", "th_voltage_decay", 1.0),  # 1/ms
+        ("asc_init", "asc_init", lambda q: [1000.0 * a for a in q.asc_init]),  # nA -> pA
+        ("asc_decay", "asc_decay", lambda q: list(q.asc_decay)),  # 1/ms
+        ("asc_amps", "asc_amps", lambda q: [1000.0 * a for a in q.asc_amps]),  # nA -> pA
+        ("asc_r", "asc_r", lambda q: list(q.asc_r)),
+        ("tau_syn", "tau_syn", lambda q: list(q.tau_syn)),  # ms, one per receptor port
+        ("variant", "spike_dependent_threshold", lambda q: GLIF_VARIANTS[q.variant][0]),
+        ("variant", "after_spike_currents", lambda q: GLIF_VARIANTS[q.variant][1]),
+        ("variant", "adapting_threshold", lambda q: GLIF_VARIANTS[q.variant][2]),
+    ), _V),
 }
 NEST_MODELS = {cell_type: model for cell_type, (model, _, _) in NEST_CELLS.items()}
 # A weight's unit in NEST per PyNN unit: conductances nS per uS, currents pA per nA; the delta
@@ -224,7 +251,7 @@ class NestBackend(SimulatorBackend):
     # multiplicity on; a spike_generator emits a time given k times as k spikes.
     source_multiplicity = True
     plasticity_rules = PLASTICITY_RULES
-    cell_types = CELL_TYPES  # every PyNN type snnbench has: NEST_CELLS
+    cell_types = CELL_TYPES  # every cell type snnbench has: NEST_CELLS
 
     def supports(self, resolved: ResolvedScenario, mode: str) -> list[str]:
         return super().supports(resolved, mode) + plasticity_problems(resolved)
@@ -263,12 +290,18 @@ class NestBackend(SimulatorBackend):
     def create_cells(self, name, pop, v_init) -> None:
         nest = self.nest
         params = nest_cell_parameters(pop.cell_type, pop.spec.parameters)
+        # A list in Create's params means one value per node: glif_psc's vector parameters go to
+        # every node whole, one dictionary per node, after Create.
+        vectors = any(isinstance(value, list) for value in params.values())
+        create_params = {} if vectors else params
         if pop.grid_shape is not None and not self.exact:
             layout = nest.spatial.free(pos=positions(pop.grid_shape).tolist(), extent=[1.0, 1.0], edge_wrap=True)
-            nodes = nest.Create(NEST_MODELS[pop.cell_type], params=params, positions=layout)
+            nodes = nest.Create(NEST_MODELS[pop.cell_type], params=create_params, positions=layout)
             self.spatial.add(name)
         else:
-            nodes = nest.Create(NEST_MODELS[pop.cell_type], pop.size, params=params)
+            nodes = nest.Create(NEST_MODELS[pop.cell_type], pop.size, params=create_params)
+        if vectors:
+            nodes.set([params] * pop.size)
         nodes.V_m = v_init if isinstance(v_init, np.ndarray) else self._nest_value(v_init, 1.0)
         state = nest_initial_state(pop.cell_type, pop.spec.initial_values)
         if state:
@@ -337,6 +370,12 @@ class NestBackend(SimulatorBackend):
     def _weight_factor(self, proj) -> float:
         return weight_factor(self.resolved.populations[proj.post].cell_type, proj.receptor)
 
+    @staticmethod
+    def _receptor(syn: dict, proj) -> dict:
+        """The syn_spec with the receptor_type of a port of a multi-receptor cell (glif_psc's 1, 2, ...)."""
+        port = receptor_port(proj.receptor)
+        return syn if port is None else {**syn, "receptor_type": port}
+
     def _connected(self, label: str, connect) -> None:
         before = self.nest.num_connections
         connect()
@@ -355,7 +394,8 @@ class NestBackend(SimulatorBackend):
         nest, dt = self.nest, self.resolved.dt
         pre_ids = np.asarray(self.nodes[proj.pre].tolist(), dtype=np.int64)[arrays.pre_idx]
         post_ids = np.asarray(self.nodes[proj.post].tolist(), dtype=np.int64)[arrays.post_idx]
-        syn = {"synapse_model": self._synapse_model(proj), "weight": arrays.weight * self._weight_factor(proj), "delay": delay_steps * dt}
+        syn = self._receptor({"synapse_model": self._synapse_model(proj), "weight": arrays.weight * self._weight_factor(proj),
+                              "delay": delay_steps * dt}, proj)
         self._connected(proj.label, lambda: nest.Connect(pre_ids, post_ids, "one_to_one", syn_spec=syn))
 
     def connect_native(self, proj) -> bool:
@@ -373,8 +413,8 @@ class NestBackend(SimulatorBackend):
             delay_value = self.constant_delay_steps(constant, proj.label) * dt
         else:
             delay_value = self._nest_value(delay, 1.0)
-        syn = {"synapse_model": self._synapse_model(proj), "weight": self._nest_value(proj.weight, self._weight_factor(proj)),
-               "delay": delay_value}
+        syn = self._receptor({"synapse_model": self._synapse_model(proj),
+                              "weight": self._nest_value(proj.weight, self._weight_factor(proj)), "delay": delay_value}, proj)
         self._connected(proj.label, lambda: nest.Connect(self.nodes[proj.pre], self.nodes[proj.post], spec, syn_spec=syn))
         return True
 

@@ -9,6 +9,7 @@ the maths of `snnbench.models` (written once there, compiled here).
     COND_ALPHA    IF_cond_alpha           iaf_cond_alpha      adaptive RKF45, NEST's step control (models/rkf45.py)
     ADEX          EIF_cond_exp_isfa_ista  aeif_cond_exp       adaptive RKF45, spike checked after every sub-step
     HH            HH_cond_exp             hh_cond_exp_traub   adaptive RKF45; spike at a maximum above v_offset + 30 mV
+    GLIF          GLIF_curr_alpha         glif_psc            exact, GLIF1-5, one alpha PSC per port (models/glif.py)
 
 The RKF45 families integrate in NEST's units (pF, nS, pA), so that NEST's absolute tolerances
 mean the same here, and keep each cell's last step size between time steps, as NEST keeps it per
@@ -20,7 +21,11 @@ State beyond v, syn_e, syn_i (the LIF kernels' arrays) lives in `aux[cell, AUX]`
     ADEX        syn_e, syn_i: g (nS); aux W: w (pA); aux H_INT
     HH          syn_e, syn_i: g (nS); aux M, H, N: the gates; aux H_INT
     IZHIKEVICH  aux U: u (mV/ms)
-Arrivals (`arrive_e`, `arrive_i`) are PyNN weights: nA, uS (x 1000 here to nS) or mV.
+    GLIF        aux: the whole state row of models/glif.py (thresholds, after-spike currents, x and
+                y per port); its parameter row is models/glif.py's too. Both are longer than the
+                other kinds': the simulator widens `prm` and `aux` to the longest row.
+Arrivals (`arrive_e`, `arrive_i`) are PyNN weights: nA, uS (x 1000 here to nS) or mV; a GLIF
+group reads one row of the input ring per port (`arrivals[port, cell]`, nA).
 """
 
 from __future__ import annotations
@@ -30,12 +35,12 @@ import math
 import numpy as np
 from numba import njit
 
-from ..models import adex, alpha, hh, izhikevich, rkf45
+from ..models import adex, alpha, glif, hh, izhikevich, rkf45
 
 # Group kinds after numba_kernels' CURR = 0 and COND = 1.
-CURR_ALPHA, COND_ALPHA, CURR_DELTA, ADEX, IZHIKEVICH, HH = 2, 3, 4, 5, 6, 7
+CURR_ALPHA, COND_ALPHA, CURR_DELTA, ADEX, IZHIKEVICH, HH, GLIF = 2, 3, 4, 5, 6, 7, 8
 KINDS = {"IF_curr_alpha": CURR_ALPHA, "IF_cond_alpha": COND_ALPHA, "IF_curr_delta": CURR_DELTA,
-         "EIF_cond_exp_isfa_ista": ADEX, "Izhikevich": IZHIKEVICH, "HH_cond_exp": HH}
+         "EIF_cond_exp_isfa_ista": ADEX, "Izhikevich": IZHIKEVICH, "HH_cond_exp": HH, "GLIF_curr_alpha": GLIF}
 N_AUX = 4
 X_E, X_I = 0, 1  # alpha synapses
 W = 0  # AdEx
@@ -55,7 +60,11 @@ I_A, I_B, I_C, I_D, I_DRIVE = 0, 1, 2, 3, 4
 
 
 def group_row(cell_type: str, q, dt: float, n_prm: int) -> np.ndarray:
-    """The parameter row of one population (`n_prm` columns, as numba_kernels' table)."""
+    """The parameter row of one population (`n_prm` columns, as numba_kernels' table, or more: a
+    GLIF row is as long as its after-spike currents and ports need)."""
+    if cell_type == "GLIF_curr_alpha":
+        values = glif.parameters(q, dt)
+        return np.concatenate((values, np.zeros(max(0, n_prm - len(values)))))
     row = np.zeros(n_prm)
     if cell_type == "IF_curr_alpha":
         p33, p30 = alpha.membrane_propagators(q.cm, q.tau_m, dt)
@@ -87,8 +96,12 @@ def refractory_steps(cell_type: str, q, dt: float) -> int:
     return math.ceil(tau / dt - 1e-6)
 
 
-def initial_aux(cell_type: str, initial_values, dt: float, size: int) -> np.ndarray:
-    """aux columns of a population at the start (PyNN's initial values, in the units above)."""
+def initial_aux(cell_type: str, initial_values, dt: float, size: int, parameters=None) -> np.ndarray:
+    """aux columns of a population at the start (PyNN's initial values, in the units above; a
+    GLIF cell's after-spike currents start at its parameters' asc_init)."""
+    if cell_type == "GLIF_curr_alpha":
+        state = glif.initial_state(parameters)
+        return np.tile(np.concatenate((state, np.zeros(max(0, N_AUX - len(state))))), (size, 1))
     aux = np.zeros((size, N_AUX))
     aux[:, H_INT] = dt  # NEST starts every node's RKF45 with one time step
     if cell_type == "EIF_cond_exp_isfa_ista":
@@ -107,6 +120,7 @@ _jit = njit(cache=True, nogil=True)
 _evolve_cond_alpha = _jit(rkf45.for_model(_jit(alpha.cond_alpha_rhs), "evolve_apply_cond_alpha"))
 _evolve_adex = _jit(rkf45.for_model(_jit(adex.rhs), "evolve_apply_adex"))
 _evolve_hh = _jit(rkf45.for_model(_jit(hh.rhs), "evolve_apply_hh"))
+_glif_step = _jit(glif.step)
 _adex_spike_threshold = _jit(adex.spike_threshold)
 _COND_ALPHA_TOL = alpha.COND_ALPHA_TOLERANCE
 _ADEX_TOL = adex.TOLERANCE
@@ -272,6 +286,26 @@ def _update_hh(p, r_steps, dt, v, syn_e, syn_i, aux, refr, arrive_e, arrive_i, s
         spiked[i] = crossed
         arrive_e[i] = 0.0
         arrive_i[i] = 0.0
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def update_glif(p, r_steps, v, aux, refr, arrivals, spiked):
+    """GLIF_curr_alpha, glif_psc's order (models/glif.py's `step`); arrivals[port, cell] is this
+    step's input on each port, cleared here."""
+    n_ports = int(p[glif.N_PORTS])
+    arrived = np.empty(n_ports)
+    for i in range(v.shape[0]):
+        for port in range(n_ports):
+            arrived[port] = arrivals[port, i]
+            arrivals[port, i] = 0.0
+        r = refr[i]
+        v[i], crossed = _glif_step(p, r > 0, v[i], aux[i], arrived)
+        if r > 0:
+            r -= 1
+        if crossed:
+            r = r_steps
+        refr[i] = r
+        spiked[i] = crossed
 
 
 @njit(cache=True, nogil=True)

@@ -8,7 +8,7 @@ each segment is split by target block:
 
     seg_first[g] : seg_first[g + 1]      segments of global source g (cells, then sources)
     seg_ptr[s, b] : seg_ptr[s, b + 1]    synapses of segment s onto block b
-    seg_rec[s], seg_w[s], seg_d[s]       receptor (0 exc, 1 inh), and the weight and delay (steps)
+    seg_rec[s], seg_w[s], seg_d[s]       receptor (0 exc, 1 inh, port k - 1), and the weight and delay (steps)
                                          of segment s when they are constant over the whole network
     targets[e]                           int32 global index of the target cell
     weights[e], dsteps[e]                per synapse, only when some projection's weights (delays)
@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit, prange
 
-from ..scenario.model import DistanceDelay, Normal, NormalClipped, Uniform
+from ..scenario.model import DistanceDelay, Normal, NormalClipped, Uniform, receptor_index
 from ..scenario.realise import ProjectionArrays
 
 # Rows per random stream: fixed, so that a draw does not depend on the number of threads.
@@ -488,7 +488,7 @@ class _Builder:
 
 
 def _receptor(proj) -> int:
-    return 0 if proj.receptor == "excitatory" else 1
+    return receptor_index(proj.receptor)
 
 
 def _check_delays(steps_max: int, label: str) -> None:

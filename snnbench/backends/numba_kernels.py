@@ -189,6 +189,8 @@ def _block_step(b, k, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, 
         elif kind == COND:
             _update_cond(prm[g], grp_refr[g], dt, v[lo:hi], syn_e[lo:hi], syn_i[lo:hi], refr[lo:hi],
                          ring[slot, 0, lo:hi], ring[slot, 1, lo:hi], spiked[lo:hi])
+        elif kind == numba_cells.GLIF:  # one input row per receptor port
+            numba_cells.update_glif(prm[g], grp_refr[g], v[lo:hi], aux[lo:hi], refr[lo:hi], ring[slot, :, lo:hi], spiked[lo:hi])
         else:
             numba_cells.update_group(kind, prm[g], grp_refr[g], dt, v[lo:hi], syn_e[lo:hi], syn_i[lo:hi], aux[lo:hi],
                                      refr[lo:hi], ring[slot, 0, lo:hi], ring[slot, 1, lo:hi], spiked[lo:hi])

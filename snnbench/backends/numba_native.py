@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-from ..scenario.model import CELL_TYPES, PLASTICITY_RULES
+from ..scenario.model import CELL_TYPES, MULTI_RECEPTOR, PLASTICITY_RULES, receptor_index
 from ..scenario.realise import ProjectionArrays, rng_for, sample
 from ..scenario.resolve import ResolvedPopulation, ResolvedScenario
 from .common.template import SimulatorBackend
@@ -53,7 +53,7 @@ class NumbaBackend(SimulatorBackend):
     packages = ("numba", "llvmlite")
     source_multiplicity = True  # a source step repeated k times is delivered k times (k x weight)
     plasticity_rules = PLASTICITY_RULES
-    cell_types = CELL_TYPES  # every PyNN type snnbench has (numba_kernels, numba_cells)
+    cell_types = CELL_TYPES  # every cell type snnbench has (numba_kernels, numba_cells)
 
     def supports(self, resolved: ResolvedScenario, mode: str) -> list[str]:
         # numba's plastic synapses follow NEST's algorithm: the whole delay dendritic, K- per post cell
@@ -116,7 +116,7 @@ class NumbaBackend(SimulatorBackend):
         # Izhikevich has no refractory period; HH's is NEST's 2 ms without spikes (numba_cells)
         refr = self.refractory_steps(name, q.tau_refrac) if hasattr(q, "tau_refrac") else C.refractory_steps(pop.cell_type, q, dt)
         self.groups.append((self.offsets[name], pop.size, kind, row, refr, np.asarray(v_init, dtype=np.float64),
-                            C.initial_aux(pop.cell_type, pop.spec.initial_values, dt, pop.size)))
+                            C.initial_aux(pop.cell_type, pop.spec.initial_values, dt, pop.size, q)))
 
     def create_array_source(self, name: str, pop: ResolvedPopulation, steps: list[np.ndarray]) -> None:
         self.sources.append((self.offsets[name], steps))
@@ -149,18 +149,24 @@ class NumbaBackend(SimulatorBackend):
         self.grp_lo = np.array([g[0] for g in self.groups], dtype=np.int64)
         self.grp_hi = np.array([g[0] + g[1] for g in self.groups], dtype=np.int64)
         self.grp_kind = np.array([g[2] for g in self.groups], dtype=np.int8)
-        self.prm = np.stack([g[3] for g in self.groups]) if self.groups else np.zeros((0, K.N_PRM))
+        # Rows of every kind in one table: as wide as the widest (a GLIF row's length depends on
+        # its after-spike currents and ports; numba_cells), the others padded with zeros.
+        width = max([K.N_PRM] + [g[3].size for g in self.groups])
+        self.prm = np.stack([np.pad(g[3], (0, width - g[3].size)) for g in self.groups]) if self.groups else np.zeros((0, K.N_PRM))
         self.grp_refr = np.array([g[4] for g in self.groups], dtype=np.int64)
         self.v = np.concatenate([g[5] for g in self.groups]) if self.groups else np.zeros(0)
-        self.aux = np.concatenate([g[6] for g in self.groups]) if self.groups else np.zeros((0, self.cells.N_AUX))
+        width = max([self.cells.N_AUX] + [g[6].shape[1] for g in self.groups])
+        self.aux = (np.concatenate([np.pad(g[6], ((0, 0), (0, width - g[6].shape[1]))) for g in self.groups]) if self.groups
+                    else np.zeros((0, self.cells.N_AUX)))
         self.syn_e, self.syn_i = np.zeros(n), np.zeros(n)
         self.refr = np.zeros(n, dtype=np.int64)
         plastic_delay = max((int(d.max()) for _, d in self.plastic.values() if d.size), default=0)
         ring_len = 1 << int(max(self.layout.max_delay_steps, plastic_delay)).bit_length()  # a power of two > the largest delay
-        # [slot, receptor (0 exc, 1 inh), cell]. Native mode sums each step's input in float32, as
+        # [slot, receptor (0 exc, 1 inh; or port k - 1 of a multi-receptor cell), cell]. Native mode sums each step's input in float32, as
         # its weights are: half the memory traffic of the random writes that bound the full-scale
         # sim (a 79 MB float64 ring there; 25 % less time per synapse measured); exact: float64.
-        self.ring = np.zeros((ring_len, 2, n), dtype=self.layout.weights.dtype)
+        n_rec = max([2] + [p.spec.parameters.n_ports for p in resolved.cells.values() if p.cell_type in MULTI_RECEPTOR])
+        self.ring = np.zeros((ring_len, n_rec, n), dtype=self.layout.weights.dtype)
 
         # Source spikes as events per emission step: a spike at m*dt is emitted in step m-1.
         ids = [np.full(s.size, offset + j, dtype=np.int64) for offset, steps in self.sources for j, s in enumerate(steps)]
@@ -213,7 +219,7 @@ class NumbaBackend(SimulatorBackend):
             post = arrays.post_idx + self.offsets[proj.post]
             self.tau_minus[self.offsets[proj.post]:self.offsets[proj.post] + resolved.populations[proj.post].size] = (
                 syn.timing_dependence.tau_minus if hasattr(syn, "timing_dependence") else syn.tau_minus)
-            columns.append((arrays.pre_idx + self.offsets[proj.pre], post, np.full(arrays.size, int(proj.receptor == "inhibitory")),
+            columns.append((arrays.pre_idx + self.offsets[proj.pre], post, np.full(arrays.size, receptor_index(proj.receptor)),
                             arrays.weight.astype(np.float64), np.asarray(steps, np.int64), np.full(arrays.size, p_index)))
             self.translate("plasticity", f"{label}: {syn.describe}, NEST's algorithm (numba_plastic): weights updated when a "
                            "spike is sent, the whole delay dendritic; float64 weights")

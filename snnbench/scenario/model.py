@@ -375,6 +375,75 @@ class HHCondExpParameters(Strict):
         return self.e_rev_leak
 
 
+InverseTime = Annotated[float, _unit("inverse_time")]
+PositiveRate = Annotated[float, _unit("inverse_time"), Field(gt=0)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+# The mechanisms of each GLIF variant (Teeter et al. 2018) as NEST's glif_psc flags:
+# (spike_dependent_threshold, after_spike_currents, adapting_threshold).
+GLIF_VARIANTS = {1: (False, False, False), 2: (True, False, False), 3: (False, True, False),
+                 4: (True, True, False), 5: (True, True, True)}
+
+
+class GLIFCurrAlphaParameters(Strict):
+    """NEST's glif_psc (the Allen Institute's generalized LIF cells, Teeter et al. 2018, as the
+    Billeh et al. 2020 V1 model uses them), a named extension of PyNN's set in PyNN's units. No
+    PyNN standard type exists: the name follows PyNN's pattern (current-based, alpha-shaped PSCs).
+
+    `variant` 1-5 is GLIF1 (LIF), GLIF2 (LIF_R: spike-dependent threshold, reset from the last v),
+    GLIF3 (LIF_ASC: after-spike currents), GLIF4 (LIF_R_ASC), GLIF5 (LIF_R_ASC_A: adapting
+    threshold); NEST's flags follow from it (GLIF_VARIANTS). `tau_syn` has one time constant per
+    receptor port: projections name a port "syn1", "syn2", ... (NEST's receptor_type 1, 2, ...).
+    The cell has no i_offset: glif_psc has no constant current. Defaults are glif_psc's."""
+
+    variant: Literal[1, 2, 3, 4, 5] = 1
+    cm: PositiveCapacitance = 0.05872  # NEST's C_m 58.72 pF
+    tau_m: PositiveTime = 58.72 / 9.43  # C_m / g of NEST's defaults (g 9.43 nS)
+    tau_refrac: PositiveTime = 3.75  # glif_psc needs t_ref > 0
+    v_rest: Voltage = -78.85
+    v_reset: Voltage = -78.85  # GLIF1/3; GLIF2/4/5 reset to v_rest + voltage_reset_fraction (v - v_rest) + voltage_reset_add
+    v_thresh: Voltage = -51.68  # the threshold's constant part (NEST's V_th = th_inf + E_L)
+    th_spike_add: Voltage = 0.37  # GLIF2/4/5: added to the threshold's spike component at each spike
+    th_spike_decay: PositiveRate = 0.009  # its decay rate (1/ms)
+    voltage_reset_fraction: Fraction = 0.20
+    voltage_reset_add: Voltage = 18.51
+    th_voltage_index: InverseTime = 0.005  # GLIF5: the threshold's voltage component (1/ms)
+    th_voltage_decay: PositiveRate = 0.09
+    asc_init: list[Current] = Field(default_factory=lambda: [0.0, 0.0])  # GLIF3/4/5: after-spike currents (nA)
+    asc_decay: list[PositiveRate] = Field(default_factory=lambda: [0.003, 0.1])  # their decay rates (1/ms)
+    asc_amps: list[Current] = Field(default_factory=lambda: [-0.00918, -0.19894])  # added at each spike (nA)
+    asc_r: list[Fraction] = Field(default_factory=lambda: [1.0, 1.0])  # what is kept of each at a spike
+    tau_syn: Annotated[list[PositiveTime], Field(min_length=1)] = Field(default_factory=lambda: [2.0])  # ms, per port
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        _reset_below(self, "v_thresh")
+        sizes = {key: len(getattr(self, key)) for key in ("asc_init", "asc_decay", "asc_amps", "asc_r")}
+        if self.has_asc and len(set(sizes.values())) != 1:
+            raise _semantic_error("asc_decay", "asc_init, asc_decay, asc_amps and asc_r need one value per after-spike "
+                                  f"current each, got {sizes}")
+        return self
+
+    @property
+    def has_theta_spike(self) -> bool:
+        return GLIF_VARIANTS[self.variant][0]
+
+    @property
+    def has_asc(self) -> bool:
+        return GLIF_VARIANTS[self.variant][1]
+
+    @property
+    def has_theta_voltage(self) -> bool:
+        return GLIF_VARIANTS[self.variant][2]
+
+    @property
+    def n_ports(self) -> int:
+        return len(self.tau_syn)
+
+    @property
+    def resting_v(self) -> float:
+        return self.v_rest
+
+
 class PoissonParameters(Strict):
     """PyNN SpikeSourcePoisson: rate (Hz) from `start` for `duration` ms."""
 
@@ -523,6 +592,12 @@ class HHPopulation(_Population):
     initial_values: HHInitialValues = HHInitialValues()
 
 
+class GLIFPopulation(_Population):
+    cell_type: Literal["GLIF_curr_alpha"]
+    parameters: GLIFCurrAlphaParameters = GLIFCurrAlphaParameters()
+    initial_values: InitialValues = InitialValues()
+
+
 class PoissonSourcePopulation(_Population):
     cell_type: Literal["SpikeSourcePoisson"]
     scales: bool = False
@@ -597,12 +672,18 @@ class ArraySourcePopulation(_Population):
 
 Population = Annotated[
     Union[IFCondExpPopulation, IFCurrExpPopulation, IFCurrAlphaPopulation, IFCondAlphaPopulation, IFCurrDeltaPopulation,
-          AdExPopulation, IzhikevichPopulation, HHPopulation, PoissonSourcePopulation, ArraySourcePopulation],
+          AdExPopulation, IzhikevichPopulation, HHPopulation, GLIFPopulation, PoissonSourcePopulation,
+          ArraySourcePopulation],
     Field(discriminator="cell_type"),
 ]
 # PyNN's standard cell types that a scenario can use (the names are PyNN's).
-CELL_TYPES = ("IF_cond_exp", "IF_curr_exp", "IF_curr_alpha", "IF_cond_alpha", "IF_curr_delta",
-              "EIF_cond_exp_isfa_ista", "Izhikevich", "HH_cond_exp")
+PYNN_CELL_TYPES = ("IF_cond_exp", "IF_curr_exp", "IF_curr_alpha", "IF_cond_alpha", "IF_curr_delta",
+                   "EIF_cond_exp_isfa_ista", "Izhikevich", "HH_cond_exp")
+# Every cell type: PyNN's, and the named extensions (NEST models PyNN has no standard type for).
+CELL_TYPES = PYNN_CELL_TYPES + ("GLIF_curr_alpha",)
+# Cells whose receptors are numbered ports (one synaptic time constant each) instead of PyNN's
+# excitatory and inhibitory pair: projections onto them name a port, "syn1", "syn2", ...
+MULTI_RECEPTOR = ("GLIF_curr_alpha",)
 # What a weight onto each type means (PyNN's convention): a conductance (uS, >= 0), a current
 # (nA; inhibitory <= 0) or a step of v (mV, PyNN's "voltage-based synapses"; inhibitory <= 0).
 CONDUCTANCE_BASED = ("IF_cond_exp", "IF_cond_alpha", "EIF_cond_exp_isfa_ista", "HH_cond_exp")
@@ -868,14 +949,41 @@ class ProjectionRecord(Strict):
     weights: Union[WeightRecord, None] = None
 
 
+_PORT = re.compile(r"^syn([1-9][0-9]*)$")
+
+
+def _receptor_name(value: Any) -> Any:
+    if value in ("excitatory", "inhibitory") or (isinstance(value, str) and _PORT.match(value)):
+        return value
+    raise PydanticCustomError("receptor", "expected 'excitatory', 'inhibitory' or a receptor port 'syn1', 'syn2', ... "
+                              "of a multi-receptor cell ({types}), got {value!r}",
+                              {"types": ", ".join(MULTI_RECEPTOR), "value": value})
+
+
+Receptor = Annotated[str, BeforeValidator(_receptor_name)]
+
+
+def receptor_port(receptor: str) -> int | None:
+    """The 1-based port a receptor names ("syn2" -> 2), or None for "excitatory"/"inhibitory"."""
+    match = _PORT.match(receptor)
+    return int(match.group(1)) if match else None
+
+
+def receptor_index(receptor: str) -> int:
+    """A receptor as a row of the simulators' input buffers: 0 excitatory, 1 inhibitory, k - 1 port k."""
+    port = receptor_port(receptor)
+    return port - 1 if port is not None else int(receptor == "inhibitory")
+
+
 class Projection(Strict):
-    """Connections from `pre` to `post` onto one receptor: static synapses unless `synapse` is
-    plastic (PyNN's STDPMechanism or NEST's power-law rule); `record.weights` samples the weights."""
+    """Connections from `pre` to `post` onto one receptor (PyNN's "excitatory" or "inhibitory", or
+    a port "synK" of a multi-receptor cell): static synapses unless `synapse` is plastic (PyNN's
+    STDPMechanism or NEST's power-law rule); `record.weights` samples the weights."""
 
     name: Union[str, None] = None
     pre: str
     post: str
-    receptor: Literal["excitatory", "inhibitory"]
+    receptor: Receptor
     connector: Connector
     weight: RawWeight
     delay: DelayValue
@@ -1036,6 +1144,7 @@ class Scenario(Strict):
                     if pops[getattr(proj, end)].grid is None:
                         raise _semantic_error(f"{path}.{end}", f"{getattr(proj, end)!r} has no grid: distance-dependent "
                                               "connectors and delays need both populations on a grid")
+            _check_receptor(f"{path}.receptor", proj.receptor, proj.post, post)
             weight = _convert_weight(f"{path}.weight", proj.weight, post.cell_type)
             _check_weight_sign(f"{path}.weight", weight, post.cell_type, proj.receptor)
             _check_delay(f"{path}.delay", proj.delay)
@@ -1141,8 +1250,26 @@ def _convert_weight(path: str, raw: Any, cell_type: str) -> Weight:
         raise _semantic_error(path, detail) from None
 
 
+def _check_receptor(path: str, receptor: str, name: str, post) -> None:
+    """A port onto a multi-receptor cell, one it has; excitatory or inhibitory onto any other."""
+    port = receptor_port(receptor)
+    if post.cell_type in MULTI_RECEPTOR:
+        n = post.parameters.n_ports
+        if port is None:
+            raise _semantic_error(path, f"{name!r} is {post.cell_type}, whose receptors are its ports syn1..syn{n} "
+                                  "(one per tau_syn): name one instead of excitatory/inhibitory")
+        if port > n:
+            raise _semantic_error(path, f"{name!r} ({post.cell_type}) has {n} receptor port(s), syn1..syn{n} "
+                                  f"(one per tau_syn): no port {receptor!r}")
+    elif port is not None:
+        raise _semantic_error(path, f"receptor ports name the ports of a multi-receptor cell ({', '.join(MULTI_RECEPTOR)}); "
+                              f"{name!r} is {post.cell_type}: use 'excitatory' or 'inhibitory'")
+
+
 def _check_weight_sign(path: str, weight: Weight, cell_type: str, receptor: str) -> None:
-    """PyNN's convention: conductances are >= 0; currents are >= 0 (excitatory) or <= 0 (inhibitory)."""
+    """PyNN's convention: conductances are >= 0; currents are >= 0 (excitatory) or <= 0 (inhibitory).
+    A port of a multi-receptor cell takes currents of either sign (NEST's glif_psc: the sign is the
+    weight's, the port only chooses the time constant)."""
     low, high = (weight, weight) if isinstance(weight, float) else weight.bounds
     mean = weight if isinstance(weight, float) else weight.mean
     kind, unit = ("voltage-step", "mV") if cell_type in VOLTAGE_STEP else ("current", "nA")
