@@ -11,7 +11,7 @@ import pytest
 
 from snnbench.models import adex, alpha, hh, rkf45
 from snnbench.scenario import ScenarioError, resolve
-from snnbench.scenario.model import CELL_TYPES
+from snnbench.scenario.model import CELL_TYPES, PYNN_CELL_TYPES
 
 from .conftest import in_fresh_process, requires_nest
 
@@ -51,7 +51,7 @@ delay = 1.0
 
 
 @pytest.mark.skipif(importlib.util.find_spec("pyNN") is None, reason="the Python package 'pynn' is not installed")
-@pytest.mark.parametrize("cell_type", CELL_TYPES)
+@pytest.mark.parametrize("cell_type", PYNN_CELL_TYPES)
 def test_defaults_are_pynns(scenario_text, cell_type):
     """Every parameter and initial value of each type, with PyNN 0.13's names and defaults."""
     from pyNN.standardmodels import cells
@@ -114,7 +114,7 @@ def test_a_scenario_restricted_to_some_cell_types_keeps_sources_and_their_projec
     from snnbench.scenario import load_scenario
 
     s = load_scenario("single-neuron")
-    assert {p.cell_type for p in s.cell_populations.values()} == set(CELL_TYPES)
+    assert {p.cell_type for p in s.cell_populations.values()} == set(PYNN_CELL_TYPES)
     lif = s.with_cell_types(("IF_cond_exp", "IF_curr_exp"))
     assert set(lif.populations) == {"cond", "curr", "exc", "inh"}
     assert {p.post for p in lif.projections} == {"cond", "curr"} and len(lif.projections) == 4

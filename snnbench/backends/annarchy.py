@@ -141,6 +141,8 @@ class ANNarchyBackend(SimulatorBackend):
     # The neurons written here are NEST's LIF-exp update as assignments (models/lif): for the other
     # PyNN types ANNarchy's own models do not follow NEST's integration, and none is written here.
     cell_type_refusals = {
+        "GLIF_curr_alpha": "no ANNarchy neuron here with glif_psc's numbered receptor ports (one alpha current each) "
+                           "and its exact update; the ANNarchy neurons here take two targets, g_exc and g_inh",
         "IF_curr_alpha": "the ANNarchy neurons here hold exponential synaptic currents only; ANNarchy's alpha synapses "
                          "are not iaf_psc_alpha's exact propagators",
         "IF_cond_alpha": "the ANNarchy neurons here hold exponential conductances only; NEST integrates iaf_cond_alpha "

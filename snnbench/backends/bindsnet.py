@@ -548,6 +548,8 @@ class BindsNETBackend(SimulatorBackend):
     # BindsNET's own nodes are not PyNN's cells (see the module docstring); snnbench brings
     # IFCurrExpNodes and IFCondExpNodes, and has no node for the others:
     cell_type_refusals = {
+        "GLIF_curr_alpha": "no BindsNET node with glif_psc's receptor ports (one alpha current each), after-spike "
+                           "currents or spike-dependent threshold; snnbench's delay ring here feeds two receptors",
         "IF_curr_alpha": "no BindsNET node with alpha-shaped synaptic currents (snnbench's IFCurrExpNodes hold one "
                          "exponential current per receptor, BindsNET's CurrentLIFNodes one for both)",
         "IF_cond_alpha": "no BindsNET node with alpha-shaped conductances (BindsNET has no conductance-based node; "

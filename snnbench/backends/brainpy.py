@@ -275,6 +275,8 @@ class BrainPyBackend(SimulatorBackend):
     # synapse models integrate with its ODE methods and count refractoriness from the last spike
     # time (as bp.dyn.LifRefLTC, see the module docstring), which is not NEST's update.
     cell_type_refusals = {
+        "GLIF_curr_alpha": "LIFCells take two receptors with exponential synapses; no cell here with glif_psc's "
+                           "per-port alpha currents, after-spike currents and threshold components",
         "IF_curr_alpha": "LIFCells hold exponential synaptic currents only; BrainPy's bp.dyn.Alpha synapse is integrated "
                          "by an ODE method, not with iaf_psc_alpha's exact propagators",
         "IF_cond_alpha": "LIFCells hold exponential conductances only; NEST integrates iaf_cond_alpha with an adaptive "

@@ -436,8 +436,10 @@ class Brian2Backend(SimulatorBackend):
     max_threads = 1
     compile_after_build = True
     plasticity_rules = PLASTICITY_RULES
-    cell_types = tuple(t for t in CELL_TYPES if t != "HH_cond_exp")  # as equations (`cell_model`)
+    cell_types = tuple(t for t in CELL_TYPES if t not in ("HH_cond_exp", "GLIF_curr_alpha"))  # as equations (`cell_model`)
     cell_type_refusals = {
+        "GLIF_curr_alpha": "no Brian2 equations written here for glif_psc (one alpha current per receptor port, "
+                           "after-spike currents, the threshold's spike and voltage components in NEST's update order)",
         "HH_cond_exp": "Brian2's fixed-step methods do not integrate hh_cond_exp_traub's stiff sodium current at the "
                        "scenario's dt as NEST's adaptive RK45 does (RK4 diverges, exponential Euler changes the spike count: "
                        "docs/validation.md); Brian2's adaptive method (gsl_rkf45) needs the GSL library, not installed here",

@@ -520,6 +520,8 @@ class GeNNBackend(Backend):
     # GeNN's built-in models do not integrate as NEST does (see the module docstring), and the
     # custom neuron models this adapter writes (lif_curr, lif_cond) cover the exponential synapses only:
     cell_type_refusals = {
+        "GLIF_curr_alpha": "no GeNN neuron model here for glif_psc: its ports (one alpha current each), after-spike "
+                           "currents and threshold components need a custom model with one postsynaptic input per port",
         "IF_curr_alpha": "no GeNN neuron model here for alpha-shaped currents: GeNN's AlphaCurr postsynaptic model "
                          "does not integrate iaf_psc_alpha's exact propagators, and lif_curr holds exponential currents",
         "IF_cond_alpha": "no GeNN neuron model here for alpha-shaped conductances (lif_cond holds exponential ones; "

@@ -117,9 +117,11 @@ class PyNNNestBackend(PyNNBackend):
     plasticity_rules = ("AdditiveWeightDependence", "MultiplicativeWeightDependence", "AdditivePotentiationMultiplicativeDepression")
     plasticity_refusal = "PyNN has no standard model of NEST's stdp_pl_synapse_hom; use the nest backend"
     # PyNN's own classes; pyNN.nest maps them to the NEST models the nest adapter uses
-    cell_types = tuple(t for t in CELL_TYPES if t != "IF_curr_delta")
+    cell_types = tuple(t for t in CELL_TYPES if t not in ("IF_curr_delta", "GLIF_curr_alpha"))
     cell_type_refusals = {"IF_curr_delta": "pyNN.nest 0.13's IF_curr_delta has no variable map (PyNN's v -> NEST's V_m), "
-                          "so its v can be neither initialised nor recorded (NEST: 'unknown recordable v')"}
+                          "so its v can be neither initialised nor recorded (NEST: 'unknown recordable v')",
+                          "GLIF_curr_alpha": "PyNN has no standard GLIF cell type, and no pyNN.nest native_cell_type "
+                          "translation of glif_psc (its receptor ports per projection) is written here: use the nest backend"}
 
     def supports(self, resolved: ResolvedScenario, mode: str) -> list[str]:
         # pyNN.nest raises for what NEST's stdp_synapse cannot express (w_min != 0, axonal delays)

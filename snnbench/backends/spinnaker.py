@@ -294,6 +294,8 @@ class SpiNNakerBackend(PyNNBackend):
     packages = ("sPyNNaker", "SpiNNFrontEndCommon", "SpiNNaker_PACMAN", "SpiNNMan", "pynn")
     # sPyNNaker 1!7.4.1: what its models lack for PyNN's other standard cell types
     cell_type_refusals = {
+        "GLIF_curr_alpha": "sPyNNaker 1!7.4.1 has no GLIF cell (no binary with glif_psc's after-spike currents, "
+                           "threshold components and numbered receptor ports)",
         "IF_curr_alpha": "sPyNNaker's IF_curr_alpha exists, but its spikes and v have not been compared with NEST's "
                          "iaf_psc_alpha (no board here: sPyNNaker returns no spike data without one)",
         "IF_cond_alpha": "sPyNNaker 1!7.4.1 raises SpynnakerException for IF_cond_alpha (no alpha-conductance binary)",

@@ -7,8 +7,9 @@ e.g. sPyNNaker without a board) must refuse validation with a reason, and is che
 
   * declarations: name, where it runs, packages, options; an unknown or ill-typed option refused
   * refusal with a reason for what the backend does not support (`supports()`)
-  * the exact tier against NEST for every cell type the backend declares (single-neuron: spike
-    times within one dt, v within 0.05 mV RMS, by `analysis.protocol.compare_exact`); where the
+  * the exact tier against NEST for every cell type the backend declares (single-neuron, and
+    glif.toml for the GLIF variants and their receptor ports: spike times within one dt, v within
+    0.05 mV RMS, by `analysis.protocol.compare_exact`); where the
     backend integrates a type by another scheme than NEST's, the measured difference within the
     documented bounds of `OTHER_SCHEMES`
   * every connector, source type, delay form, weight and initial-value distribution and recording
@@ -40,12 +41,15 @@ from ..conftest import requires_nest
 
 FEATURES = Path(__file__).with_name("features.toml")
 MULTIPLICITY = Path(__file__).with_name("multiplicity.toml")  # 20 kHz drives at dt 0.1 ms: rate x dt = 2
+GLIF = Path(__file__).with_name("glif.toml")  # one GLIF_curr_alpha cell per variant, three receptor ports
 BACKENDS = sorted(REGISTRY)
 REFERENCE = "nest"
 # The population of single-neuron.toml that holds each cell type.
 SINGLE_NEURON_CELLS = {"IF_cond_exp": "cond", "IF_curr_exp": "curr", "IF_curr_alpha": "curr_alpha",
                        "IF_cond_alpha": "cond_alpha", "IF_curr_delta": "delta", "EIF_cond_exp_isfa_ista": "adex",
                        "Izhikevich": "izhikevich", "HH_cond_exp": "hh"}
+# The cell types outside PyNN's standard set, each with its own exact-tier scenario (every population of it).
+OWN_SCENARIO_CELLS = {"GLIF_curr_alpha": "glif"}
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,7 @@ def _scenario(which: str, cell_types: tuple[str, ...] | None = None):
         scenario = load_scenario("single-neuron")
         r = resolve(scenario if cell_types is None else scenario.with_cell_types(cell_types), Overrides(simtime=1000.0))
     else:
-        r = resolve(load_scenario(FEATURES if which == "features" else MULTIPLICITY))
+        r = resolve(load_scenario({"features": FEATURES, "glif": GLIF}.get(which, MULTIPLICITY)))
     return r, realise(r)
 
 
@@ -209,17 +213,20 @@ def test_what_is_not_supported_is_refused_with_a_reason(backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_every_cell_type_not_declared_is_refused_with_what_the_simulator_lacks(backend):
-    """single-neuron has one cell of each PyNN type snnbench knows: each type the backend does not
-    declare is refused by name, with the reason (what is missing), and nothing else is refused."""
+    """single-neuron has one cell of each PyNN type snnbench knows, and glif.toml those of the
+    GLIF type: each type the backend does not declare is refused by name, with the reason (what is
+    missing), and nothing else is refused."""
     cls = REGISTRY[backend]
     undeclared = set(CELL_TYPES) - set(cls.cell_types)
     assert set(cls.cell_type_refusals) == undeclared, "every undeclared cell type needs its reason, and only those"
-    r, _ = _scenario("single-neuron")
-    problems = [p for p in cls().supports(r, "exact") if "connectivity mode" not in p]
-    assert len(problems) == len(undeclared)
+    problems = []
+    for which in ("single-neuron", *sorted(set(OWN_SCENARIO_CELLS.values()))):
+        r, _ = _scenario(which)
+        problems += list(dict.fromkeys(p.split(": ", 1)[1] for p in cls().supports(r, "exact") if "connectivity mode" not in p))
+    assert len(problems) == len(undeclared), problems
     for cell_type in undeclared:
         reason = cls.cell_type_refusals[cell_type]
-        assert any(p.endswith(f"cell type {cell_type} is not supported: {reason}") for p in problems), problems
+        assert any(p == f"cell type {cell_type} is not supported: {reason}" for p in problems), problems
         assert len(reason) > 40 and "not yet" not in reason
 
 
@@ -229,6 +236,8 @@ def test_every_cell_type_not_declared_is_refused_with_what_the_simulator_lacks(b
 def _cell_cases():
     for backend in BACKENDS:
         for cell_type in REGISTRY[backend].cell_types:
+            if cell_type in OWN_SCENARIO_CELLS:
+                continue
             marks = [pytest.mark.slow] if _slow_case(backend, cell_type) else []
             yield pytest.param(backend, cell_type, marks=marks, id=f"{backend}-{cell_type}")
 
@@ -262,6 +271,30 @@ def test_exact_tier_against_nest(backend, cell_type):
         np.testing.assert_allclose(np.sort(out.populations[source].spike_time), np.sort(ref.populations[source].spike_time),
                                    atol=1e-9)
     assert out.synapses == ref.synapses
+
+
+def _own_scenario_cases():
+    for backend in BACKENDS:
+        for cell_type, which in OWN_SCENARIO_CELLS.items():
+            if cell_type in REGISTRY[backend].cell_types:
+                marks = [pytest.mark.slow] if _slow_case(backend, cell_type) else []
+                yield pytest.param(backend, cell_type, which, marks=marks, id=f"{backend}-{cell_type}")
+
+
+@requires_nest
+@pytest.mark.parametrize(("backend", "cell_type", "which"), list(_own_scenario_cases()))
+def test_exact_tier_of_the_extension_types_against_nest(backend, cell_type, which):
+    """A type beyond PyNN's (GLIF_curr_alpha: every variant, input on three receptor ports): every
+    cell's spikes within one dt of NEST's, v within 0.05 mV RMS."""
+    _require_output(backend)
+    r, network = _scenario(which)
+    ref, out = _run(REFERENCE, which, "exact"), _run(backend, which, "exact")
+    assert {pop.cell_type for pop in r.cells.values()} == {cell_type}
+    for name in r.cells:
+        assert ref.populations[name].n_spikes >= 5, f"{name}: the input must make the cell fire for this test to mean anything"
+    result = compare_exact(out, ref)
+    assert len(result.cells) == len(r.cells) and result.passed, _failures(result)
+    assert out.synapses == ref.synapses == {p.label: p.size for p in network.projections}
 
 
 # ----------------------------------------------------------------------------- every feature, exact mode
