@@ -10,7 +10,7 @@ from pydantic import ValidationError
 _BRANCH_WORDS = {"float", "int", "str", "bool", "none", "list", "dict", "tuple", "nullable"}
 _BRANCH_TAGS = {
     "IF_cond_exp", "IF_curr_exp", "IF_curr_alpha", "IF_cond_alpha", "IF_curr_delta", "EIF_cond_exp_isfa_ista",
-    "Izhikevich", "HH_cond_exp", "SpikeSourcePoisson", "SpikeSourceArray",
+    "Izhikevich", "HH_cond_exp", "GLIF_curr_alpha", "SpikeSourcePoisson", "SpikeSourceArray",
     "uniform", "normal", "normal_clipped",
     "fixed_probability", "fixed_in_degree", "fixed_total_number", "one_to_one", "all_to_all", "from_list", "sonata_edges",
 }

@@ -956,8 +956,7 @@ def _receptor_name(value: Any) -> Any:
     if value in ("excitatory", "inhibitory") or (isinstance(value, str) and _PORT.match(value)):
         return value
     raise PydanticCustomError("receptor", "expected 'excitatory', 'inhibitory' or a receptor port 'syn1', 'syn2', ... "
-                              "of a multi-receptor cell ({types}), got {value!r}",
-                              {"types": ", ".join(MULTI_RECEPTOR), "value": value})
+                              "of a multi-receptor cell ({types})", {"types": ", ".join(MULTI_RECEPTOR)})
 
 
 Receptor = Annotated[str, BeforeValidator(_receptor_name)]
