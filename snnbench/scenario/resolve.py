@@ -396,6 +396,7 @@ def _dc_compensation(scenario: Scenario, pops: dict[str, ResolvedPopulation], k_
     """Add to each population's i_offset the mean input its scaled-down in-degrees lose (in place)."""
     rates = scenario.scaling.full_scale_rates_hz
     extra: dict[str, float] = {}
+    skipped: set[str] = set()
     for proj in scenario.projections:
         post_spec, pre_spec = scenario.populations[proj.post], scenario.populations[proj.pre]
         if isinstance(pre_spec, PoissonSourcePopulation):
@@ -404,10 +405,14 @@ def _dc_compensation(scenario: Scenario, pops: dict[str, ResolvedPopulation], k_
             nu = rates[proj.pre]
         else:
             continue
+        if not all(hasattr(post_spec.parameters, key) for key in ("i_offset", "tau_syn_E", "tau_syn_I")):
+            skipped.add(proj.post)  # no constant current to compensate with (GLIF_curr_alpha), or no PyNN receptor pair
+            continue
         k_full = expected_connections(proj.connector, pre_spec.size, post_spec.size, proj.pre == proj.post) / post_spec.size
         tau = post_spec.parameters.tau_syn_E if proj.receptor == "excitatory" else post_spec.parameters.tau_syn_I
         extra[proj.post] = extra.get(proj.post, 0.0) + 1e-3 * tau * (1 - math.sqrt(k_s)) * _mean(proj.weight) * k_full * nu
-    notes = []
+    notes = [f"{name}: no DC compensation for k_scale {k_s:g}: {scenario.populations[name].cell_type} has no i_offset "
+             "and tau_syn_E/tau_syn_I" for name in sorted(skipped)]
     for name, d_i in extra.items():
         pop = pops[name]
         params = pop.spec.parameters
