@@ -192,13 +192,17 @@ def test_sonata_scenarios_refuse_n_pop(tiny):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"e_template": "nest:glif_psc"}, r"node type 100 \(E\): model_template 'nest:glif_psc': multi-receptor GLIF"),
-    ({"e_template": "nest:iaf_psc_delta"}, r"node type 100 \(E\): model_template 'nest:iaf_psc_delta': its PyNN type "
-                                          "IF_curr_delta is not among snnbench's cell types yet"),
+    ({"e_template": "nest:glif_psc"}, r"node type 100 \(E\): nest:glif_psc: I_e, tau_m, tau_syn_ex, tau_syn_in have no "
+                                      "GLIF_curr_alpha equivalent"),
+    ({"e_template": "nest:glif_cond"}, r"node type 100 \(E\): model_template 'nest:glif_cond': glif_cond's conductance"),
+    ({"e_template": "nest:iaf_psc_delta"}, r"node type 100 \(E\): nest:iaf_psc_delta: tau_syn_ex, tau_syn_in have no "
+                                          "IF_curr_delta equivalent"),
     ({"e_template": "nest:hh_psc_alpha"}, "no PyNN standard type is known for NEST's hh_psc_alpha"),
     ({"e_json": {**E_JSON, "rho": 0.01}}, r"node type 100 \(E\): nest:iaf_psc_exp: rho have no IF_curr_exp equivalent"),
     ({"synapse": {"synapse_model": "stdp_synapse"}}, r"edge type 100: synapse_model 'stdp_synapse': only static synapses"),
-    ({"synapse": {"synapse_model": "static_synapse", "receptor_type": 2}}, r"edge type 100: receptor_type 2"),
+    ({"synapse": {"synapse_model": "static_synapse", "receptor_type": 2}},
+     r"edges/v1_to_v1 onto v1_E: receptor_type 2 onto IF_curr_exp, which takes NEST's port 0 only"),
+    ({"synapse": {"synapse_model": "static_synapse", "receptor_type": "two"}}, r"edge type 100: receptor_type 'two' \(in s.json\): expected"),
 ])
 def test_refusals_name_the_type_file_and_reason(tmp_path, capsys, kwargs, message):
     tiny_circuit(tmp_path / "c", **kwargs)
@@ -221,6 +225,19 @@ def test_alpha_models_translate_once_snnbench_has_their_types(tmp_path):
     else:
         with pytest.raises(ScenarioError, match="its PyNN type IF_curr_alpha is not among snnbench's cell types yet"):
             load_scenario(path)
+
+
+def test_iaf_psc_delta_becomes_if_curr_delta_with_its_weights_in_mv(tmp_path):
+    e_json = {k: v for k, v in E_JSON.items() if k not in ("tau_syn_ex", "tau_syn_in")}
+    tiny_circuit(tmp_path / "c", e_template="nest:iaf_psc_delta", e_json=e_json)
+    s = load_scenario(scenario_file(tmp_path, 'simulation = "c/simulation_config.json"'))
+    e = s.populations["v1_E"]
+    assert e.cell_type == "IF_curr_delta" and e.parameters.cm == pytest.approx(0.25) and e.parameters.tau_m == 20.0
+    network = realise(resolve(s))
+    lgn = next(p for p in network.projections if p.label == "lgn_to_v1:lgn_lgn->v1_E:exc")
+    assert lgn.size > 0 and np.all(lgn.weight == pytest.approx(80.0))  # NEST's mV are PyNN's mV
+    ie = next(p for p in network.projections if p.label == "v1_to_v1:v1_I->v1_E:inh")
+    assert np.all(ie.weight == pytest.approx(-150.0))
 
 
 def test_virtual_nodes_without_input_never_spike_and_poisson_rates(tmp_path):
@@ -256,7 +273,8 @@ def test_nest_defaults_of_the_translation_table():
     for name, model in MODELS.items():
         defaults = nest.GetDefaults(name)
         for key, value in model.defaults.items():
-            assert defaults[key] == pytest.approx(value, rel=1e-4), (name, key)
+            theirs = defaults[key].tolist() if hasattr(defaults[key], "tolist") else defaults[key]
+            assert theirs == pytest.approx(value, rel=1e-4), (name, key)
 
 
 # ------------------------------------------------------------------------------- the column

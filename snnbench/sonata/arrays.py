@@ -45,8 +45,7 @@ def projection_arrays(proj, resolved) -> tuple[np.ndarray, np.ndarray, np.ndarra
     nodes = {p.spec.sonata.population: node_population(p.spec.sonata) for p in (pre, post)}
     synapse_dir = Path(conn.synaptic_models_dir) if conn.synaptic_models_dir else None
     table = sf.edge_table(Path(conn.edges_file), Path(conn.edge_types_file), conn.population, nodes, synapse_dir)
-    part = sf.projection_slice(table, pre.spec.sonata.node_type_id, post.spec.sonata.node_type_id,
-                               proj.receptor == "inhibitory")
+    part = sf.projection_slice(table, pre.spec.sonata.node_type_id, post.spec.sonata.node_type_id, proj.receptor)
     src, tgt = table.source[part], table.target[part]
     keep_pre, pre_idx = _local(src, node_ids(pre))
     keep_post, post_idx = _local(tgt, node_ids(post))

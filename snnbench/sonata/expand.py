@@ -9,7 +9,9 @@
   * every edge population -> one projection per (source node type, target node type, receptor)
     that has edges; connector `sonata_edges` (the arrays stay in the HDF5 file), and as weight and
     delay the range the file has (the realisation reads each edge's own);
-  * NEST's weight syn_weight x nsyns (bmtk pointnet's rule), sign -> receptor, nS/pA -> uS/nA.
+  * NEST's weight syn_weight x nsyns (bmtk pointnet's rule), sign -> receptor, nS/pA -> uS/nA
+    (iaf_psc_delta: mV as they are); onto a multi-receptor cell (glif_psc) the edge type's
+    receptor_type k -> port "synk", the weight keeping its sign.
 
 Anything that cannot be translated is a SonataError naming the file, the node or edge type and why.
 """
@@ -22,9 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from ..scenario.model import CELL_TYPES, SonataSection
+from ..scenario.model import CELL_TYPES, MULTI_RECEPTOR, SonataSection
 from . import files as sf
 from .nest_models import MODELS, model_problem
+
+# PyNN weight per NEST weight, per cell type (nS -> uS, pA -> nA; mV as they are).
+_WEIGHT_FACTOR = {model.cell_type: model.weight_factor for model in MODELS.values()}
 
 
 class Circuit:
@@ -159,11 +164,13 @@ def _expand(data: dict[str, Any], base: Path, section: SonataSection) -> dict[st
     for edges_file, types_file in circuit.edges:
         for edge_pop in sf.edge_populations(edges_file):
             table = sf.edge_table(edges_file, types_file, edge_pop, nodes, synapse_dir)
-            for (src_t, tgt_t, inhibitory), (a, b) in table.slices.items():
+            for (src_t, tgt_t, code), (a, b) in table.slices.items():
                 pre, post = names[(table.source_population, src_t)], names[(table.target_population, tgt_t)]
                 if not cell_kind[post]:
                     raise sf.SonataError(edges_file, f"edges/{edge_pop}", f"edges onto virtual nodes ({post})")
-                proj = _projection(table, a, b, bool(inhibitory), pre, post, populations[post]["cell_type"], types_file,
+                receptor = sf.code_receptor(code)
+                _check_port(types_file, edge_pop, receptor, post, populations[post])
+                proj = _projection(table, a, b, receptor, pre, post, populations[post]["cell_type"], types_file,
                                    synapse_dir)
                 proj["connector"].update(pre_size=populations[pre]["size"], post_size=populations[post]["size"])
                 projections.append(proj)
@@ -203,10 +210,14 @@ def _population(pop: sf.NodePopulation, type_id: int, name: str, circuit: Circui
         if folder is None:
             raise sf.SonataError(pop.types_file, where, "dynamics_params given but the circuit names no point_neuron_models_dir")
         given = sf.read_json(folder / row["dynamics_params"])
-        bad = [k for k, v in given.items() if isinstance(v, bool) or not isinstance(v, (int, float))]
+        bad = model.bad_values(given)
         if bad:
-            raise sf.SonataError(folder / row["dynamics_params"], where, f"{', '.join(bad)}: expected numbers")
-    params, v_init, unknown = model.translate(given)
+            raise sf.SonataError(folder / row["dynamics_params"], where, f"{', '.join(bad)}: expected numbers"
+                                 + (" (lists of numbers, true/false where glif_psc takes them)" if model.vectors else ""))
+    try:
+        params, v_init, unknown = model.translate(given)
+    except ValueError as exc:
+        raise sf.SonataError(pop.types_file, where, f"{template}: {exc}") from None
     if unknown:
         raise sf.SonataError(pop.types_file, where, f"{template}: {', '.join(unknown)} have no {model.cell_type} equivalent")
     if not params["v_reset"] < params["v_thresh"] or params["cm"] <= 0 or params["tau_m"] <= 0:
@@ -221,20 +232,36 @@ def _range(values: np.ndarray) -> Any:
     return low if low == high else {"distribution": "uniform", "low": low, "high": high}
 
 
-def _projection(table: sf.EdgeTable, a: int, b: int, inhibitory: bool, pre: str, post: str, cell_type: str,
+def _check_port(types_file: Path, edge_pop: str, receptor: str, post: str, spec: dict[str, Any]) -> None:
+    """Edges onto a multi-receptor cell name one of its ports (receptor_type 1..n); onto any other, port 0."""
+    multi = spec["cell_type"] in MULTI_RECEPTOR
+    if multi and receptor in ("excitatory", "inhibitory"):
+        raise sf.SonataError(types_file, f"edges/{edge_pop} onto {post}", f"receptor_type 0 onto {spec['cell_type']}, "
+                             "whose receptors are ports 1..n (one per tau_syn): give the edge type a receptor_type "
+                             "(its synapse's dynamics_params or an edge_types column)")
+    if multi and int(receptor[3:]) > len(spec["parameters"]["tau_syn"]):
+        raise sf.SonataError(types_file, f"edges/{edge_pop} onto {post}", f"receptor_type {receptor[3:]}: {post} has "
+                             f"{len(spec['parameters']['tau_syn'])} receptor port(s) (one per tau_syn)")
+    if not multi and receptor not in ("excitatory", "inhibitory"):
+        raise sf.SonataError(types_file, f"edges/{edge_pop} onto {post}", f"receptor_type {receptor[3:]} onto "
+                             f"{spec['cell_type']}, which takes NEST's port 0 only (the sign picks the receptor)")
+
+
+def _projection(table: sf.EdgeTable, a: int, b: int, receptor: str, pre: str, post: str, cell_type: str,
                 types_file: Path, synapse_dir: Path | None) -> dict[str, Any]:
     weight = pynn_weights(table.weight[a:b], cell_type)
-    receptor = "inhibitory" if inhibitory else "excitatory"
     connector = {"type": "sonata_edges", "edges_file": str(table.file), "edge_types_file": str(types_file),
                  "population": table.name, "n": b - a}
     if synapse_dir is not None:
         connector["synaptic_models_dir"] = str(synapse_dir)
-    return {"name": f"{table.name}:{pre}->{post}:{receptor[:3]}", "pre": pre, "post": post, "receptor": receptor,
+    tag = receptor[:3] if receptor in ("excitatory", "inhibitory") else receptor  # exc, inh, syn1, ...
+    return {"name": f"{table.name}:{pre}->{post}:{tag}", "pre": pre, "post": post, "receptor": receptor,
             "connector": connector, "weight": _range(weight), "delay": _range(table.delay[a:b])}
 
 
 def pynn_weights(nest_weights: np.ndarray, cell_type: str) -> np.ndarray:
-    """NEST's signed weights (nS onto conductance cells, pA onto current cells) -> PyNN's (uS, nA):
-    x 1e-3; conductances are magnitudes (the receptor says inhibitory), currents keep their sign."""
-    w = nest_weights * 1e-3
+    """NEST's signed weights (nS onto conductance cells, pA onto current cells, mV onto iaf_psc_delta)
+    -> PyNN's (uS, nA: x 1e-3; mV as they are); conductances are magnitudes (the receptor says
+    inhibitory), currents and voltage steps keep their sign."""
+    w = nest_weights * _WEIGHT_FACTOR.get(cell_type, 1e-3)
     return np.abs(w) if cell_type.startswith("IF_cond") else w

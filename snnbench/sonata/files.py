@@ -177,7 +177,9 @@ def node_populations(file: Path, types_file: Path) -> list[NodePopulation]:
 @dataclass(frozen=True)
 class EdgeTable:
     """One edge population, flat, in NEST's terms (weight = syn_weight x nsyns, signed; delay ms),
-    sorted by (source node type, target node type, sign); `slices[key]` is each group's range."""
+    sorted by (source node type, target node type, receptor); `slices[key]` is each group's range.
+    The receptor is `receptor_code`'s: the sign onto NEST's port 0 (0 excitatory, 1 inhibitory),
+    1 + k for the port k >= 1 of a multi-receptor cell (the edge type's receptor_type)."""
 
     name: str
     file: Path
@@ -187,7 +189,7 @@ class EdgeTable:
     target: np.ndarray
     weight: np.ndarray  # NEST units (nS or pA), signed
     delay: np.ndarray  # ms
-    slices: dict[tuple[int, int, int], tuple[int, int]]  # (source type, target type, sign) -> [start, stop)
+    slices: dict[tuple[int, int, int], tuple[int, int]]  # (source type, target type, receptor code) -> [start, stop)
 
 
 def edge_populations(file: Path) -> list[str]:
@@ -245,12 +247,13 @@ def _edge_table(key: tuple, nodes: dict[str, NodePopulation], synapse_dir: Path 
                     rows = group_ids == gid
                     values[rows] = sub[name][()][group_index[rows]]
             columns[name] = values
+    port = np.zeros(n, np.int64)
     for tid in np.unique(type_id):
         row = types.get(int(tid))
         if row is None:
             raise SonataError(types_file, f"edge type {tid}", f"used by edges/{population} but not in this table")
-        _check_edge_type(types_file, int(tid), row, synapse_dir)
         rows = type_id == tid
+        port[rows] = _check_edge_type(types_file, int(tid), row, synapse_dir)
         for name in ("syn_weight", "delay", "nsyns"):
             missing = rows & np.isnan(columns[name])
             if missing.any():
@@ -264,8 +267,9 @@ def _edge_table(key: tuple, nodes: dict[str, NodePopulation], synapse_dir: Path 
     src_type = _type_of(nodes[src_pop], source, file, population, "source")
     tgt_type = _type_of(nodes[tgt_pop], target, file, population, "target")
     sign = (weight < 0).astype(np.int64)  # 0: excitatory, 1: inhibitory (NEST's convention)
-    order = np.lexsort((target, source, sign, tgt_type, src_type))
-    groups = np.column_stack((src_type[order], tgt_type[order], sign[order]))
+    code = np.where(port > 0, port + 1, sign)
+    order = np.lexsort((target, source, code, tgt_type, src_type))
+    groups = np.column_stack((src_type[order], tgt_type[order], code[order]))
     slices: dict[tuple[int, int, int], tuple[int, int]] = {}
     if n:
         starts = np.concatenate(([0], np.nonzero(np.any(np.diff(groups, axis=0) != 0, axis=1))[0] + 1))
@@ -290,8 +294,21 @@ def _type_of(pop: NodePopulation, ids: np.ndarray, file: Path, edges: str, end: 
     return pop.node_type_id[at]
 
 
-def _check_edge_type(file: Path, tid: int, row: dict[str, str], synapse_dir: Path | None) -> None:
+def _receptor_type(file: Path, where: str, value: Any, origin: str = "") -> int:
+    try:
+        port = int(value)
+        if port != float(value) or port < 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise SonataError(file, where, f"receptor_type {value!r}{origin}: expected NEST's port, an integer >= 0") from None
+    return port
+
+
+def _check_edge_type(file: Path, tid: int, row: dict[str, str], synapse_dir: Path | None) -> int:
+    """Refuse what a static synapse cannot be; return the edge type's receptor_type (NEST's port:
+    0 for the PyNN pair, picked by the sign; k >= 1 for port k of a multi-receptor cell)."""
     where = f"edge type {tid}"
+    port = _receptor_type(file, where, row["receptor_type"]) if row.get("receptor_type") not in (None, "", "NULL") else 0
     template = row.get("model_template", "static_synapse")
     if template.removeprefix("nest:") != "static_synapse":
         raise SonataError(file, where, f"model_template {template!r}: only static synapses are translated")
@@ -306,17 +323,29 @@ def _check_edge_type(file: Path, tid: int, row: dict[str, str], synapse_dir: Pat
         model = str(spec.get("synapse_model", spec.get("model", "static_synapse")))
         if model != "static_synapse":
             raise SonataError(file, where, f"synapse_model {model!r}: only static synapses are translated")
-        receptor = spec.get("receptor_type", 0)
-        if receptor not in (0, "0", None):
-            raise SonataError(file, where, f"receptor_type {receptor!r}: a multi-receptor port; snnbench's cell types "
-                              "take the receptor from the weight's sign (NEST's port 0)")
+        if spec.get("receptor_type") is not None:
+            port = _receptor_type(file, where, spec["receptor_type"], f" (in {params})")
         extra = sorted(set(spec) - {"synapse_model", "model", "receptor_type", "weight", "delay", "level"})
         if extra:
             raise SonataError(file, where, f"synapse parameters {', '.join(extra)} have no equivalent for a static synapse")
+    return port
 
 
-def projection_slice(table: EdgeTable, src_type: int, tgt_type: int, inhibitory: bool) -> slice:
-    a, b = table.slices.get((src_type, tgt_type, int(inhibitory)), (0, 0))
+def receptor_code(receptor: str) -> int:
+    """A projection's receptor as the edge table's key: 0 excitatory, 1 inhibitory, 1 + k port "synk"."""
+    from ..scenario.model import receptor_port
+
+    port = receptor_port(receptor)
+    return port + 1 if port is not None else int(receptor == "inhibitory")
+
+
+def code_receptor(code: int) -> str:
+    """The inverse of `receptor_code`."""
+    return ("excitatory", "inhibitory")[code] if code < 2 else f"syn{code - 1}"
+
+
+def projection_slice(table: EdgeTable, src_type: int, tgt_type: int, receptor: str) -> slice:
+    a, b = table.slices.get((src_type, tgt_type, receptor_code(receptor)), (0, 0))
     return slice(a, b)
 
 

@@ -103,7 +103,7 @@ def _inputs(scenario, kept: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         nodes = {o.population: node_population(o) for o in (pre, post)}
         table = sf.edge_table(Path(conn.edges_file), Path(conn.edge_types_file), conn.population, nodes,
                               Path(conn.synaptic_models_dir) if conn.synaptic_models_dir else None)
-        part = sf.projection_slice(table, pre.node_type_id, post.node_type_id, proj.receptor == "inhibitory")
+        part = sf.projection_slice(table, pre.node_type_id, post.node_type_id, proj.receptor)
         targets = table.target[part]
         inside = np.isin(targets, kept[proj.post])
         out[proj.pre].update(np.unique(table.source[part][inside]).tolist())
