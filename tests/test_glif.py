@@ -189,3 +189,63 @@ def test_an_arrival_starts_an_alpha_current_that_peaks_at_its_weight_after_tau()
     assert (peak + 1) * dt == pytest.approx(0.5, abs=dt) and max(ys) == pytest.approx(0.3, rel=1e-3)
     assert s[glif.N_STATE_FIXED + 1] == 0.0 and v > q.v_rest  # port 1 untouched; the current depolarises
     assert math.isfinite(v)
+
+
+PLASTIC = """
+[scenario]
+title = "STDP onto a GLIF port"
+source = "tests"
+[run]
+dt = 0.1
+simtime = 500.0
+seed = 2018
+[populations.exc]
+cell_type = "SpikeSourcePoisson"
+size = 80
+parameters = { rate = 20.0 }
+[populations.inh]
+cell_type = "SpikeSourcePoisson"
+size = 20
+parameters = { rate = 20.0 }
+[populations.cell]
+cell_type = "GLIF_curr_alpha"
+size = 4
+record = { spikes = true, v = 2 }
+parameters = { variant = 3, tau_syn = [2.0, 8.0, 0.5] }
+[[projections]]
+name = "plastic"
+pre = "exc"
+post = "cell"
+receptor = "syn1"
+connector = { type = "fixed_probability", p = 0.8 }
+weight = 0.08
+delay = 1.0
+synapse = { type = "STDPMechanism", timing_dependence = { type = "SpikePairRule", A_plus = 0.05, A_minus = 0.06 }, weight_dependence = { type = "AdditiveWeightDependence", w_min = 0.0, w_max = 0.12 } }
+record = { weights = { times = [500.0] } }
+[[projections]]
+name = "inh"
+pre = "inh"
+post = "cell"
+receptor = "syn2"
+connector = { type = "all_to_all" }
+weight = -0.05
+delay = 1.0
+"""
+
+
+@requires_nest
+def test_stdp_onto_a_glif_port_numba_as_nest(scenario_text):
+    """A plastic projection onto port 1 (NEST: stdp_synapse with receptor_type 1): the same spikes
+    and the same weights at the end."""
+    from snnbench.analysis.protocol import compare_exact
+    from snnbench.runner import run_in_process
+    from snnbench.scenario import realise, resolve
+
+    r = resolve(scenario_text(PLASTIC))
+    network = realise(r)
+    ref = in_fresh_process(run_in_process, r, "nest", connectivity="exact", network=network)
+    out = in_fresh_process(run_in_process, r, "numba", connectivity="exact", network=network)
+    assert ref.populations["cell"].n_spikes >= 20 and compare_exact(out, ref).passed
+    w_numba, w_nest = np.asarray(out.weights["plastic"].values), np.asarray(ref.weights["plastic"].values)
+    assert np.ptp(w_nest) > 0.01  # the weights moved
+    np.testing.assert_allclose(w_numba, w_nest, atol=1e-12)
