@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from snnbench.runner import run_in_process
-from snnbench.scenario import Overrides, ScenarioError, load_scenario, realise, resolve
+from snnbench.scenario import ScenarioError, load_scenario, realise, resolve
 
 from .conftest import in_fresh_process, requires_nest
 
