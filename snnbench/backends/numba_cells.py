@@ -127,6 +127,14 @@ _ADEX_TOL = adex.TOLERANCE
 _HH_TOL = hh.TOLERANCE
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _threshold(v, r, r_steps, v_thresh, v_reset):
+    """The spike of the current-based LIF kinds: at v >= v_thresh, v is reset and the refractory
+    count restarts. Returns v, the count and whether the cell spiked."""
+    crossed = v >= v_thresh
+    return (v_reset if crossed else v), (r_steps if crossed else r), crossed
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _update_curr_alpha(p, r_steps, v, syn_e, syn_i, aux, refr, arrive_e, arrive_i, spiked):
     """IF_curr_alpha, iaf_psc_alpha's order: v from the synaptic state at the start of the step
@@ -144,12 +152,7 @@ def _update_curr_alpha(p, r_steps, v, syn_e, syn_i, aux, refr, arrive_e, arrive_
         aux[i, X_E] = p[A_P11E] * x_e + p[A_JUMPE] * arrive_e[i]
         syn_i[i] = p[A_P21I] * x_i + p[A_P11I] * i_i
         aux[i, X_I] = p[A_P11I] * x_i + p[A_JUMPI] * arrive_i[i]
-        crossed = v[i] >= p[A_THRESH]
-        if crossed:
-            r = r_steps
-            v[i] = p[A_RESET]
-        refr[i] = r
-        spiked[i] = crossed
+        v[i], refr[i], spiked[i] = _threshold(v[i], r, r_steps, p[A_THRESH], p[A_RESET])
         arrive_e[i] = 0.0
         arrive_i[i] = 0.0
 
@@ -165,12 +168,7 @@ def _update_curr_delta(p, r_steps, v, refr, arrive_e, arrive_i, spiked):
             v[i] = e_l + p[D_DRIVE] + p[D_P33] * (v[i] - e_l) + arrive_e[i] + arrive_i[i]
         else:
             r -= 1
-        crossed = v[i] >= p[D_THRESH]
-        if crossed:
-            r = r_steps
-            v[i] = p[D_RESET]
-        refr[i] = r
-        spiked[i] = crossed
+        v[i], refr[i], spiked[i] = _threshold(v[i], r, r_steps, p[D_THRESH], p[D_RESET])
         arrive_e[i] = 0.0
         arrive_i[i] = 0.0
 

@@ -117,6 +117,14 @@ def _deliver_block(g, slot, b, seg_first, seg_ptr, seg_rec, seg_w, seg_d, target
                     row[np.uint32(targets[e])] += w
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _end_step(crossed, r, r_steps, g_e, g_i, dec_e, dec_i, in_e, in_i):
+    """The end of a cell's step, common to both LIF kinds: its refractory count (restarted by a
+    spike) and its exponential synapses decayed plus this step's arrivals. Scalars in and out:
+    an inlined call that passes arrays keeps the loop around it from vectorising."""
+    return (r_steps if crossed else max(r - 1, 0)), g_e * dec_e + in_e, g_i * dec_i + in_i
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _update_curr(p, r_steps, v, syn_e, syn_i, refr, arrive_e, arrive_i, spiked):
     """One step of a group's slice of IF_curr_exp cells, in NEST iaf_psc_exp's order (loops from 0
@@ -131,11 +139,9 @@ def _update_curr(p, r_steps, v, syn_e, syn_i, refr, arrive_e, arrive_i, spiked):
         vi = vi if r > 0 else integrated
         crossed = vi >= v_thresh
         v[i] = v_reset if crossed else vi
-        refr[i] = r_steps if crossed else max(r - 1, 0)
+        refr[i], syn_e[i], syn_i[i] = _end_step(crossed, r, r_steps, syn_e[i], syn_i[i], dec_e, dec_i, arrive_e[i], arrive_i[i])
         spiked[i] = crossed
-        syn_e[i] = syn_e[i] * dec_e + arrive_e[i]
-        syn_i[i] = syn_i[i] * dec_i + arrive_i[i]
-        arrive_e[i] = 0.0
+        arrive_e[i] = 0.0  # the slot's next use is L steps on
         arrive_i[i] = 0.0
 
 
@@ -156,12 +162,35 @@ def _update_cond(p, r_steps, dt, v, syn_e, syn_i, refr, arrive_e, arrive_i, spik
         r = refr[i]
         crossed = (r <= 0) & (vi >= v_thresh)
         v[i] = v_reset if (r > 0) | crossed else vi
-        refr[i] = r_steps if crossed else max(r - 1, 0)
+        refr[i], syn_e[i], syn_i[i] = _end_step(crossed, r, r_steps, syn_e[i], syn_i[i], dec_e, dec_i, arrive_e[i], arrive_i[i])
         spiked[i] = crossed
-        syn_e[i] = syn_e[i] * dec_e + arrive_e[i]
-        syn_i[i] = syn_i[i] * dec_i + arrive_i[i]
-        arrive_e[i] = 0.0
+        arrive_e[i] = 0.0  # the slot's next use is L steps on
         arrive_i[i] = 0.0
+
+
+# Cells looked at together when listing a step's spikes (see `_list_spikes`).
+_SCAN_CHUNK = 64
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _list_spikes(spiked, first, out):
+    """Write first + i for every i with spiked[i], in order, into out; return their count.
+
+    Few cells spike in a step: each chunk of cells is first tested as a whole, with a
+    branch-free OR that vectorises, and searched cell by cell only when one of them spiked."""
+    c = 0
+    n = spiked.shape[0]
+    for s in range(0, n, _SCAN_CHUNK):
+        chunk = spiked[s:min(s + _SCAN_CHUNK, n)]
+        hit = False
+        for j in range(chunk.shape[0]):
+            hit |= chunk[j]
+        if hit:
+            for j in range(chunk.shape[0]):
+                if chunk[j]:
+                    out[c] = first + s + j
+                    c += 1
+    return c
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -194,12 +223,7 @@ def _block_step(b, k, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, 
         else:
             numba_cells.update_group(kind, prm[g], grp_refr[g], dt, v[lo:hi], syn_e[lo:hi], syn_i[lo:hi], aux[lo:hi],
                                      refr[lo:hi], ring[slot, 0, lo:hi], ring[slot, 1, lo:hi], spiked[lo:hi])
-    c = 0
-    for i in range(b_lo, b_hi):
-        if spiked[i]:
-            blk_spk[b, c] = i
-            c += 1
-    blk_cnt[b] = c
+    blk_cnt[b] = _list_spikes(spiked[b_lo:b_hi], b_lo, blk_spk[b])
 
 
 @njit(cache=True, parallel=True, nogil=True)
