@@ -106,6 +106,13 @@ class SynapseLayout:
             return int(self.dsteps.max())
         return int(self.seg_d.max()) if self.seg_d.size else 1
 
+    @property
+    def min_delay_steps(self) -> int | None:
+        """The shortest delay, in steps (None without synapses)."""
+        if self.dsteps.size:
+            return int(self.dsteps.min())
+        return int(self.seg_d.min()) if self.seg_d.size else None
+
 
 def stream_seed(seed: int, label: str, what: str) -> int:
     """The base seed (uint32) of one projection's stream family; chunk c uses base + c * a large odd number."""

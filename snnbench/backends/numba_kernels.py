@@ -26,6 +26,10 @@ group, updated by `numba_cells.update_group` in its NEST model's order; their ex
 
 Connectivity is `numba_connect.SynapseLayout`: rows per presynaptic cell (cells first, then
 sources), split by target block; thread b delivers onto, and updates, only the cells of block b.
+Steps go in runs no longer than the shortest delay (as NEST's min_delay slices): the spikes of a
+run cannot arrive within it, so they are delivered at the start of the next run, and the threads
+meet once a run. Every ring slot still sums its inputs in the serial order: the same bits for any
+run length and number of blocks.
 """
 
 from __future__ import annotations
@@ -193,92 +197,110 @@ def _list_spikes(spiked, first, out):
     return c
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _block_step(b, k, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr, aux,
-                seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
-                pending, n_pending, spiked, blk_spk, blk_cnt):
-    """Step k for the cells of block b: deliver the spikes of step k-1 (`pending`) onto them
-    (delays >= 1 step: they land in slot k or later), then update them, reading slot k, and
-    list those that spiked. Each cell receives its inputs in the same order as with serial
-    delivery, whatever the number of blocks."""
+@njit(cache=True, nogil=True)
+def _block_steps(b, k0, k1, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr, aux,
+                 seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
+                 pending, pend_ptr, n_pend_steps, spiked, blk_spk, blk_cnt, rec_ids, v_rec):
+    """Steps k0 to k1 - 1 (at most the shortest delay) for the cells of block b: deliver the
+    spikes of the steps before k0 still pending onto them (those of step k0 - n_pend_steps + j are
+    pending[pend_ptr[j]:pend_ptr[j + 1]]; delays >= k1 - k0 steps: they land in slot k0 or later),
+    then update them step by step, reading slot k, listing those that spiked and recording v.
+    Each ring slot receives its inputs in the same order as with serial, step-by-step delivery,
+    whatever the number of blocks or the steps per call."""
     ring_len = ring.shape[0]
-    prev = (k - 1) % ring_len
-    slot = k % ring_len
-    for q in range(n_pending):
-        _deliver_block(pending[q], prev, b, seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring)
+    for j in range(n_pend_steps):
+        spike_slot = (k0 - n_pend_steps + j) % ring_len
+        for q in range(pend_ptr[j], pend_ptr[j + 1]):
+            _deliver_block(pending[q], spike_slot, b, seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring)
     b_lo, b_hi = block_lo[b], block_lo[b + 1]
-    for g in range(grp_lo.shape[0]):
-        lo, hi = max(grp_lo[g], b_lo), min(grp_hi[g], b_hi)
-        if lo >= hi:
-            continue
-        kind = grp_kind[g]
-        if kind == CURR:
-            _update_curr(prm[g], grp_refr[g], v[lo:hi], syn_e[lo:hi], syn_i[lo:hi], refr[lo:hi],
-                         ring[slot, 0, lo:hi], ring[slot, 1, lo:hi], spiked[lo:hi])
-        elif kind == COND:
-            _update_cond(prm[g], grp_refr[g], dt, v[lo:hi], syn_e[lo:hi], syn_i[lo:hi], refr[lo:hi],
-                         ring[slot, 0, lo:hi], ring[slot, 1, lo:hi], spiked[lo:hi])
-        elif kind == numba_cells.GLIF:  # one input row per receptor port
-            numba_cells.update_glif(prm[g], grp_refr[g], v[lo:hi], aux[lo:hi], refr[lo:hi], ring[slot, :, lo:hi], spiked[lo:hi])
-        else:
-            numba_cells.update_group(kind, prm[g], grp_refr[g], dt, v[lo:hi], syn_e[lo:hi], syn_i[lo:hi], aux[lo:hi],
-                                     refr[lo:hi], ring[slot, 0, lo:hi], ring[slot, 1, lo:hi], spiked[lo:hi])
-    blk_cnt[b] = _list_spikes(spiked[b_lo:b_hi], b_lo, blk_spk[b])
+    for k in range(k0, k1):
+        slot = k % ring_len
+        for g in range(grp_lo.shape[0]):
+            lo, hi = max(grp_lo[g], b_lo), min(grp_hi[g], b_hi)
+            if lo >= hi:
+                continue
+            kind = grp_kind[g]
+            if kind == CURR:
+                _update_curr(prm[g], grp_refr[g], v[lo:hi], syn_e[lo:hi], syn_i[lo:hi], refr[lo:hi],
+                             ring[slot, 0, lo:hi], ring[slot, 1, lo:hi], spiked[lo:hi])
+            elif kind == COND:
+                _update_cond(prm[g], grp_refr[g], dt, v[lo:hi], syn_e[lo:hi], syn_i[lo:hi], refr[lo:hi],
+                             ring[slot, 0, lo:hi], ring[slot, 1, lo:hi], spiked[lo:hi])
+            elif kind == numba_cells.GLIF:  # one input row per receptor port
+                numba_cells.update_glif(prm[g], grp_refr[g], v[lo:hi], aux[lo:hi], refr[lo:hi], ring[slot, :, lo:hi], spiked[lo:hi])
+            else:
+                numba_cells.update_group(kind, prm[g], grp_refr[g], dt, v[lo:hi], syn_e[lo:hi], syn_i[lo:hi], aux[lo:hi],
+                                         refr[lo:hi], ring[slot, 0, lo:hi], ring[slot, 1, lo:hi], spiked[lo:hi])
+        blk_cnt[k - k0, b] = _list_spikes(spiked[b_lo:b_hi], b_lo, blk_spk[k - k0, b])
+        for r in range(rec_ids.shape[0]):
+            if b_lo <= rec_ids[r] < b_hi:
+                v_rec[k, r] = v[rec_ids[r]]
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def _step_parallel(k, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr, aux,
-                   seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
-                   pending, n_pending, spiked, blk_spk, blk_cnt):
-    """Step k as one parallel region: thread b owns the cells of block b (no atomics)."""
-    for b in prange(block_lo.shape[0] - 1):
-        _block_step(b, k, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr, aux,
+def _steps_parallel(k0, k1, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr, aux,
                     seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
-                    pending, n_pending, spiked, blk_spk, blk_cnt)
+                    pending, pend_ptr, n_pend_steps, spiked, blk_spk, blk_cnt, rec_ids, v_rec):
+    """Steps k0 to k1 - 1 as one parallel region: thread b owns the cells of block b (no atomics)."""
+    for b in prange(block_lo.shape[0] - 1):
+        _block_steps(b, k0, k1, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr, aux,
+                     seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
+                     pending, pend_ptr, n_pend_steps, spiked, blk_spk, blk_cnt, rec_ids, v_rec)
 
 
 @njit(cache=True, nogil=True)
 def advance(k0, k1, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr, aux,
             seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
-            src_ptr, src_ids, pending, n_pending, spiked, blk_spk, blk_cnt, spk_ids, spk_steps, n_spk, rec_ids, v_rec):
+            src_ptr, src_ids, pending, n_pending, pend_ptr, spiked, blk_spk, blk_cnt, spk_ids, spk_steps, n_spk,
+            rec_ids, v_rec):
     """Advance from step k0 to k1; return the step reached (< k1 when the spike buffer needs room).
 
     Group g (a population) holds cells grp_lo[g]:grp_hi[g], of kind grp_kind[g] (CURR, COND or
     one of numba_cells' kinds), with parameters prm[g] (and aux state, for numba_cells' kinds). ring[slot, receptor, cell] holds the input arriving at the end of
-    step `slot` (mod its length). `pending[:n_pending[0]]` carries the spikes of step k0 - 1 (cells
-    in index order, then sources) from one call to the next; they are delivered in step k0.
+    step `slot` (mod its length). Steps go in runs of at most blk_cnt.shape[0] (the shortest delay,
+    in steps): a spike lands a delay or more after its step, so the spikes of one run are
+    delivered at the start of the next, and the threads meet once per run, not once per step.
+    `pending[:n_pending[0]]` carries the spikes of the last n_pending[1] steps (those of the j-th at
+    pend_ptr[j]:pend_ptr[j + 1], cells in index order, then sources) from one run, and one call,
+    to the next.
     """
     n = v.shape[0]
     cap = spk_ids.shape[0]
     n_blocks = block_lo.shape[0] - 1
-    for k in range(k0, k1):
+    run = blk_cnt.shape[0]
+    k = k0
+    while k < k1:
+        e = min(k1, k + run)
+        if n_spk[0] + (e - k) * n > cap:
+            return k
         if n_blocks == 1:  # one thread: no parallel region at all
-            _block_step(0, k, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr, aux,
-                        seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
-                        pending, n_pending[0], spiked, blk_spk, blk_cnt)
+            _block_steps(0, k, e, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr, aux,
+                         seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
+                         pending, pend_ptr, n_pending[1], spiked, blk_spk, blk_cnt, rec_ids, v_rec)
         else:
-            _step_parallel(k, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr, aux,
-                           seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
-                           pending, n_pending[0], spiked, blk_spk, blk_cnt)
-        for r in range(rec_ids.shape[0]):
-            v_rec[k, r] = v[rec_ids[r]]
+            _steps_parallel(k, e, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr, aux,
+                            seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
+                            pending, pend_ptr, n_pending[1], spiked, blk_spk, blk_cnt, rec_ids, v_rec)
         m = n_spk[0]
         q = 0
-        for b in range(n_blocks):
-            for j in range(blk_cnt[b]):
-                i = blk_spk[b, j]
-                spk_ids[m] = i
-                spk_steps[m] = k + 1
-                m += 1
-                pending[q] = i
+        for j in range(e - k):
+            pend_ptr[j] = q
+            for b in range(n_blocks):
+                for c in range(blk_cnt[j, b]):
+                    i = blk_spk[j, b, c]
+                    spk_ids[m] = i
+                    spk_steps[m] = k + j + 1
+                    m += 1
+                    pending[q] = i
+                    q += 1
+            for s in range(src_ptr[k + j], src_ptr[k + j + 1]):
+                pending[q] = src_ids[s]
                 q += 1
-        for s in range(src_ptr[k], src_ptr[k + 1]):
-            pending[q] = src_ids[s]
-            q += 1
+        pend_ptr[e - k] = q
         n_pending[0] = q
+        n_pending[1] = e - k
         n_spk[0] = m
-        if m + n > cap:
-            return k + 1
+        k = e
     return k1
 
 
@@ -297,7 +319,7 @@ def warm_up(resolved=None) -> dict:
             np.zeros(2), np.zeros(2), np.zeros(2), i64(2), np.zeros((2, numba_cells.N_AUX)),
             i64(3), i64(0, 2), np.zeros(0, dtype=np.int8), np.zeros(0), i64(0), np.zeros(0, dtype=np.int32),
             np.zeros(0, dtype=w_dtype), np.zeros(0, dtype=np.int16), np.zeros((2, 2, 2), dtype=w_dtype),
-            i64(2), i64(0), i64(2), i64(1), np.zeros(2, dtype=np.bool_), i64(1, 2), i64(1),
+            i64(2), i64(0), i64(2), i64(2), i64(2), np.zeros(2, dtype=np.bool_), i64(1, 1, 2), i64(1, 1),
             i64(8), i64(8), i64(1), i64(0), np.zeros((1, 0)),
         )
     functions = [advance] + numba_connect.warm_up(resolved)

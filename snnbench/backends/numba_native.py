@@ -3,9 +3,10 @@
 Clock-driven, dt steps, every PyNN cell type in its NEST model's update order: exact
 integration for the linear types, NEST's adaptive RKF45 for IF_cond_alpha, AdEx and HH, NEST's
 forward Euler for Izhikevich (see `numba_kernels`, `numba_cells`), axonal delays through a ring
-buffer. Cells are split into one contiguous target block per thread; a step is
-one parallel region in which each thread delivers the previous step's spikes onto its own
-cells and updates them (no atomics; the raster does not depend on the thread count).
+buffer. Cells are split into one contiguous target block per thread; a run of steps (up to the
+shortest delay) is one parallel region in which each thread delivers the previous run's spikes
+onto its own cells and updates them step by step (no atomics; the raster depends neither on the
+thread count nor on the run length).
 Connectivity (`numba_connect`): in native mode drawn by numba's own parallel connectors straight
 into a compact layout (int32 targets, float32 weights and int16 delays only where they vary); in
 exact mode the harness's arrays, placed in the same layout with float64 weights.
@@ -42,6 +43,9 @@ from .nest import plasticity_problems, weight_factor
 _INITIAL_RATE_HZ = 40.0
 # Wall time between two progress reports of a run (see `run`).
 _PROGRESS_EVERY_S = 2.0
+# The most steps the loop runs between two deliveries (and two meetings of its threads); fewer when
+# a delay is shorter (numba_kernels.advance). Each step of a run keeps its spike lists until the next.
+_MAX_RUN_STEPS = 8
 
 
 class NumbaBackend(SimulatorBackend):
@@ -61,12 +65,12 @@ class NumbaBackend(SimulatorBackend):
                                                    if "dendritic_delay_fraction" in p or "tau_minus" in p]
 
     def load(self) -> None:
-        # Threads that wait at the end of a step sleep instead of spinning, unless the
-        # environment says otherwise: a step is one parallel region, and on a machine shared
-        # with other jobs a spinning thread holds the core its partner needs to finish the step
-        # (measured here, 2 threads, load 5-7 on 2 cores: VA COBA 12-15 s spinning vs 0.4 s
-        # passive, 0.3 s on 1 thread). On an idle machine spinning is a little faster for small
-        # networks: OMP_WAIT_POLICY=active restores it. Read when numba starts its OpenMP pool.
+        # Threads that wait at the end of a run of steps sleep instead of spinning, unless the
+        # environment says otherwise: a run is one parallel region, and on a machine shared with
+        # other jobs a spinning thread holds the core its partner needs to finish the run
+        # (docs/full-scale.md, "VA COBA: the kernel at small scale"). On an idle machine spinning
+        # is a little faster for small networks: OMP_WAIT_POLICY=active restores it. Read when
+        # numba starts its OpenMP pool.
         os.environ.setdefault("OMP_WAIT_POLICY", "passive")
         self.info["omp_wait_policy"] = os.environ["OMP_WAIT_POLICY"]
         import numba
@@ -187,13 +191,18 @@ class NumbaBackend(SimulatorBackend):
         self.v_rec = np.zeros((n_steps, self.rec_ids.size))
         self.spiked = np.zeros(n, dtype=np.bool_)
         widest = int(np.diff(self.layout.block_lo).max()) if n else 0
-        self.blk_spk = np.zeros((self.layout.n_blocks, widest), dtype=np.int64)  # spikes of one step, per block
-        self.blk_cnt = np.zeros(self.layout.n_blocks, dtype=np.int64)
-        # Spikes of the last step, delivered in the next: each cell once, each source once per spike
-        # it carries in that step (a step of multiplicity k delivers k x weight).
+        # Steps per run (numba_kernels.advance): up to the shortest delay. A plastic network runs
+        # step by step anyway (its updates follow each step).
+        run = max(1, min(_MAX_RUN_STEPS, self.layout.min_delay_steps or _MAX_RUN_STEPS))
+        self.info["steps_per_run"] = run
+        self.blk_spk = np.zeros((run, self.layout.n_blocks, widest), dtype=np.int64)  # spikes per step of a run, per block
+        self.blk_cnt = np.zeros((run, self.layout.n_blocks), dtype=np.int64)
+        # Spikes of the last run, delivered at the start of the next: each cell once, each source once
+        # per spike it carries in that step (a step of multiplicity k delivers k x weight).
         most_source_events = int(np.diff(self.src_ptr).max()) if n_steps else 0
-        self.pending = np.zeros(n + max(most_source_events, self.n_total - n), dtype=np.int64)
-        self.n_pending = np.zeros(1, dtype=np.int64)
+        self.pending = np.zeros(run * (n + max(most_source_events, self.n_total - n)), dtype=np.int64)
+        self.n_pending = np.zeros(2, dtype=np.int64)  # spikes pending, steps they come from
+        self.pend_ptr = np.zeros(run + 1, dtype=np.int64)
         capacity = int(n * resolved.simtime / 1000.0 * _INITIAL_RATE_HZ) + 2 * n + 1024
         self.spk_ids = np.zeros(capacity, dtype=np.int64)
         self.spk_steps = np.zeros(capacity, dtype=np.int64)
@@ -299,7 +308,7 @@ class NumbaBackend(SimulatorBackend):
                 k, k1, self.resolved.dt, L.block_lo, self.grp_lo, self.grp_hi, self.grp_kind, self.prm, self.grp_refr,
                 self.v, self.syn_e, self.syn_i, self.refr, self.aux,
                 L.seg_first, L.seg_ptr, L.seg_rec, L.seg_w, L.seg_d, L.targets, L.weights, L.dsteps, self.ring,
-                self.src_ptr, self.src_ids, self.pending, self.n_pending, self.spiked, self.blk_spk, self.blk_cnt,
+                self.src_ptr, self.src_ids, self.pending, self.n_pending, self.pend_ptr, self.spiked, self.blk_spk, self.blk_cnt,
                 self.spk_ids, self.spk_steps, self.n_spk, self.rec_ids, self.v_rec,
             )
             if k < k1:  # the spike buffer is nearly full: double it and go on
