@@ -7,7 +7,8 @@ p = 0.01 and 100 nS; dt 0.1 ms, 1 s), written the way Brian2's own examples writ
 Euler, one NeuronGroup, recording what the scenario records (the spikes of every cell and of the
 kick, v of two E cells). On the C++ standalone device (default) or the runtime device (Cython).
 It prints, as one JSON line, the time Brian2 spent in its simulation loop (`network.run`'s loop,
-Brian2's own measure: the binary's for standalone) and the rates.
+Brian2's own measure: the binary's for standalone; there, on one thread, `std::clock()`, the
+process's CPU time, and with OpenMP `omp_get_wtime()`, wall time) and the rates.
 
     python3.11 benchmarks/reference/brian2_va_coba.py [--device cpp_standalone|runtime] [--threads T] [--directory DIR]
 
