@@ -218,7 +218,7 @@ def test_exact_layout_holds_the_harness_edges(connectors, n_blocks):
     assert layout.weights.dtype == np.float64  # exact mode keeps the harness's float64 weights
 
 
-def _raster(resolved, mode, n_blocks):
+def _raster(resolved, mode, n_blocks, info=None):
     backend = NumbaBackend(threads=2)
     backend.load()
     backend.info["threads_used"] = n_blocks  # the number of target blocks the build makes
@@ -229,6 +229,8 @@ def _raster(resolved, mode, n_blocks):
     backend.advance(0, n_steps // 3)  # in chunks, as a run that reports progress does
     backend.advance(n_steps // 3, n_steps)
     out = backend.collect()
+    if info is not None:
+        info.update(backend.info)
     return {name: (p.spike_index, p.spike_time, p.v) for name, p in out.populations.items()}
 
 
@@ -241,6 +243,26 @@ def test_block_parallel_delivery_gives_the_serial_raster(mode):
     for name in serial:
         for a, b in zip(serial[name], parallel[name]):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("mode", ["exact", "native"])
+def test_runs_of_steps_give_the_step_by_step_raster(mode, monkeypatch):
+    """Steps go in runs up to the shortest delay (4 steps here: 0.2 ms at dt 0.05 ms), one delivery
+    a run: the same raster and v as delivering after every step, on 1 and 2 blocks."""
+    from snnbench.backends import numba_native
+
+    r = resolve(load_scenario("vogels-abbott-coba"), Overrides(N_pop=1000, simtime=100.0, dt=0.05))
+    info = {}
+    in_runs = {n_blocks: _raster(r, mode, n_blocks, info) for n_blocks in (1, 2)}
+    assert info["steps_per_run"] == 4
+    monkeypatch.setattr(numba_native, "_MAX_RUN_STEPS", 1)
+    step_by_step = _raster(r, mode, 1, info)
+    assert info["steps_per_run"] == 1
+    assert sum(s[0].size for s in step_by_step.values()) > 500  # the network is active
+    for raster in in_runs.values():
+        for name in step_by_step:
+            for a, b in zip(step_by_step[name], raster[name]):
+                np.testing.assert_array_equal(a, b)
 
 
 def test_progress_reports_do_not_change_the_run(tmp_path):
