@@ -64,7 +64,7 @@ from ..scenario.model import (
     OneToOne,
     SonataEdges,
 )
-from ..scenario.realise import Network, ProjectionArrays, spikes_per_step
+from ..scenario.realise import Network, ProjectionArrays, array_multiplicity, spikes_per_step
 from ..scenario.resolve import ResolvedScenario
 from .common import translations as shared
 from .common.translations import Translations
@@ -287,6 +287,13 @@ class Backend(ABC):
                     f"population {name}: {pop.cell_type} at {pop.spec.parameters.rate:g} Hz has rate x dt = {p:g} "
                     f"> 1 spike per {resolved.dt:g} ms step; {cls.name} {cls.one_spike_per_step} (use a smaller dt, more "
                     "sources at a lower rate, or a backend that takes several spikes per step)")
+            k, when = array_multiplicity(pop, resolved)
+            if k > 1:  # NEST's spike_generator delivers each of them: merging would change the input
+                problems.append(
+                    f"population {name}: {pop.cell_type} gives one source {k} spikes in the {resolved.dt:g} ms step "
+                    f"ending at {when:g} ms (two times in one step are two spikes, as NEST's spike_generator "
+                    f"delivers them); {cls.name} {cls.one_spike_per_step} (use a smaller dt or a backend that takes "
+                    "several spikes per step)")
         return problems
 
     # ------------------------------------------------------------------ the phases

@@ -5,10 +5,13 @@ source's spike times) draws from its own stream, seeded by (seed, item name), so
 arrays do not depend on the order of the file or on which backend asks. In `exact` mode every
 backend receives these same arrays; this is what cross-backend validation relies on.
 
-Spike times of sources are put on the dt grid (rounded up) and are > 0 (NEST rejects a spike at
-t <= 0). A source's spikes are one sorted int64 array of steps per source; a step that carries k
-spikes appears k times in it (its multiplicity: `step_multiplicity`). A SpikeSourceArray has at
-most one spike per step (times in the same step are merged). A SpikeSourcePoisson with
+Spike times of sources are put on the dt grid as NEST's spike_generator stamps a time (the end of
+the step that holds it, `nest_step`) and are > 0 (NEST rejects a spike at t <= 0). A source's
+spikes are one sorted int64 array of steps per source; a step that carries k spikes appears k
+times in it (its multiplicity: `step_multiplicity`). A SpikeSourceArray (spike_times or a SONATA
+spike_file) keeps every spike it is given, two times in one step being two spikes, as NEST's
+spike_generator (and so bmtk's pointnet and pyNN.nest) delivers them; an event stream's events
+of one source in one step are one spike (events.py). A SpikeSourcePoisson with
 rate * dt <= 1 spikes in each step of its active window with probability rate * dt (a Bernoulli
 process, as Brian2's PoissonGroup): its mean rate is exact even where rate * dt is not small (the
 V1 sheet's 2 kHz drive at dt 0.1 ms). Above one spike per step (Brunel's external drive as one
@@ -329,11 +332,26 @@ def _fixed_total_number(rng, n_pre, n_post, n, with_replacement, no_self):
 
 
 def spikes_per_step(spec, dt: float) -> float:
-    """The mean number of spikes per step of one source (rate x dt for a SpikeSourcePoisson,
-    at most 1 for a SpikeSourceArray, whose spikes in one step are merged)."""
+    """The mean number of spikes per step of a SpikeSourcePoisson (rate x dt); 0 for the others
+    (a SpikeSourceArray's steps are counted from its spikes: `array_multiplicity`)."""
     if isinstance(spec, PoissonSourcePopulation):
         return spec.parameters.rate * dt / 1000.0
     return 0.0
+
+
+def array_multiplicity(pop: ResolvedPopulation, resolved: ResolvedScenario) -> tuple[int, float]:
+    """(largest number of spikes of one source in one step, the first step's time in ms that
+    carries it) of a SpikeSourceArray given spike_times or a spike_file; (0, 0.0) otherwise."""
+    spec = pop.spec
+    if not isinstance(spec, ArraySourcePopulation) or spec.events is not None:
+        return 0, 0.0
+    best, when = 0, 0.0
+    for steps in realise_spike_steps(pop, resolved, None):
+        if steps.size:
+            at, counts = step_multiplicity(steps)
+            if counts.max() > best:
+                best, when = int(counts.max()), float(at[np.argmax(counts)] * resolved.dt)
+    return best, when
 
 
 def step_multiplicity(steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -371,7 +389,7 @@ def realise_spike_steps(pop: ResolvedPopulation, resolved: ResolvedScenario, rng
         return _on_grid(index, times, pop.size, dt, n_steps)
     if isinstance(spec, ArraySourcePopulation) and spec.events is not None:
         index, times = event_spikes(spec.events, resolved.simtime)
-        return _on_grid(index, times, pop.size, dt, n_steps)
+        return _on_grid(index, times, pop.size, dt, n_steps, merge=True)
     if isinstance(spec, ArraySourcePopulation):
         given = spec.parameters.spike_times
         if given and isinstance(given[0], list):
@@ -399,13 +417,28 @@ def event_spikes(stream, simtime: float) -> tuple[np.ndarray, np.ndarray]:
     return ev.to_sources(data, width, height, stream.polarity == "separate")
 
 
-def _on_grid(owner: np.ndarray, times: np.ndarray, size: int, dt: float, n_steps: int) -> list[np.ndarray]:
-    # A spike inside step (k-1)*dt < t <= k*dt is stamped k*dt (the end of its step), as NEST's
-    # spike_generator and Brian2's SpikeGeneratorGroup both expect times on the grid.
-    steps = np.maximum(1, np.ceil(times / dt - 1e-9)).astype(np.int64)
+def nest_step(times: np.ndarray, dt: float, tics_per_ms: float = 1000.0) -> np.ndarray:
+    """The step (t = step * dt) NEST's spike_generator stamps each time with: the end of the step
+    that holds it, a time on the grid staying there (nest::Time::ms_stamp at NEST's default tic of
+    1 us: where precise_times, which bmtk's pointnet and pyNN.nest set, delivers a time to a
+    non-precise target). Done in NEST's own arithmetic (truncated tics, the step's time
+    recomputed and compared) so that times within an ulp of the grid land where NEST puts them."""
+    tics_per_step = int(round(dt * tics_per_ms))
+    tics = np.trunc(np.asarray(times, dtype=float) * tics_per_ms).astype(np.int64)
+    tics -= tics % tics_per_step
+    grid_ms = tics * (1.0 / tics_per_step) * (tics_per_step / tics_per_ms)
+    return tics // tics_per_step + (grid_ms < times)
+
+
+def _on_grid(owner: np.ndarray, times: np.ndarray, size: int, dt: float, n_steps: int,
+             merge: bool = False) -> list[np.ndarray]:
+    # Every time is stamped as NEST stamps it; two times of one source in one step are two spikes
+    # (NEST's spike_generator sends each), unless `merge` (an event stream's bins).
+    steps = np.maximum(1, nest_step(times, dt))
     keep = steps <= n_steps
     owner, steps = owner[keep], steps[keep]
-    key = np.unique(owner.astype(np.int64) * (n_steps + 2) + steps)
+    key = owner.astype(np.int64) * (n_steps + 2) + steps
+    key = np.unique(key) if merge else np.sort(key)
     owner, steps = np.divmod(key, n_steps + 2)
     bounds = np.searchsorted(owner, np.arange(size + 1))
     return [steps[bounds[i]:bounds[i + 1]] for i in range(size)]

@@ -338,9 +338,10 @@ def test_every_feature_in_exact_mode_against_nest(backend):
 @requires_nest
 @pytest.mark.parametrize("backend", list(_feature_cases()))
 def test_several_spikes_per_step_against_nest_or_refused(backend):
-    """Sources at rate x dt = 2 (Poisson counts per step, as NEST's poisson_generator): a backend
-    that takes them reproduces NEST's cells and every source spike in exact mode; one that cannot
-    refuses the scenario, naming the population and its rate x dt."""
+    """Sources at rate x dt = 2 (Poisson counts per step, as NEST's poisson_generator) and a
+    SpikeSourceArray with several times in one step (each a spike, as NEST's spike_generator): a
+    backend that takes them reproduces NEST's cells and every source spike in exact mode; one that
+    cannot refuses the scenario, naming the population and its rate x dt or its step."""
     cls = REGISTRY[backend]
     r, network = _scenario("multiplicity")
     if not cls.source_multiplicity:
@@ -348,6 +349,8 @@ def test_several_spikes_per_step_against_nest_or_refused(backend):
             problems = cls().supports(r, mode)
             for name in ("exc", "inh"):
                 assert any(f"population {name}:" in p and "rate x dt = 2 > 1" in p for p in problems), problems
+            assert any("population pairs: SpikeSourceArray gives one source 3 spikes in the 0.1 ms step ending at 7 ms"
+                       in p for p in problems), problems
         return
     _require_output(backend)
     ref, out = _run(REFERENCE, "multiplicity", "exact"), _run(backend, "multiplicity", "exact")
@@ -356,7 +359,9 @@ def test_several_spikes_per_step_against_nest_or_refused(backend):
     result = compare_exact(out, ref)
     assert result.passed, _failures(result)
     assert out.synapses == ref.synapses == {p.label: p.size for p in network.projections}
-    for name in ("exc", "inh"):  # every spike of a step counted, the same as NEST's
+    assert [s.tolist() for s in network.populations["pairs"].spike_steps] == [
+        [50, 50, 200, 200, 334, 334, 1001, 1001], [70, 70, 70, 1501, 1501]]  # each time kept, as NEST stamps it
+    for name in ("exc", "inh", "pairs"):  # every spike of a step counted, the same as NEST's
         steps = network.populations[name].spike_steps
         assert out.populations[name].n_spikes == ref.populations[name].n_spikes == sum(s.size for s in steps)
         np.testing.assert_allclose(np.sort(out.populations[name].spike_time), np.sort(ref.populations[name].spike_time),

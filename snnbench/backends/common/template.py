@@ -58,7 +58,7 @@ import numpy as np
 
 from ...output import PopulationOutput, SimulationOutput, WeightSamples, spikes_from_steps
 from ...scenario.model import DistanceDelay, PoissonSourcePopulation
-from ...scenario.realise import Network, ProjectionArrays, realise_spike_steps, rng_for
+from ...scenario.realise import Network, ProjectionArrays, realise_spike_steps, rng_for, step_multiplicity
 from ...scenario.resolve import ResolvedPopulation, ResolvedScenario
 from ..base import GIVEN_CONNECTORS, Backend
 from .translations import constant_delay_steps, refractory_steps
@@ -103,6 +103,8 @@ class SimulatorBackend(Backend):
         for name, pop in resolved.sources.items():
             if self.exact or not isinstance(pop.spec, PoissonSourcePopulation) or not self.create_poisson_source(name, pop):
                 steps = self.spike_steps(name, pop)
+                if not isinstance(pop.spec, PoissonSourcePopulation):
+                    self._record_array_grid(name, steps)
                 emitted = self.create_array_source(name, pop, steps)
                 self.source_steps[name] = steps if emitted is None else emitted
         for proj in resolved.projections:
@@ -127,6 +129,16 @@ class SimulatorBackend(Backend):
             return self.network.populations[name].v_init
         v = pop.spec.initial_values.v
         return pop.spec.parameters.resting_v if v is None else v
+
+    def _record_array_grid(self, name: str, steps: list[np.ndarray]) -> None:
+        # The grid rule changes what a simulator is given when times share a step: say so.
+        shared = [step_multiplicity(s)[1] for s in steps if s.size > 1]
+        extra = sum(int((c - 1).sum()) for c in shared)
+        if extra:
+            self.translate("SpikeSourceArray", f"{name}: times put on the {self.resolved.dt:g} ms grid as NEST's "
+                           f"spike_generator stamps them; {extra} spike(s) share a step with another of their "
+                           f"source (up to {max(int(c.max()) for c in shared)} in one step), each delivered",
+                           shared_step_spikes=extra)
 
     def spike_steps(self, name: str, pop: ResolvedPopulation) -> list[np.ndarray]:
         """The realised spike steps of a source (the same in both modes for a SpikeSourceArray)."""
