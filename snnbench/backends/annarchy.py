@@ -138,6 +138,8 @@ class ANNarchyBackend(SimulatorBackend):
     module = "ANNarchy"
     where = "CPU (OpenMP threads)"
     packages = ("ANNarchy", "nanobind", "sympy")
+    one_spike_per_step = ("emits a source at most once per step (its SpikeSourceArray and PoissonPopulation set one "
+                          "spike flag per neuron)")
     # The neurons written here are NEST's LIF-exp update as assignments (models/lif): for the other
     # PyNN types ANNarchy's own models do not follow NEST's integration, and none is written here.
     cell_type_refusals = {

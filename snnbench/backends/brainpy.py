@@ -267,6 +267,7 @@ class BrainPyBackend(SimulatorBackend):
     where = "CPU (XLA)"
     runs_on = ("CPU",)
     packages = ("brainpy", "jax", "jaxlib", "brainstate", "brainevent")
+    one_spike_per_step = "emits a source at most once per step (bp.dyn.SpikeTimeGroup sets a boolean spike per neuron)"
     accepted_options = OPTIONS
     max_threads = 1
     compile_after_build = True
