@@ -143,3 +143,29 @@ def test_bmtk_pointnet_and_snnbench_nest_agree_with_pairs_in_a_step(circuit):
     theirs = run_pointnet(Path(circuit).parent / "c/simulation_config.json", s)
     for name in ("v1_E", "v1_I"):
         _same_spikes(ours.populations[name], theirs.populations[name], name)
+
+
+# ------------------------------------------------------------------ a plastic synapse from pairs
+
+
+@requires_nest
+def test_stdp_from_two_spikes_in_one_step_numba_as_nest_brian2_refuses(tmp_path):
+    """NEST's parrot passes a step's spikes on as one spike of multiplicity k: stdp_synapse updates
+    its weight once and delivers k times it. numba follows it; Brian2's layers would split the
+    weight into one synapse per layer, so it refuses the projection."""
+    stdp = (Path(__file__).parent / "conformance/stdp.toml").read_text()
+    given = "spike_times = [10.0, 18.8, 50.0, 100.0, 150.0"
+    assert given in stdp
+    path = tmp_path / "stdp-pairs.toml"
+    path.write_text(stdp.replace(given, "spike_times = [10.0, 14.0, 14.0, 18.8, 18.8, 40.0, 50.0, 100.0, 150.0"))
+    r = resolve(load_scenario(path))
+    network = realise(r)
+    assert network.populations["pre"].spike_steps[0][:5].tolist() == [100, 140, 140, 188, 188]
+    ref = in_fresh_process(run_in_process, r, "nest", connectivity="exact", network=network)
+    out = in_fresh_process(run_in_process, r, "numba", connectivity="exact", network=network)
+    assert ref.populations["post"].n_spikes > 0
+    np.testing.assert_allclose(out.populations["post"].spike_time, ref.populations["post"].spike_time, atol=1e-9)
+    np.testing.assert_allclose(out.weights["plastic"].trajectory, ref.weights["plastic"].trajectory, rtol=1e-9)
+    for name in ("brian2", "brian2.standalone"):
+        assert any("projection plastic: plastic synapse from pre, whose steps carry several spikes" in p
+                   for p in backend_class(name)().supports(r, "exact")), name

@@ -111,7 +111,7 @@ from ..models.hh import SPIKE_ABOVE_OFFSET_MV as HH_SPIKE_ABOVE_OFFSET_MV, SPIKE
 from ..models.izhikevich import V_PEAK_MV as IZHIKEVICH_PEAK_MV
 from ..models.lif import step_mean
 from ..scenario.model import CELL_TYPES, PLASTICITY_RULES, Normal, NormalClipped, PowerLawSTDP, Uniform
-from ..scenario.realise import Network, connect as realise_connect, rng_for
+from ..scenario.realise import Network, array_multiplicity, connect as realise_connect, rng_for, spikes_per_step
 from ..scenario.resolve import ResolvedScenario
 from .base import Option
 from .common.caches import ColdDirectories
@@ -425,6 +425,23 @@ def cache_state(compiled: int, reused: int) -> str:
 # ----------------------------------------------------------------------------- runtime device
 
 
+def layered_plasticity_problems(resolved: ResolvedScenario) -> list[str]:
+    """Plastic projections from a source whose steps carry several spikes: its layers give each
+    edge one synapse per layer, each with its own weight, so STDP would split the weight where
+    NEST updates it once per step (the parrot's spike with its multiplicity)."""
+    problems = []
+    for proj in resolved.projections:
+        pop = resolved.populations[proj.pre]
+        if proj.spec.synapse is None or not pop.is_source:
+            continue
+        several = spikes_per_step(pop.spec, resolved.dt) > 1 or array_multiplicity(pop, resolved)[0] > 1
+        if several:
+            problems.append(f"projection {proj.label}: plastic synapse from {proj.pre}, whose steps carry several spikes of "
+                            "one source: brian2 takes them as layers of the source, one synapse per layer with its own "
+                            "weight, which splits the STDP weight NEST updates once per step")
+    return problems
+
+
 class Brian2Backend(SimulatorBackend):
     name = "brian2"
     title = "Brian2, runtime device (Cython)"
@@ -479,7 +496,7 @@ class Brian2Backend(SimulatorBackend):
             elif method is not None and pop.cell_type not in DEFAULT_METHODS:
                 problems.append(f"population {name}: option method applies to IF_cond_exp and IF_curr_exp only; "
                                 f"{pop.cell_type} has its own validated method")
-        return problems
+        return problems + layered_plasticity_problems(resolved)
 
     # ------------------------------------------------------------------ load
 
