@@ -1,8 +1,8 @@
 """SpikeSourceArray times on the dt grid: each time is stamped where NEST's spike_generator stamps
 it (the end of the step that holds it, in NEST's own tic arithmetic), and two times of one source
-in one step are two spikes, as NEST's spike_generator (and so bmtk's pointnet) delivers them.
-Before this, snnbench merged them and 122 of 309 E spike times of a small SONATA circuit
-differed from bmtk's. Here: the rounding against NEST on near-grid times, a bmtk-built GLIF
+in one step are two spikes, as NEST's spike_generator (and so bmtk's pointnet) delivers them
+(snnbench used to merge them, and its runs then differed from bmtk's spike by spike). Here: the
+rounding against NEST on near-grid times, a bmtk-built GLIF
 circuit whose input file has pairs of spikes in one step run by numba and NEST (the same spikes)
 and by bmtk's pointnet (the same spikes as the nest backend, slow tier), and the refusal of the
 backends that deliver one spike per source and step."""
