@@ -196,8 +196,9 @@ def test_benchmark_rates_of_numba_and_nest_agree(name):
 
 @pytest.mark.slow
 @requires_nest
-@pytest.mark.xfail(strict=True, reason="at scale 0.05 NEST's network runs away within 100 ms of the start "
-                   "(E 579 Hz in 100-200 ms) and numba's does not (48 Hz): not understood yet (docs/scenarios.md)")
+@pytest.mark.xfail(strict=True, reason="both run away below scale 10, as the script warns, but at scale 0.05 "
+                   "NEST's network does so within 100-200 ms (E 579 Hz) and numba's not by 200 ms (48 Hz): "
+                   "the onset differs, not understood yet (docs/scenarios.md)")
 def test_hpc_benchmark_rates_of_numba_and_nest_agree_at_a_small_scale():
     scenario = load_scenario("hpc-benchmark")
     r = resolve(scenario, Overrides(scale=0.05, simtime=200.0))
