@@ -94,8 +94,9 @@ weight_dependence = { type = "AdditiveWeightDependence", w_min = 0.0, w_max = 0.
 
 def test_numba_plastic_run_grows_its_spike_buffer(scenario_text):
     """About 600 Hz for 500 ms: more spikes than numba's first spike buffer holds (40 Hz per cell).
-    The plastic loop advances one step at a time; the buffer must grow there too (it did not, and
-    the kernel wrote past its end). With A+ = A- = 0 the plastic run is the static one, spike for spike."""
+    The plastic loop advances one step at a time; the buffer must grow there too (before the kernel
+    checked for room ahead of each run, it wrote past the buffer's end: a segfault). With A+ = A- = 0
+    the plastic run is the static one, spike for spike."""
     from snnbench.runner import run_in_process
     from snnbench.scenario import resolve
 

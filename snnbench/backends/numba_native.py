@@ -311,9 +311,7 @@ class NumbaBackend(SimulatorBackend):
                 self.src_ptr, self.src_ids, self.pending, self.n_pending, self.pend_ptr, self.spiked, self.blk_spk, self.blk_cnt,
                 self.spk_ids, self.spk_steps, self.n_spk, self.rec_ids, self.v_rec,
             )
-            # the spike buffer is nearly full (the kernel then stops after the step that filled it,
-            # which may be k1 itself, e.g. in the plastic one-step loop): double it and go on
-            if self.n_spk[0] + self.v.shape[0] > self.spk_ids.shape[0]:
+            if k < k1:  # the spike buffer is nearly full: double it and go on
                 self.spk_ids = np.concatenate((self.spk_ids, np.zeros_like(self.spk_ids)))
                 self.spk_steps = np.concatenate((self.spk_steps, np.zeros_like(self.spk_steps)))
         return k
