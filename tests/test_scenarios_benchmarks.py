@@ -149,22 +149,25 @@ def test_benchmark_activity_at_a_small_size_on_numba(name):
 
 
 def test_hpc_benchmark_at_a_small_scale_on_numba():
-    """Scale 0.05 (562 cells, the full in-degrees: each pair shares about 20 synapses), 200 ms. The
-    script warns that below scale 10 the correlated inputs make the weights grow and the network
-    synchronise: it is active and the E->E weights drift up from J_E, not to the fixed point that
-    the file's [expected] gives for scale >= 10 (measured: 47.7 / 45.0 Hz, mean weight +5.5 %)."""
+    """Scale 0.05 (562 cells, the full in-degrees: each pair shares about 20 synapses), 150 ms. In
+    the first 100 ms, before the weights have moved, the network fires as the static one (numba
+    29.6 Hz, NEST 27.3 Hz). The script warns that below scale 10 the correlated inputs make the
+    weights grow and the network synchronise: the E->E weights drift up from J_E and the rate then
+    climbs, by how much varies from one realisation to the next (48-190 Hz at 100-200 ms)."""
     scenario = load_scenario("hpc-benchmark")
     ee = next(p for p in scenario.projections if p.label == "EE")
-    recorded = ee.model_copy(update={"record": ee.record.model_copy(update={"weights": WeightRecord(times=[0.0, 200.0], max_synapses=10**7)})})
+    recorded = ee.model_copy(update={"record": ee.record.model_copy(update={"weights": WeightRecord(times=[0.0, 150.0], max_synapses=10**7)})})
     scenario = scenario.model_copy(update={"projections": [recorded if p.label == "EE" else p for p in scenario.projections]})
-    out = run_in_process(resolve(scenario, Overrides(scale=0.05, simtime=200.0)), "numba")
+    out = run_in_process(resolve(scenario, Overrides(scale=0.05, simtime=150.0)), "numba")
+    for name, size in (("E", 450), ("I", 112)):
+        early = np.count_nonzero(out.populations[name].spike_time < 100.0) / size / 0.1  # Hz
+        assert 15.0 <= early <= 50.0, (name, early)
     stats = run_statistics(out, scenario.run.transient)
-    for name in ("E", "I"):
-        assert 15.0 <= stats[name].mean_rate <= 100.0, (name, stats[name].mean_rate)
+    assert all(stats[name].mean_rate > 15.0 for name in ("E", "I")), {n: s.mean_rate for n, s in stats.items()}
     w = out.weights["EE"].values
     assert w.shape == (2, 450 * 9000)  # every E->E synapse
     assert np.all(w[0] == pytest.approx(0.0456096))
-    assert 1.01 < w[1].mean() / w[0].mean() < 1.2  # potentiation wins at this scale, within 200 ms
+    assert 1.005 < w[1].mean() / w[0].mean() < 2.0  # potentiation wins at this scale
 
 
 # ------------------------------------------------------------------------------ numba against NEST (slow)
