@@ -58,3 +58,51 @@ def test_rates_agree_with_nest_and_weights_are_recorded(records, backend):
     weights = snnio.read_weights(next(f for f in record["data"]["files"] if f.endswith(snnio.WEIGHTS_SUFFIX)))["e2e"]
     assert weights.values.shape == (3, record["synapses_per_projection"]["e2e"])
     assert weights.trajectory.shape == (3, 5) and np.array_equal(weights.trajectory, weights.values[:, :5])
+
+
+FAST_FIRING = """
+[scenario]
+title = "fast-firing cells with a plastic projection"
+source = "tests"
+
+[run]
+dt = 0.1
+simtime = 500.0
+seed = 3
+
+[populations.N]
+cell_type = "IF_curr_exp"
+size = 50
+parameters = { i_offset = 10.0 }
+
+[[projections]]
+pre = "N"
+post = "N"
+receptor = "excitatory"
+connector = { type = "fixed_probability", p = 0.1 }
+weight = 0.001
+delay = 1.0
+"""
+
+FROZEN_RULE = """
+[projections.synapse]
+type = "STDPMechanism"
+timing_dependence = { type = "SpikePairRule", A_plus = 0.0, A_minus = 0.0 }
+weight_dependence = { type = "AdditiveWeightDependence", w_min = 0.0, w_max = 0.01 }
+"""
+
+
+def test_numba_plastic_run_grows_its_spike_buffer(scenario_text):
+    """About 600 Hz for 500 ms: more spikes than numba's first spike buffer holds (40 Hz per cell).
+    The plastic loop advances one step at a time; the buffer must grow there too (before the kernel
+    checked for room ahead of each run, it wrote past the buffer's end: a segfault). With A+ = A- = 0
+    the plastic run is the static one, spike for spike."""
+    from snnbench.runner import run_in_process
+    from snnbench.scenario import resolve
+
+    static = run_in_process(resolve(scenario_text(FAST_FIRING)), "numba", connectivity="exact")
+    plastic = run_in_process(resolve(scenario_text(FAST_FIRING + FROZEN_RULE)), "numba", connectivity="exact")
+    n_spikes = static.populations["N"].spike_index.size
+    assert n_spikes > 50 * 0.5 * 40 * 4  # well beyond the first buffer
+    np.testing.assert_array_equal(plastic.populations["N"].spike_index, static.populations["N"].spike_index)
+    np.testing.assert_array_equal(plastic.populations["N"].spike_time, static.populations["N"].spike_time)

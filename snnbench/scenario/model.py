@@ -1049,7 +1049,20 @@ class Expected(Strict):
     """Published activity for this scenario, for tests and reports (rates are [low, high] Hz)."""
 
     rate_hz: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    cv_isi: dict[str, tuple[float, float]] = Field(default_factory=dict)  # population -> mean CV of the ISIs (cells with >= 3 spikes)
+    # plastic projection -> [low, high] of its weights' mean / standard deviation at the end of the
+    # run, in the weight's unit (uS or nA): the weight distribution the rule settles into
+    weight_mean: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    weight_sd: dict[str, tuple[float, float]] = Field(default_factory=dict)
     source: str = ""
+
+    @field_validator("rate_hz", "cv_isi", "weight_mean", "weight_sd")
+    @classmethod
+    def _ordered_bands(cls, bands: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        for name, (low, high) in bands.items():
+            if not 0 <= low <= high:
+                raise ValueError(f"{name}: expected 0 <= low <= high, got [{low}, {high}]")
+        return bands
 
 
 class SonataColumn(Strict):
@@ -1155,9 +1168,15 @@ class Scenario(Strict):
             if name not in pops:
                 raise _semantic_error(f"scaling.full_scale_rates_hz.{name}", "unknown population")
         if self.expected:
-            for name in self.expected.rate_hz:
-                if name not in pops:
-                    raise _semantic_error(f"expected.rate_hz.{name}", "unknown population")
+            for key in ("rate_hz", "cv_isi"):
+                for name in getattr(self.expected, key):
+                    if name not in pops:
+                        raise _semantic_error(f"expected.{key}.{name}", "unknown population")
+            plastic = {p.label for p in converted if p.synapse is not None}
+            for key in ("weight_mean", "weight_sd"):
+                for name in getattr(self.expected, key):
+                    if name not in plastic:
+                        raise _semantic_error(f"expected.{key}.{name}", "not a plastic projection (its name or PRE->POST)")
         return self.model_copy(update={"populations": pops, "projections": converted})
 
     @staticmethod
