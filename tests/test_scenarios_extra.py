@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -187,3 +188,19 @@ events = { sensor = [2, 2], file = "stream.npy" }''')
     (tmp_path / "stream.npy").unlink()
     with pytest.raises(ScenarioError, match="no event file"):
         load_scenario(path)
+
+
+def test_dc_compensation_by_psc_shape(tmp_path):
+    """An alpha PSC of peak w brings e times the charge of an exponential one of the same w and
+    tau: the current lost to k_scale, and so the compensation, is e times larger."""
+    text = (Path(__file__).parents[1] / "scenarios" / "potjans-diesmann.toml").read_text()
+    block = '[populations.L4E]\ncell_type = "IF_curr_exp"'
+    assert block in text
+    alpha = tmp_path / "pd-alpha.toml"
+    alpha.write_text(text.replace(block, '[populations.L4E]\ncell_type = "IF_curr_alpha"'))
+    ov = Overrides(scale=0.1, k_scale=0.25)
+    base = resolve(load_scenario("potjans-diesmann"), Overrides(scale=0.1))
+    i0 = base.populations["L4E"].spec.parameters.i_offset
+    d_exp = resolve(load_scenario("potjans-diesmann"), ov).populations["L4E"].spec.parameters.i_offset - i0
+    d_alpha = resolve(load_scenario(alpha), ov).populations["L4E"].spec.parameters.i_offset - i0
+    assert d_exp != 0 and d_alpha == pytest.approx(math.e * d_exp, rel=1e-9)  # L4E: net inhibition, d < 0

@@ -392,27 +392,41 @@ def _mean(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) else float(value.mean)
 
 
+# The charge one synaptic event brings, per unit of weight and of tau_syn (nA ms / (nA ms)): an
+# exponential current decays from its weight, an alpha current peaks at it (integral w e tau).
+PSC_CHARGE_PER_WEIGHT_TAU = {"IF_curr_exp": 1.0, "IF_curr_alpha": math.e}
+
+
 def _dc_compensation(scenario: Scenario, pops: dict[str, ResolvedPopulation], k_s: float) -> list[str]:
-    """Add to each population's i_offset the mean input its scaled-down in-degrees lose (in place)."""
+    """Add to each population's i_offset the mean input its scaled-down in-degrees lose (in place).
+
+    Only current-based cells with exponential or alpha PSCs are compensated: a conductance's mean
+    current depends on v, and the other types have no synaptic time constant pair (noted).
+    one_to_one projections keep their in-degree under k_scale, so they lose nothing."""
     rates = scenario.scaling.full_scale_rates_hz
     extra: dict[str, float] = {}
     skipped: set[str] = set()
     for proj in scenario.projections:
         post_spec, pre_spec = scenario.populations[proj.post], scenario.populations[proj.pre]
+        if isinstance(proj.connector, OneToOne):
+            continue
         if isinstance(pre_spec, PoissonSourcePopulation):
             nu = pre_spec.parameters.rate
         elif proj.pre in rates:
             nu = rates[proj.pre]
         else:
             continue
-        if not all(hasattr(post_spec.parameters, key) for key in ("i_offset", "tau_syn_E", "tau_syn_I")):
-            skipped.add(proj.post)  # no constant current to compensate with (GLIF_curr_alpha), or no PyNN receptor pair
+        charge = PSC_CHARGE_PER_WEIGHT_TAU.get(post_spec.cell_type)
+        if charge is None:
+            skipped.add(proj.post)
             continue
         k_full = expected_connections(proj.connector, pre_spec.size, post_spec.size, proj.pre == proj.post) / post_spec.size
         tau = post_spec.parameters.tau_syn_E if proj.receptor == "excitatory" else post_spec.parameters.tau_syn_I
-        extra[proj.post] = extra.get(proj.post, 0.0) + 1e-3 * tau * (1 - math.sqrt(k_s)) * _mean(proj.weight) * k_full * nu
-    notes = [f"{name}: no DC compensation for k_scale {k_s:g}: {scenario.populations[name].cell_type} has no i_offset "
-             "and tau_syn_E/tau_syn_I" for name in sorted(skipped)]
+        extra[proj.post] = (extra.get(proj.post, 0.0)
+                            + 1e-3 * charge * tau * (1 - math.sqrt(k_s)) * _mean(proj.weight) * k_full * nu)
+    notes = [f"{name}: no DC compensation for k_scale {k_s:g}: {scenario.populations[name].cell_type} is not a "
+             f"current-based cell with exponential or alpha PSCs ({', '.join(PSC_CHARGE_PER_WEIGHT_TAU)})"
+             for name in sorted(skipped)]
     for name, d_i in extra.items():
         pop = pops[name]
         params = pop.spec.parameters
