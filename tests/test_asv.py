@@ -146,6 +146,23 @@ def test_every_reference_script_exists_and_names_a_registered_backend():
         backend_class(backend).check_options(options)  # the matching options are the backend's own
 
 
+def test_overhead_sets_like_time_against_like():
+    """The adapter's overhead divides CPU by CPU or wall by wall, as the reference declares."""
+    from benchmarks.overhead import AdapterOverhead, reference_loop
+
+    assert reference_loop({"loop_s": 9.0, "loop_cpu_s": 2.0}) == (2.0, "cpu")  # NEST, PyNN
+    assert reference_loop({"loop_s": 0.1, "loop_clock": "cpu"}) == (0.1, "cpu")  # Brian2 standalone, 1 thread
+    assert reference_loop({"loop_s": 3.0, "loop_clock": "wall"}) == (3.0, "wall")  # Brian2 runtime
+    with pytest.raises(ValueError, match="no loop_cpu_s and no loop_clock"):
+        reference_loop({"script": "old", "loop_s": 1.0})
+    suite = AdapterOverhead()
+    suite.record = {"phases": {"sim": {"wall_s": 0.3, "cpu_s": 0.12}}}
+    suite.reference = {"loop_s": 0.1, "loop_clock": "cpu"}
+    assert suite.track_adapter_overhead() == pytest.approx(0.2)
+    suite.reference = {"loop_s": 0.2, "loop_clock": "wall"}
+    assert suite.track_adapter_overhead() == pytest.approx(0.5)
+
+
 FULL_CASE = ("vogels-abbott-cuba", 1000, 250.0)  # the smallest case of the Full suite
 
 

@@ -8,7 +8,9 @@ Euler, one NeuronGroup, recording what the scenario records (the spikes of every
 kick, v of two E cells). On the C++ standalone device (default) or the runtime device (Cython).
 It prints, as one JSON line, the time Brian2 spent in its simulation loop (`network.run`'s loop,
 Brian2's own measure: the binary's for standalone; there, on one thread, `std::clock()`, the
-process's CPU time, and with OpenMP `omp_get_wtime()`, wall time) and the rates.
+process's CPU time, and with OpenMP `omp_get_wtime()`, wall time; the runtime device's is
+wall time, `time.time()` around the loop), which of the two it is (`loop_clock`: "cpu" or
+"wall") and the rates.
 
     python3.11 benchmarks/reference/brian2_va_coba.py [--device cpp_standalone|runtime] [--threads T] [--directory DIR]
 
@@ -69,6 +71,7 @@ def main() -> None:
     print(json.dumps({
         "script": "brian2_va_coba", "device": args.device, "brian2": b2.__version__, "threads": args.threads,
         "loop_s": float(b2.get_device()._last_run_time),
+        "loop_clock": "cpu" if args.device == "cpp_standalone" and args.threads == 1 else "wall",
         "rate_E_hz": float(counts[:3200].mean()), "rate_I_hz": float(counts[3200:].mean()),
         "synapses": int(len(ce) + len(ci) + len(ck)), "kick_spikes": int(kick_spikes.num_spikes), "v_samples": int(v.t[:].size),
     }))
