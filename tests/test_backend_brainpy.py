@@ -105,3 +105,50 @@ def test_gpu_backend_without_a_gpu_is_unavailable_with_the_reason():
 def test_too_many_threads_are_refused():
     problems = backend_class("brainpy")(threads=2).supports(_resolved(), "exact")
     assert problems and "thread" in problems[0]
+
+
+MULTAPSES = """
+[scenario]
+title = "more synapses than pairs"
+source = "tests"
+[run]
+dt = 0.1
+simtime = 20.0
+seed = 5
+[populations.A]
+cell_type = "IF_curr_exp"
+size = 5
+[populations.B]
+cell_type = "IF_curr_exp"
+size = 4
+[[projections]]
+pre = "A"
+post = "B"
+receptor = "excitatory"
+connector = { type = "fixed_total_number", n = 50, with_replacement = true }
+weight = 0.1
+delay = 1.0
+"""
+
+
+def _native_build(path: str) -> tuple[int, list[dict]]:
+    r = resolve(load_scenario(path))
+    backend = backend_class("brainpy")()
+    backend.load()
+    try:
+        backend.build(r, "native", None)
+        return backend.synapse_count(r.projections[0].label), list(backend.translations)
+    finally:
+        backend.close()
+
+
+def test_more_synapses_than_pairs_come_from_the_harness(tmp_path):
+    """The microcircuit's fixed_total_number projections draw more synapses than pairs (multapses):
+    BrainPy's FixedTotalNum refuses that, so the projection takes the harness's arrays, recorded."""
+    path = tmp_path / "multapses.toml"
+    path.write_text(MULTAPSES)
+    from .conftest import in_fresh_process
+
+    count, translations = in_fresh_process(_native_build, str(path))
+    assert count == 50
+    assert any("50 > 20" in t["detail"] and "FixedTotalNum" in t["detail"] for t in translations)

@@ -419,6 +419,11 @@ class BrainPyBackend(SimulatorBackend):
         conn = proj.connector
         if proj.pre == proj.post and not getattr(conn, "allow_self_connections", True):
             return _AUTAPSES_NOT_EXCLUDED.get(conn.type)
+        if conn.type == "fixed_total_number":
+            pairs = self.resolved.populations[proj.pre].size * self.resolved.populations[proj.post].size
+            if conn.n > pairs:  # possible with replacement (multapses), as in the microcircuit's projections
+                return (f"BrainPy's FixedTotalNum refuses more connections than pairs ({conn.n} > {pairs}), "
+                        "even with allow_multi_conn")
         return None
 
     def connect_native(self, proj) -> bool:
