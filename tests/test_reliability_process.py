@@ -37,11 +37,19 @@ def _wait(condition, timeout: float, step: float = 0.05) -> bool:
     return condition()
 
 
+def _default_signals() -> None:
+    """In the child, before exec: SIGINT and SIGHUP back to their defaults. snnbench leaves a signal
+    its parent ignores ignored (nohup, a background job of a script), so a test suite started that
+    way would otherwise send signals its child never sees."""
+    for signum in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def _start_hanging_run(results: Path) -> tuple[subprocess.Popen, psutil.Process, psutil.Process | None, Path]:
     """`snnbench run` on fault.hang, returned once its worker is in the sim phase (hanging)."""
     parent = subprocess.Popen([sys.executable, "-m", "snnbench", "run", "vogels-abbott-cuba", *SMALL, "--backend",
                                "fault.hang", "--format", "pickle", "--results", str(results), "--timeout", "300"],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_signals)
     handle = psutil.Process(parent.pid)
 
     def worker() -> psutil.Process | None:
@@ -138,7 +146,8 @@ def test_an_interrupted_sweep_resumes_with_the_points_left(tmp_path, fault_backe
     results = tmp_path / "results"
     sweep = subprocess.Popen([sys.executable, "-m", "snnbench", "sweep", "vogels-abbott-cuba", "--backends", "numba,fault.hang",
                               "--N-pop", "100", "--simtime", "20", "--repeat", "1", "--format", "none", "--timeout", "300",
-                              "--results", str(results)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              "--results", str(results)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=_default_signals)
     runs = results / "runs.jsonl"
     assert _wait(lambda: runs.exists() and len(list(read_jsonl(runs))) == 1, 120)  # numba done; fault.hang hangs
     time.sleep(1.0)
