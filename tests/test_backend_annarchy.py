@@ -88,7 +88,7 @@ def test_warm_cache_reuses_the_built_library(tmp_path, monkeypatch):
     first, _, out1 = _in_fresh_process()
     second, _, out2 = _in_fresh_process()
     r = _tiny()
-    assert Path(first["project_dir"]) == tmp_path / "cache" / "annarchy" / "openmp" / f"{r.hash}-native-t1"
+    assert Path(first["project_dir"]) == tmp_path / "cache" / "annarchy" / "openmp" / f"{r.hash}-native-N{r.N_pop}-t1"
     assert (first["compile_cache"], second["compile_cache"]) == ("cold", "warm")
     # the same seed draws the same network and input: the same spikes
     assert out1.populations["E"].spike_time.tolist() == out2.populations["E"].spike_time.tolist()

@@ -40,7 +40,7 @@ Compilation is the 'compile' phase (after build): `Network.compile()` generates 
 and make (only when the generated code differs from the cached project's), and instantiates the
 network: connectivity, initial values and recorders are created in C++ there, so the compile phase
 holds that work too; its stages (code generation and build; instantiation) are reported. The
-project lives in snnbench's cache (<cache>/annarchy/<paradigm>/<scenario hash>-<mode>-t<threads>);
+project lives in snnbench's cache (<cache>/annarchy/<paradigm>/<scenario hash>-<mode>-N<N_pop>-t<threads>);
 option cache="cold" uses a fresh, empty, temporary directory instead. backend_info["compile_cache"]
 is "warm" (the library was reused), "cold" (built from nothing) or "partial" (an existing project
 rebuilt because the generated code changed).
@@ -323,7 +323,9 @@ class ANNarchyBackend(SimulatorBackend):
     def compile(self, resolved: ResolvedScenario) -> None:
         from ANNarchy.generator import Compiler
 
-        self.project = ProjectDirectory("annarchy", f"{self.paradigm}/{resolved.hash}-{self.mode}-t{self.threads}",
+        # The generated code holds the population sizes: one project per size, as Brian2's standalone
+        # projects, or a sweep over N_pop rebuilds the one project at every change of size.
+        self.project = ProjectDirectory("annarchy", f"{self.paradigm}/{resolved.hash}-{self.mode}-N{resolved.N_pop}-t{self.threads}",
                                         cold=self.option("cache") == "cold")
         project = self.project.path
         self.info.update(project_dir=str(project), project_lock_wait_s=self.project.lock_wait_s)
