@@ -88,13 +88,18 @@ def list_lines(scenarios: list[tuple[str, Any, Any]] | None, backends: list[tupl
 
 
 def support_matrix_lines(backends: list[tuple[str, type]]) -> list[str]:
-    """`snnbench list --matrix`: which backend runs which PyNN cell type (from each backend's
-    declared `cell_types`, what its `supports()` accepts), as the README's Markdown table."""
-    from .scenario.model import CELL_TYPES
+    """`snnbench list --matrix`: which backend runs which PyNN cell type, plastic synapse and
+    source drive, from the declarations its `supports()` checks (`cell_types`,
+    `plasticity_rules`, `source_multiplicity`), as the README's Markdown table."""
+    from .scenario.model import CELL_TYPES, PLASTICITY_RULES
 
-    header = ["cell type", *(f"`{name}`" for name, _ in backends)]
-    rows = [[f"`{cell_type}`", *("yes" if cell_type in cls.cell_types else "no" for _, cls in backends)]
-            for cell_type in CELL_TYPES]
+    def yes(flag: bool) -> str:
+        return "yes" if flag else "no"
+
+    header = ["cell type, synapse or source", *(f"`{name}`" for name, _ in backends)]
+    rows = [[f"`{cell_type}`", *(yes(cell_type in cls.cell_types) for _, cls in backends)] for cell_type in CELL_TYPES]
+    rows += [[f"STDP `{rule}`", *(yes(rule in cls.plasticity_rules) for _, cls in backends)] for rule in PLASTICITY_RULES]
+    rows.append(["sources with several spikes per step", *(yes(cls.source_multiplicity) for _, cls in backends)])
     return table_lines(header, rows, markdown=True)
 
 

@@ -308,6 +308,15 @@ def test_snnbench_list_matrix_prints_it(capsys):
 
     assert cli.main(["list", "--matrix"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("| cell type | `numba` | `nest` |") and len(out) == 2 + len(CELL_TYPES)
-    nest_column = [line.split(" | ")[2] for line in out[2:]]
-    assert nest_column == ["yes"] * len(CELL_TYPES)
+    from snnbench.backends import REGISTRY
+    from snnbench.scenario.model import PLASTICITY_RULES
+
+    assert out[0].startswith("| cell type, synapse or source | `numba` | `nest` |")
+    assert len(out) == 2 + len(CELL_TYPES) + len(PLASTICITY_RULES) + 1
+    cells = [[c.strip() for c in line.strip().strip("|").split("|")] for line in out[2:]]
+    rows = {row[0]: dict(zip(REGISTRY, row[1:])) for row in cells}
+    assert all(row["nest"] == "yes" for row in rows.values())  # NEST runs every one
+    # pynn.nest: PyNN's three weight dependences, not NEST's power-law extension
+    assert rows["STDP `stdp_pl_synapse_hom`"]["pynn.nest"] == "no"
+    assert rows["STDP `AdditiveWeightDependence`"]["pynn.nest"] == "yes"
+    assert rows["sources with several spikes per step"]["bindsnet"] == "no"
