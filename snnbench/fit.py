@@ -55,9 +55,10 @@ TERMS = {
     "N*simtime": lambda d: d["N"] * d["simtime"],
     "synapses": lambda d: d["synapses"],
     "spikes": lambda d: d["spikes"],
+    "events": lambda d: d["events"],
 }
 TERM_LABELS = {"const": "1", "N": "N_pop", "simtime": "simtime", "N*simtime": "N_pop * simtime", "synapses": "synapses",
-               "spikes": "spikes"}
+               "spikes": "spikes", "events": "synaptic events"}
 
 TIME_CANDIDATES = {
     "seed (a N + b N T)": ["N", "N*simtime"],
@@ -67,6 +68,17 @@ TIME_CANDIDATES = {
     "+ spikes": ["const", "N", "N*simtime", "spikes"],
     "+ per step + spikes": ["const", "simtime", "N", "N*simtime", "spikes"],
     "+ synapses + spikes": ["const", "N", "synapses", "N*simtime", "spikes"],
+    # per cell and ms, and per synaptic event (spike x out-degree, the run record's count): they
+    # tell apart at one simtime too, where N and N x simtime cannot
+    "per cell-ms + synaptic events": ["const", "N*simtime", "events"],
+    "synapses + per cell-ms + synaptic events": ["const", "synapses", "N*simtime", "events"],
+}
+# Building depends on the network, not on how long it runs: models without simtime beside the
+# time models (a sweep at one simtime can fit only these).
+BUILD_CANDIDATES = {
+    **TIME_CANDIDATES,
+    "constant + synapses": ["const", "synapses"],
+    "constant + N + synapses": ["const", "N", "synapses"],
 }
 MEMORY_CANDIDATES = {
     "a N": ["N"],
@@ -117,6 +129,7 @@ def frame(records: list[RunRecord], label: Configurations | None = None) -> pd.D
             continue
         row = {"configuration": label(r), "N": r.resolved.N_pop, "simtime": r.resolved.simtime, "synapses": r.synapses,
                "spikes": sum(p.estimated_spikes for p in r.cell_populations.values()),
+               "events": float("nan") if r.synaptic_events is None else r.synaptic_events,
                "memory": r.peak_rss_bytes / 2**20,
                "total": sum(r.wall_s(p) or 0.0 for p in _TOTAL_PHASES) * 1000,
                **{f"warm:{phase}": is_warm(r, phase) for phase in ("compile", "build", "total")},
@@ -125,7 +138,7 @@ def frame(records: list[RunRecord], label: Configurations | None = None) -> pd.D
             if name not in row:
                 row[name] = p.wall_s * 1000
         rows.append(row)
-    columns = ["configuration", "N", "simtime", "synapses", "spikes", "memory", "total"]
+    columns = ["configuration", "N", "simtime", "synapses", "spikes", "events", "memory", "total"]
     return pd.DataFrame(rows, columns=None if rows else columns)
 
 
@@ -135,7 +148,7 @@ def observations(records: list[RunRecord] | pd.DataFrame, phase: str) -> dict[st
     if phase not in df.columns:
         df = df.iloc[0:0].assign(**{phase: []})
     df = df.dropna(subset=[phase])
-    out = {k: df[k].to_numpy(dtype=float) for k in ("N", "simtime", "synapses", "spikes")}
+    out = {k: df[k].to_numpy(dtype=float) for k in ("N", "simtime", "synapses", "spikes", "events")}
     out["y"] = df[phase].to_numpy(dtype=float)
     return out
 
@@ -194,7 +207,8 @@ class FittedModel:
         simtime = np.broadcast_to(np.asarray(simtime, dtype=float), N.shape)
         data = {"N": N, "simtime": simtime,
                 "synapses": self.helpers.get("k1", 0.0) * N + self.helpers.get("k2", 0.0) * N**2,
-                "spikes": self.helpers.get("rate", 0.0) * N * simtime / 1000.0}
+                "spikes": self.helpers.get("rate", 0.0) * N * simtime / 1000.0,
+                "events": self.helpers.get("event_rate", 0.0) * N * simtime / 1000.0}
         frame = self._result.get_prediction(design_matrix(data, self.terms)).summary_frame(alpha=alpha)
         return {"mean": frame["mean"].to_numpy(), "low": frame["obs_ci_lower"].to_numpy(), "high": frame["obs_ci_upper"].to_numpy()}
 
@@ -231,7 +245,9 @@ def _helpers(data: dict[str, np.ndarray]) -> dict[str, float]:
     (k1, k2), _ = nnls(np.column_stack([N, N**2]), data["synapses"])
     neuron_seconds = N * data["simtime"] / 1000.0
     rate = float(data["spikes"].sum() / neuron_seconds.sum()) if neuron_seconds.sum() > 0 else 0.0
-    return {"k1": float(k1), "k2": float(k2), "rate": rate}
+    events = data["events"]
+    event_rate = float(events.sum() / neuron_seconds.sum()) if neuron_seconds.sum() > 0 and np.isfinite(events).all() else 0.0
+    return {"k1": float(k1), "k2": float(k2), "rate": rate, "event_rate": event_rate}
 
 
 def fit_phase(records: list[RunRecord | dict[str, Any]] | pd.DataFrame, backend: str, phase: str) -> FittedModel | None:
@@ -247,12 +263,14 @@ def fit_phase(records: list[RunRecord | dict[str, Any]] | pd.DataFrame, backend:
         return None
     if phase != "memory" and float(np.max(y)) < 1.0:
         return None  # a phase the backend does not have (NEST's compile): nothing to model
-    candidates = MEMORY_CANDIDATES if phase == "memory" else TIME_CANDIDATES
+    candidates = {"memory": MEMORY_CANDIDATES, "build": BUILD_CANDIDATES, "compile": BUILD_CANDIDATES}.get(phase, TIME_CANDIDATES)
     distinct_sizes = len({(n, t) for n, t in zip(data["N"], data["simtime"])})
     fitted = []
     scores = {}
     for name, terms in candidates.items():
         X = design_matrix(data, terms)
+        if not np.isfinite(X).all():
+            continue  # older records without a synaptic-event count
         # a model needs more distinct (N, simtime) points than terms, and a well-conditioned design:
         # with the in-degree held, synapses are ~ K N, and with steady rates spikes ~ r N T, so
         # such terms can be collinear and their coefficients meaningless

@@ -88,3 +88,31 @@ def test_fit_cli_json_has_r2_for_every_model(tmp_path):
     assert any(p["N_pop"] == 77169 and p["phase"] == "memory" for p in out["predictions"])
     text = subprocess.run([sys.executable, "-m", "snnbench", "fit", "--results", str(tmp_path)], capture_output=True, text=True)
     assert "sim time (ms) = " in text.stdout and "Crossovers" in text.stdout
+
+
+def test_one_simtime_fits_build_per_synapse_and_sim_per_synaptic_event():
+    """A microcircuit-like sweep: one simtime, synapses ~ N^1.3, events varying with the rate;
+    build = 500 ms + 40 ns per synapse, sim = 2 us per cell-ms + 10 ns per synaptic event."""
+    rng = np.random.default_rng(3)
+    runs = []
+    for rep in range(3):
+        for i, N in enumerate((3858, 7717, 15434, 38585, 77169)):
+            synapses = int(60 * N**1.3)
+            events = synapses * (4.0 + (-1) ** i * 1.5) * 1.5  # rate x out-degree x simtime (s)
+            sim = 2e-3 * N * 1500.0 + 1e-5 * events
+            build = 500.0 + 4e-5 * synapses
+            r = _records("x", lambda N, T: 1.0)[0]
+            r.update({"run_id": f"pd-{rep}-{N}", "resolved": {"N_pop": N, "simtime": 1500.0}, "synapses": synapses,
+                      "synaptic_events": events,
+                      "phases": {"sim": {"wall_s": sim * (1 + 0.01 * rng.standard_normal()) / 1000},
+                                 "build": {"wall_s": build * (1 + 0.01 * rng.standard_normal()) / 1000}}})
+            runs.append(r)
+    build = fit_phase(runs, "x", "build")
+    assert build is not None and "synapses" in build.terms and "simtime" not in build.name
+    coef = {c.term: c for c in build.coefficients}
+    assert coef["synapses"].ci_low <= 4e-5 <= coef["synapses"].ci_high
+    sim = fit_phase(runs, "x", "sim")
+    assert sim is not None and "events" in sim.terms
+    coef = {c.term: c for c in sim.coefficients}
+    assert coef["events"].value == pytest.approx(1e-5, rel=0.1)
+    assert "synaptic events" in sim.formula()
