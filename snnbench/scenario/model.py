@@ -1071,7 +1071,8 @@ class SonataColumn(Strict):
     cells: Annotated[int, Field(ge=10, le=200_000)] = 1000  # cells of the column (LGN sources not counted)
     lgn: Annotated[int, Field(ge=1, le=100_000)] = 200  # virtual LGN-like sources
     lgn_rate: Annotated[float, _unit("rate"), Field(gt=0)] = 15.0  # Hz, their Poisson rate
-    radius: Annotated[float, Field(gt=0)] = 400.0  # um, of the column in the x-z plane
+    # um, of the column in the x-z plane; none: 400 um x sqrt(cells / 1000), the same density at every size
+    radius: Union[Annotated[float, Field(gt=0)], None] = None
     seed: NonNegativeInt = 0
 
 
