@@ -304,6 +304,19 @@ def test_column_is_built_once_and_read_back(tmp_path, monkeypatch):
     assert load_scenario(path).model_dump() == s.model_dump() and built[0].stat().st_mtime == mtime  # the cache
 
 
+def test_n_pop_and_scale_rebuild_the_column_at_that_size(tmp_path, monkeypatch):
+    monkeypatch.setenv("SNNBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    s = load_scenario(scenario_file(tmp_path, "column = { cells = 120, lgn = 20, seed = 3 }"))
+    r = resolve(s, Overrides(N_pop=60))
+    assert r.N_pop == 60 and r.scale == 0.5 and r.overrides.N_pop == 60
+    assert r.scenario.sonata.column.cells == 60 and s.sonata.column.cells == 120  # the file's scenario is kept as it is
+    assert r.hash == resolve(s).hash  # stored under the file's hash with its overrides, as any scaled run
+    assert resolve(s, Overrides(scale=0.5)).N_pop == 60
+    assert len(list((tmp_path / "cache/sonata").glob("v1-column-*"))) == 2
+    with pytest.raises(ScenarioError, match=r"N_pop: the built column has 10 to 200,000 cells; N_pop 5 asks for 5"):
+        resolve(s, Overrides(N_pop=5))
+
+
 def test_the_column_keeps_its_density_as_it_grows():
     from snnbench.sonata.column import default_radius
 
