@@ -1,11 +1,13 @@
 """A synthetic V1-like column, built with bmtk's NetworkBuilder and written as SONATA files.
 
 SYNTHETIC: a stand-in for the Billeh et al. (2020) model that needs no download; it has that
-model's structure (a cylinder of cells in layers, excitatory and inhibitory classes, connection
-probability falling with distance in the cortical plane, LGN-like virtual inputs that drive
-layer 4 most), not its data. Every number below is snnbench's choice, made so that the column is
-active and stable at its default size; none is fitted to or taken from the Allen model. Where a
-number follows a textbook convention, the comment says which.
+model's structure (a cylinder of cells in layers, excitatory and inhibitory classes, GLIF cells
+with one receptor port per kind of input beside LIF types, connection probability falling with
+distance in the cortical plane, LGN-like virtual inputs that drive layer 4 most, a background
+input), not its data. Each number's comment says where it comes from: NEST's glif_psc defaults,
+a textbook convention, or snnbench's choice (made so that the column is active and stable at
+every size); none is fitted to or taken from the Allen model. `cells` scales it at constant
+density (the default radius grows with sqrt(cells)).
 
 The files go to a cache folder named by the parameters (and this builder's version), so a
 scenario loads them from there after the first build: `$SNNBENCH_CACHE_DIR/sonata/` (default
@@ -76,8 +78,8 @@ GLIF_PARAMS = {
     # GLIF1 (LIF): the membrane alone
     "i_glif1.json": {**_GLIF_BASE, **_NO_MECHANISM},
     # GLIF2 (LIF_R): spike-dependent threshold and a reset from the last v; the reset rule's
-    # voltage_reset_add is snnbench's choice (NEST's 18.51 mV resets 3 mV below threshold and,
-    # under this column's input, makes L4 burst at well over 100 Hz)
+    # voltage_reset_add is snnbench's choice: NEST's 18.51 mV puts a cell that spikes at threshold
+    # back within 3 mV of it (E_L + 0.2 x 26.8 + 18.51 mV), a burster under steady drive
     "e_glif2.json": {**_GLIF_BASE, **_NO_MECHANISM, "spike_dependent_threshold": True,
                      "th_spike_add": 0.37, "th_spike_decay": 0.009, "voltage_reset_fraction": 0.20,
                      "voltage_reset_add": 5.0},
