@@ -64,8 +64,8 @@ I_LIF = {"C_m": 200.0, "g_L": 20.0, "E_L": -70.0, "V_th": -52.0, "V_reset": -60.
          "tau_syn_ex": 1.0, "tau_syn_in": 3.0, "E_ex": 0.0, "E_in": -80.0, "I_e": 300.0, "V_m": -65.0}
 
 # GLIF cells (nest:glif_psc; pF, nS, mV, ms, pA, 1/ms). The membrane, threshold, after-spike
-# currents and threshold/reset rules are NEST's glif_psc defaults (one Allen cell-types fit,
-# Teeter et al. 2018), written out so the files say what they run; the flags pick the variant.
+# currents and threshold/reset rules are NEST's glif_psc defaults (as NEST 3.10's GetDefaults
+# gives them), written out so that the files say what they run; the flags pick the variant.
 # Receptor ports (tau_syn, ms; snnbench's choice, textbook synaptic time scales, one per kind of
 # input as the Allen model has one per source class): 1 recurrent excitation (AMPA-like, 2 ms),
 # 2 inhibition (GABA_A-like, 5 ms), 3 external input, LGN and background (1 ms).
@@ -101,7 +101,8 @@ RULES = {  # (source class, target class): (p_max, delay, weight onto LIF, weigh
 }
 SAME_LAYER_BOOST = 2.0  # within a layer p is this much higher (capped at 1)
 LGN_P = {"L4": 0.2, "L6": 0.05}  # LGN -> layer, distance-independent
-LGN_WEIGHT = {("e", "lif"): 120.0, ("i", "lif"): 3.0, ("e", "glif"): 60.0, ("i", "glif"): 60.0}  # pA, nS; pA onto GLIF
+# (target class, target model): pA onto iaf_psc_exp, nS onto iaf_cond_exp, pA at the alpha peak onto GLIF
+LGN_WEIGHT = {("e", "lif"): 120.0, ("i", "lif"): 3.0, ("e", "glif"): 60.0, ("i", "glif"): 60.0}
 LGN_DELAY = 1.7  # ms
 # Background onto the GLIF cells (they have no I_e; the Allen model drives every cell with a
 # background population too): BKG_SOURCES Poisson trains at BKG_RATE, each cell taking each with
