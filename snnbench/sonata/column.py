@@ -67,7 +67,7 @@ I_LIF = {"C_m": 200.0, "g_L": 20.0, "E_L": -70.0, "V_th": -52.0, "V_reset": -60.
 # currents and threshold/reset rules are NEST's glif_psc defaults (as NEST 3.10's GetDefaults
 # gives them), written out so that the files say what they run; the flags pick the variant.
 # Receptor ports (tau_syn, ms; snnbench's choice, textbook synaptic time scales, one per kind of
-# input as the Allen model has one per source class): 1 recurrent excitation (AMPA-like, 2 ms),
+# input; the Allen model's glif_psc cells have several ports too): 1 recurrent excitation (AMPA-like, 2 ms),
 # 2 inhibition (GABA_A-like, 5 ms), 3 external input, LGN and background (1 ms).
 TAU_SYN = [2.0, 5.0, 1.0]
 PORT = {"e": 1, "i": 2, "ext": 3}  # receptor_type of the edges onto GLIF cells, by source
@@ -104,8 +104,7 @@ LGN_P = {"L4": 0.2, "L6": 0.05}  # LGN -> layer, distance-independent
 # (target class, target model): pA onto iaf_psc_exp, nS onto iaf_cond_exp, pA at the alpha peak onto GLIF
 LGN_WEIGHT = {("e", "lif"): 120.0, ("i", "lif"): 3.0, ("e", "glif"): 60.0, ("i", "glif"): 60.0}
 LGN_DELAY = 1.7  # ms
-# Background onto the GLIF cells (they have no I_e; the Allen model drives every cell with a
-# background population too): BKG_SOURCES Poisson trains at BKG_RATE, each cell taking each with
+# Background onto the GLIF cells (they have no I_e; the Allen model has a background input too): BKG_SOURCES Poisson trains at BKG_RATE, each cell taking each with
 # probability BKG_P. snnbench's choice, set so that the GLIF layers fire at a few Hz.
 BKG_SOURCES, BKG_RATE, BKG_P = 100, 50.0, 0.2  # -, Hz, -
 BKG_WEIGHT = {"e": 80.0, "i": 80.0}  # pA at the alpha current's peak
