@@ -121,7 +121,8 @@ def _overrides(args: argparse.Namespace) -> Overrides:
 
 def _add_override_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("overrides")
-    g.add_argument("--N-pop", dest="N_pop", type=positive_int, metavar="N", help="total neurons (scales every scaling population)")
+    g.add_argument("--N-pop", dest="N_pop", type=positive_int, metavar="N",
+                   help="total neurons (scales every scaling population; rebuilds a built SONATA column at N cells)")
     g.add_argument("--scale", type=positive_float, help="scale factor for population sizes (instead of --N-pop)")
     g.add_argument("--K-scale", dest="K_scale", type=positive_float, metavar="K_S",
                    help="scale every in-degree (weights and DC follow as the scenario's [scaling] says)")

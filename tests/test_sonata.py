@@ -16,7 +16,7 @@ from snnbench.cli import main
 from snnbench.runner import run_in_process
 from snnbench.scenario import Overrides, ScenarioError, load_scenario, realise, resolve
 
-from .conftest import in_fresh_process
+from .conftest import in_fresh_process, requires_nest
 
 bmtk_builder = pytest.importorskip("bmtk.builder", reason="bmtk is not installed (extra 'sonata')")
 
@@ -285,13 +285,60 @@ def test_column_is_built_once_and_read_back(tmp_path, monkeypatch):
     path = scenario_file(tmp_path, "column = { cells = 120, lgn = 20, seed = 3 }")
     s = load_scenario(path)
     cells = {n: p.size for n, p in s.cell_populations.items()}
-    assert sum(cells.values()) == 120 and {"v1_L4e", "v1_L4i", "v1_L23e"} <= set(cells)
-    assert s.populations["v1_L4e"].cell_type == "IF_curr_exp" and s.populations["v1_L4i"].cell_type == "IF_cond_exp"
-    assert s.populations["lgn_lgn"].spike_file is not None
+    assert sum(cells.values()) == 120 and {"v1_L4e", "v1_L4i", "v1_L23e", "v1_L6e", "v1_L6i"} <= set(cells)
+    types = {n: (s.populations[n].cell_type, getattr(s.populations[n].parameters, "variant", None)) for n in cells}
+    assert types == {"v1_L23e": ("GLIF_curr_alpha", 3), "v1_L4e": ("GLIF_curr_alpha", 2), "v1_L5e": ("GLIF_curr_alpha", 3),
+                     "v1_L23i": ("GLIF_curr_alpha", 1), "v1_L4i": ("GLIF_curr_alpha", 1), "v1_L5i": ("GLIF_curr_alpha", 1),
+                     "v1_L6e": ("IF_curr_exp", None), "v1_L6i": ("IF_cond_exp", None)}
+    assert s.populations["v1_L4e"].parameters.tau_syn == [2.0, 5.0, 1.0]
+    assert s.populations["lgn_lgn"].spike_file is not None and s.populations["bkg_bkg"].spike_file is not None
+    # onto GLIF cells each kind of input has its port; onto the LIF types of L6, NEST's sign picks the receptor
+    receptors = {(p.pre.split("_")[0], p.post, p.receptor) for p in s.projections}
+    assert ("v1", "v1_L23e", "syn1") in receptors and ("v1", "v1_L23e", "syn2") in receptors
+    assert ("lgn", "v1_L4e", "syn3") in receptors and ("bkg", "v1_L5i", "syn3") in receptors
+    assert ("v1", "v1_L6e", "excitatory") in receptors and ("lgn", "v1_L6i", "excitatory") in receptors
+    assert not any(pre == "bkg" and post.startswith("v1_L6") for pre, post, _ in receptors)  # L6 has I_e instead
     built = list((tmp_path / "cache/sonata").glob("v1-column-*/network/v1_v1_edges.h5"))
     assert len(built) == 1
     mtime = built[0].stat().st_mtime
     assert load_scenario(path).model_dump() == s.model_dump() and built[0].stat().st_mtime == mtime  # the cache
+
+
+def test_n_pop_and_scale_rebuild_the_column_at_that_size(tmp_path, monkeypatch):
+    monkeypatch.setenv("SNNBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    s = load_scenario(scenario_file(tmp_path, "column = { cells = 120, lgn = 20, seed = 3 }"))
+    r = resolve(s, Overrides(N_pop=60))
+    assert r.N_pop == 60 and r.scale == 0.5 and r.overrides.N_pop == 60
+    assert r.scenario.sonata.column.cells == 60 and s.sonata.column.cells == 120  # the file's scenario is kept as it is
+    assert r.hash == resolve(s).hash  # stored under the file's hash with its overrides, as any scaled run
+    assert resolve(s, Overrides(scale=0.5)).N_pop == 60
+    assert len(list((tmp_path / "cache/sonata").glob("v1-column-*"))) == 2
+    with pytest.raises(ScenarioError, match=r"N_pop: the built column has 10 to 200,000 cells; N_pop 5 asks for 5"):
+        resolve(s, Overrides(N_pop=5))
+
+
+def test_the_column_keeps_its_density_as_it_grows():
+    from snnbench.sonata.column import default_radius
+
+    assert default_radius(1000) == 400.0  # the scenario's disc at its default size
+    assert default_radius(4000) == pytest.approx(800.0)  # 4x the cells on 4x the area
+
+
+@requires_nest
+def test_numba_and_nest_give_the_same_spikes_on_a_small_column(tmp_path):
+    """Exact tier on the column's mix of GLIF variants, ports and LIF types (the built column and
+    numba's compiled code stay in the user's cache: a tmp cache would recompile GLIF each run)."""
+    from snnbench.analysis.protocol import compare_exact
+
+    r = resolve(load_scenario(scenario_file(tmp_path, "column = { cells = 200, lgn = 40, seed = 3 }")),
+                Overrides(simtime=300.0))
+    network = realise(r)
+    ref = in_fresh_process(run_in_process, r, "nest", connectivity="exact", network=network)
+    out = in_fresh_process(run_in_process, r, "numba", connectivity="exact", network=network)
+    active = [n for n, p in ref.populations.items() if not p.cell_type.startswith("SpikeSource") and p.n_spikes > 0]
+    assert {"v1_L23e", "v1_L4e", "v1_L4i", "v1_L6e"} <= set(active)  # GLIF variants 3, 2, 1 and a LIF type spike
+    result = compare_exact(out, ref)
+    assert result.passed, [c for c in result.cells if not c.passed][:5]
 
 
 # ------------------------------------------------------------------------------- output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -63,14 +64,31 @@ def parse_scenario(text: str, file: str | Path = "<string>", scenario_id: str | 
         raise ScenarioError(file, [("id", "the scenario id is the file name; remove this key")])
     data["id"] = scenario_id or Path(str(file)).stem
     base_dir = Path(str(file)).parent if str(file) != "<string>" else None
+    return _from_data(data, file, base_dir)
+
+
+def _from_data(data: dict, file: str | Path, base_dir: Path | None) -> Scenario:
+    source = copy.deepcopy(data) if isinstance((data.get("sonata") or {}).get("column"), dict) else None
     if "sonata" in data:
         data = _expand_sonata(data, base_dir or Path.cwd(), file)
     try:
-        return Scenario.model_validate(data, context={"base_dir": base_dir})
+        scenario = Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
         raise from_validation_error(file, exc) from None
     except RecursionError:
         raise ScenarioError(file, [("", "nested too deeply")]) from None
+    if source is not None:
+        scenario._column_source = (source, base_dir)
+    return scenario
+
+
+def column_scenario(scenario: Scenario, cells: int) -> Scenario:
+    """`scenario`, whose SONATA circuit is snnbench's built column, with the column built at
+    `cells` cells (sonata.column.cells; the radius follows it unless the file fixes one)."""
+    source, base_dir = scenario._column_source
+    data = copy.deepcopy(source)
+    data["sonata"]["column"]["cells"] = cells
+    return _from_data(data, f"{scenario.id} (column at {cells} cells)", base_dir)
 
 
 def _expand_sonata(data: dict, base_dir: Path, file: str | Path) -> dict:

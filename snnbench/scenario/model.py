@@ -29,6 +29,7 @@ from pydantic import (
     Field,
     NonNegativeInt,
     PositiveInt,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_serializer,
@@ -1065,13 +1066,17 @@ class Expected(Strict):
         return bands
 
 
+COLUMN_CELLS = (10, 200_000)  # the sizes the built column takes (its file's key, --N-pop, --scale)
+
+
 class SonataColumn(Strict):
     """The synthetic V1-like column (snnbench.sonata.column), built with bmtk into a cache folder."""
 
-    cells: Annotated[int, Field(ge=10, le=200_000)] = 1000  # cells of the column (LGN sources not counted)
+    cells: Annotated[int, Field(ge=COLUMN_CELLS[0], le=COLUMN_CELLS[1])] = 1000  # cells of the column (LGN sources not counted)
     lgn: Annotated[int, Field(ge=1, le=100_000)] = 200  # virtual LGN-like sources
     lgn_rate: Annotated[float, _unit("rate"), Field(gt=0)] = 15.0  # Hz, their Poisson rate
-    radius: Annotated[float, Field(gt=0)] = 400.0  # um, of the column in the x-z plane
+    # um, of the column in the x-z plane; none: 400 um x sqrt(cells / 1000), the same density at every size
+    radius: Union[Annotated[float, Field(gt=0)], None] = None
     seed: NonNegativeInt = 0
 
 
@@ -1104,6 +1109,9 @@ class Scenario(Strict):
     projections: list[Projection] = Field(default_factory=list)
     expected: Union[Expected, None] = None
     sonata: Union[SonataSection, None] = None  # expanded into populations and projections by the loader
+    # The TOML data before expansion and its folder, kept by the loader for a built column, which
+    # --N-pop / --scale rebuild at another size (scenario.load.column_scenario); not part of the content.
+    _column_source: Union[tuple[dict, Any], None] = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _check_semantics(self) -> Scenario:

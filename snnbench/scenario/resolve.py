@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import ScenarioError
-from .load import scenario_hash
+from .load import column_scenario, scenario_hash
 from .model import (
     AllToAll,
     FixedInDegree,
@@ -131,6 +131,10 @@ class ResolvedScenario:
     projections: list[ResolvedProjection]
     notes: list[str] = field(default_factory=list)
     cut: str | None = None  # how a SONATA circuit was sliced (recorded with the run)
+    # The scenario as its file gives it, where `scenario` was rebuilt from it (a built SONATA
+    # column at --N-pop cells): runs are stored under the file's hash with their overrides, as
+    # every scaled run is.
+    file_scenario: Scenario | None = None
 
     @property
     def id(self) -> str:
@@ -138,7 +142,7 @@ class ResolvedScenario:
 
     @property
     def hash(self) -> str:
-        return scenario_hash(self.scenario)
+        return scenario_hash(self.file_scenario or self.scenario)
 
     @property
     def n_steps(self) -> int:
@@ -235,22 +239,28 @@ def resolve(scenario: Scenario, overrides: Overrides | None = None) -> ResolvedS
     if abs(steps - round(steps)) > _STEP_TOLERANCE * max(1.0, steps):
         raise ScenarioError(file, [("simtime", f"simtime {simtime} ms is not a multiple of dt {dt} ms")])
 
-    base = _base_n_pop(scenario)
-    if scenario.sonata is not None and (ov.N_pop is not None or (ov.scale is not None and ov.scale != 1.0)):
-        raise ScenarioError(file, [("N_pop" if ov.N_pop is not None else "scale",
-                                    "a SONATA circuit has the size of its files; cut it with --slice instead")])
-    if ov.slice is not None and scenario.sonata is None:
-        raise ScenarioError(file, [("slice", "--slice needs a scenario made from a SONATA circuit ([sonata])")])
     if ov.N_pop is not None and ov.scale is not None:
         raise ScenarioError(file, [("N_pop", "give N_pop or scale, not both")])
-    if ov.N_pop is not None:
-        if ov.N_pop <= 0:
+    file_scenario, sizes = None, ov
+    if scenario.sonata is not None and scenario.sonata.column is not None and (ov.N_pop is not None or ov.scale is not None):
+        # snnbench's built column is rebuilt at the size asked for, its density kept (sonata/column.py)
+        file_scenario, scenario = scenario, _column_at(scenario, ov, file)
+        sizes = Overrides()
+    base = _base_n_pop(scenario)
+    if scenario.sonata is not None and (sizes.N_pop is not None or (sizes.scale is not None and sizes.scale != 1.0)):
+        raise ScenarioError(file, [("N_pop" if ov.N_pop is not None else "scale",
+                                    "a SONATA circuit has the size of its files; cut it with --slice instead "
+                                    "(snnbench's built column, [sonata] column, takes --N-pop and --scale)")])
+    if ov.slice is not None and scenario.sonata is None:
+        raise ScenarioError(file, [("slice", "--slice needs a scenario made from a SONATA circuit ([sonata])")])
+    if sizes.N_pop is not None:
+        if sizes.N_pop <= 0:
             raise ScenarioError(file, [("N_pop", "expected N_pop > 0")])
         if base == 0:
             raise ScenarioError(file, [("N_pop", "no population of this scenario scales (scales = false everywhere)")])
-        scale = ov.N_pop / base
+        scale = sizes.N_pop / base
     else:
-        scale = ov.scale if ov.scale is not None else 1.0
+        scale = sizes.scale if sizes.scale is not None else 1.0
         if scale <= 0:
             raise ScenarioError(file, [("scale", "expected scale > 0")])
 
@@ -325,9 +335,24 @@ def resolve(scenario: Scenario, overrides: Overrides | None = None) -> ResolvedS
     if problems:
         raise ScenarioError(file, problems)
     return ResolvedScenario(
-        scenario=scenario, overrides=ov, dt=dt, simtime=simtime, seed=seed, scale=scale,
-        populations=pops, projections=projections, notes=notes, cut=cut,
+        scenario=scenario, overrides=ov, dt=dt, simtime=simtime, seed=seed,
+        scale=scale if file_scenario is None else scenario.sonata.column.cells / file_scenario.sonata.column.cells,
+        populations=pops, projections=projections, notes=notes, cut=cut, file_scenario=file_scenario,
     )
+
+
+def _column_at(scenario: Scenario, ov: Overrides, file: str) -> Scenario:
+    """The scenario with its built column at N_pop cells, or at scale x the file's cells."""
+    from .model import COLUMN_CELLS
+
+    key = "N_pop" if ov.N_pop is not None else "scale"
+    given = scenario.sonata.column.cells
+    cells = ov.N_pop if ov.N_pop is not None else round(given * ov.scale) if ov.scale > 0 and math.isfinite(ov.scale) else 0
+    low, high = COLUMN_CELLS
+    if not low <= cells <= high:
+        raise ScenarioError(file, [(key, f"the built column has {low} to {high:,} cells; {key} {getattr(ov, key)} "
+                                         f"asks for {cells}")])
+    return column_scenario(scenario, cells)
 
 
 def _slice(scenario: Scenario, pops: dict[str, ResolvedPopulation], text: str, file: str):
