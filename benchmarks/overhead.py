@@ -1,20 +1,21 @@
 """What an adapter costs: each backend's sim phase beside the same network in the simulator's own idiom.
 
 `benchmarks/reference/` holds VA COBA written as each simulator's users write it (PyNEST, PyNN,
-Brian2's runtime and standalone devices), each timing its simulation loop the way that
-simulator's users would. The suite `AdapterOverhead` runs, per backend, that script and one
-measured snnbench run of `vogels-abbott-coba` at its own size (N 4000, 1 s, native connectivity,
-1 thread), each in a fresh process, with the backend options that make the adapter integrate as
-the script does (Brian2: `method=euler`). It tracks the reference's loop, the adapter's sim phase,
-and the adapter's overhead, adapter sim / reference loop - 1 (the goal: below 0.2), with both
-sides the same kind of time (`reference_loop`): CPU time where the script gives its loop's (NEST's
-and PyNN's `loop_cpu_s`; Brian2's standalone binary on one thread, whose own measure is
-`std::clock()`), against the adapter's sim `cpu_s`; wall time otherwise (Brian2's runtime device),
-against its sim `wall_s`. On a shared machine the two differ by the share of a core a process gets.
+Brian2's runtime and standalone devices, ANNarchy, BrainPy), each timing its simulation loop the
+way that simulator's users would. The suite `AdapterOverhead` runs, per backend, that script and
+one measured snnbench run of `vogels-abbott-coba` at its own size (N 4000, 1 s, native
+connectivity, 1 thread), each in a fresh process, with the backend options that make the adapter
+integrate as the script does (Brian2: `method=euler`). It tracks the reference's loop, the
+adapter's sim phase, and the adapter's overhead, adapter sim / reference loop - 1 (the goal: below
+0.2), with both sides the same kind of time (`reference_loop`): CPU time where the script gives
+its loop's (`loop_cpu_s`: NEST's, PyNN's, ANNarchy's and BrainPy's scripts; Brian2's standalone
+binary on one thread, whose own measure is `std::clock()`), against the adapter's sim `cpu_s`;
+wall time otherwise (Brian2's runtime device), against its sim `wall_s`. On a shared machine the
+two differ by the share of a core a process gets.
 
 Not here: numba (snnbench's own simulator: there is no other idiom), bindsnet (BindsNET has no
 conductance-based cell: its users would write the cell the adapter writes), spinnaker and genn
-(a board; PyGeNN, which is built from source).
+(a board; PyGeNN, which is built from source), and the GPU variants (annarchy.cuda, brainpy.gpu).
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ REFERENCES = {
     "pynn.nest": (["pynn_nest_va_coba.py"], {}),
     "brian2": (["brian2_va_coba.py", "--device", "runtime"], {"method": "euler"}),
     "brian2.standalone": (["brian2_va_coba.py", "--device", "cpp_standalone"], {"method": "euler"}),
+    # ANNarchy's exponential Euler and BrainPy's exp_auto are the nearest to the adapters' default
+    # schemes (no option of theirs integrates otherwise); BrainPy in float64, the adapter's default
+    "annarchy": (["annarchy_va_coba.py"], {}),
+    "brainpy": (["brainpy_va_coba.py"], {}),
 }
 
 

@@ -146,6 +146,31 @@ def test_every_reference_script_exists_and_names_a_registered_backend():
         backend_class(backend).check_options(options)  # the matching options are the backend's own
 
 
+# Runs a script with the simulators' modules unimportable: its --help must not need them.
+_WITHOUT_SIMULATORS = """
+import runpy, sys
+class Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"nest", "pyNN", "brian2", "ANNarchy", "brainpy", "jax"}:
+            raise ImportError(f"{name} imported by --help")
+sys.meta_path.insert(0, Blocked())
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "benchmarks" / "reference").glob("*.py")))
+def test_every_reference_script_answers_help_without_its_simulator(script):
+    """Cheap (the scripts' runs are the asv suite's): each parses its arguments, and says what it is,
+    before importing its simulator."""
+    path = ROOT / "benchmarks" / "reference" / script
+    proc = subprocess.run([sys.executable, "-c", _WITHOUT_SIMULATORS, str(path), "--help"], capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    first_line = path.read_text().split('"""')[1].splitlines()[0]
+    assert " ".join(first_line.split()) in " ".join(proc.stdout.split())
+
+
 def test_overhead_sets_like_time_against_like():
     """The adapter's overhead divides CPU by CPU or wall by wall, as the reference declares."""
     from benchmarks.overhead import AdapterOverhead, reference_loop
