@@ -22,7 +22,7 @@ adds to g before the step's update, one step sooner). Refractoriness: ANNarchy's
 It prints, as one JSON line, the wall and CPU time of `Network.simulate` (one OpenMP thread by
 default) and the rates.
 
-    python3.11 benchmarks/reference/annarchy_va_coba.py [--threads T] [--directory DIR] [--scale S]
+    python3.11 benchmarks/reference/annarchy_va_coba.py [--threads T] [--directory DIR] [--seed S] [--scale S]
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="ANNarchy's OpenMP threads")
     parser.add_argument("--directory", default=os.path.join(tempfile.gettempdir(), "snnbench-reference-annarchy-va-coba"),
                         help="where ANNarchy generates and builds the network's C++")
+    parser.add_argument("--seed", type=int, default=98765, help="the network's seed (default: the scenario's)")
     parser.add_argument("--scale", type=float, default=1.0,
                         help="cells x scale at a fixed in-degree (a quick check; the comparison is at 1)")
     args = parser.parse_args()
@@ -51,7 +52,7 @@ def main() -> None:
     n_exc, n_inh = int(round(3200 * args.scale)), int(round(800 * args.scale))
     p = 0.02 / args.scale  # in-degree 80 at every scale (the scenario's scaling rule)
 
-    net = ann.Network(dt=0.1, seed=98765)
+    net = ann.Network(dt=0.1, seed=args.seed)
     net.config(num_threads=args.threads)
 
     coba = ann.Neuron(
@@ -97,7 +98,7 @@ def main() -> None:
     per_cell = spikes.get("spike")
     counts = [len(per_cell.get(rank, ())) for rank in range(n_exc + n_inh)]
     print(json.dumps({
-        "script": "annarchy_va_coba", "annarchy": ann.__release__, "threads": args.threads,
+        "script": "annarchy_va_coba", "annarchy": ann.__release__, "threads": args.threads, "seed": args.seed,
         "loop_s": loop, "loop_cpu_s": loop_cpu, "loop_clock": "wall",
         "rate_E_hz": sum(counts[:n_exc]) / n_exc, "rate_I_hz": sum(counts[n_exc:]) / n_inh,
         "synapses": int(sum(projection.nb_synapses for projection in projections)),

@@ -24,7 +24,7 @@ resets the network, and times a second run of the same length (the compiled loop
 wall time of `runner.run`, as `eval_time` measures it, and its CPU time. It prints both, the
 first call's time (`first_run_s`, compile and loop) and the rates, as one JSON line.
 
-    python3.11 benchmarks/reference/brainpy_va_coba.py [--dtype float64|float32] [--scale S]
+    python3.11 benchmarks/reference/brainpy_va_coba.py [--dtype float64|float32] [--seed S] [--scale S]
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                         help="float64 as the adapter's default on the CPU; float32 is BrainPy's")
+    parser.add_argument("--seed", type=int, default=98765, help="the network's seed (default: the scenario's)")
     parser.add_argument("--scale", type=float, default=1.0,
                         help="cells x scale at a fixed in-degree (a quick check; the comparison is at 1)")
     args = parser.parse_args()
@@ -51,7 +52,7 @@ def main() -> None:
     if args.dtype == "float64":
         bm.enable_x64()
     bm.set_dt(0.1)
-    bm.random.seed(98765)
+    bm.random.seed(args.seed)
     n_exc, n_inh = int(round(3200 * args.scale)), int(round(800 * args.scale))
     p = 0.02 / args.scale  # in-degree 80 at every scale (the scenario's scaling rule)
 
@@ -79,7 +80,7 @@ def main() -> None:
             self.projections = [
                 bp.dyn.ProjAlignPostMg2(
                     pre=pre, delay=0.2,
-                    comm=bp.dnn.EventCSRLinear(bp.conn.FixedProb(prob, pre=pre.num, post=post.num, seed=98765 + k), w),
+                    comm=bp.dnn.EventCSRLinear(bp.conn.FixedProb(prob, pre=pre.num, post=post.num, seed=args.seed + k), w),
                     syn=bp.dyn.Expon.desc(post.num, tau=tau), out=bp.dyn.COBA.desc(E=e_rev), post=post)
                 for k, (pre, post, prob, w, tau, e_rev) in enumerate(wiring)
             ]
@@ -106,7 +107,7 @@ def main() -> None:
 
     counts = {name: np.asarray(runner.mon[f"{name}.spike"]).sum(axis=0) for name in ("E", "I", "kick")}
     print(json.dumps({
-        "script": "brainpy_va_coba", "brainpy": bp.__version__, "dtype": args.dtype, "threads": 1,
+        "script": "brainpy_va_coba", "brainpy": bp.__version__, "dtype": args.dtype, "threads": 1, "seed": args.seed,
         "loop_s": loop, "loop_cpu_s": loop_cpu, "loop_clock": "wall", "first_run_s": first_run,
         "rate_E_hz": float(counts["E"].mean()), "rate_I_hz": float(counts["I"].mean()),
         "synapses": synapses, "kick_spikes": int(counts["kick"].sum()), "v_samples": int(np.asarray(runner.mon["E.V"]).shape[0]),
