@@ -300,7 +300,8 @@ def preflight(spec: RunSpec) -> tuple[Path, Any, ResolvedScenario]:
     scenario = load_scenario(scenario_file)
     resolved = resolve(scenario, spec.overrides)
     backend_class(spec.backend).check_options(spec.options)  # an OptionError (a ValueError): bad input
-    problems = backend_class(spec.backend).multiplicity_problems(resolved)
+    cls = backend_class(spec.backend)
+    problems = cls.multiplicity_problems(resolved) + cls.option_scenario_problems(resolved, spec.options)
     if problems:  # a property of the scenario, not of a run: refused before anything starts
         raise RunRefused(f"{scenario_file}: {spec.backend} cannot run it: {'; '.join(problems)}")
     if not spec.force:

@@ -117,7 +117,8 @@ def validate(scenario_name: str, candidate: str, reference: str = "nest", *, see
         ok, why = backend_class(name).validation_possible(dict(options or {}) if name == candidate else {})
         if not ok:
             raise ValidationError(f"backend {name}: {why}")
-        problems = backend_class(name).multiplicity_problems(resolved)
+        problems = backend_class(name).multiplicity_problems(resolved) + backend_class(name).option_scenario_problems(
+            resolved, dict(options or {}) if name == candidate else {})
         if problems:
             raise ValidationError(f"backend {name}: {'; '.join(problems)}")
     threads = threads or default_threads(candidate)

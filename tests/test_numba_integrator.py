@@ -113,3 +113,94 @@ def test_refractory_period_off_the_grid_is_rounded_up_as_nest_does(scenario_text
     after = (out.v_times > first + 1e-9) & (out.v_times <= first + 3.0 + 1e-9)  # before the next spike
     assert (out.v[after, 0] == -70.0).sum() == 21
     assert out.v[np.searchsorted(out.v_times, first + 2.1 + 1e-9), 0] > -70.0  # free again after 21 steps
+
+
+# ------------------------------------------------------------------------------ method=euler
+
+EULER_INPUT = """
+[populations.src]
+cell_type = "SpikeSourceArray"
+size = 1
+parameters = {{ spike_times = [3.0, 20.0, 20.5, 41.0] }}
+[[projections]]
+name = "exc"
+pre = "src"
+post = "N"
+receptor = "excitatory"
+connector = {{ type = "one_to_one" }}
+weight = {w_e}
+delay = 1.0
+[[projections]]
+name = "inh"
+pre = "src"
+post = "N"
+receptor = "inhibitory"
+connector = {{ type = "one_to_one" }}
+weight = {w_i}
+delay = 2.0
+"""
+
+
+def _euler_recurrence(cell_type, n_steps, dt, arrivals_e, arrivals_i, i_offset):
+    """v at the end of each step by forward Euler, written out step by step (CELL's parameters),
+    with the refractory clamp, threshold and reset of the exact path; arrivals_*[k] join the synapse
+    at the end of step k."""
+    cm, tau_m, v_rest, v_reset, v_thresh, tau_e, tau_i, e_e, e_i = 0.25, 10.0, -65.0, -70.0, -55.0, 2.0, 5.0, 0.0, -70.0
+    v, s_e, s_i, refr, out = -65.0, 0.0, 0.0, 0, np.empty(n_steps)
+    for k in range(n_steps):
+        if cell_type == "IF_cond_exp":
+            dv = (cm / tau_m * (v_rest - v) + s_e * (e_e - v) + s_i * (e_i - v) + i_offset) / cm
+        else:
+            dv = (v_rest - v) / tau_m + (s_e + s_i + i_offset) / cm
+        if refr > 0:
+            v, refr = v_reset, refr - 1
+        elif v + dt * dv >= v_thresh:
+            v, refr = v_reset, 20
+        else:
+            v = v + dt * dv
+        out[k] = v
+        s_e = s_e - dt * s_e / tau_e + arrivals_e[k]
+        s_i = s_i - dt * s_i / tau_i + arrivals_i[k]
+    return out
+
+
+# Weights exact in float32 (native mode stores them so; recorded as a translation).
+@pytest.mark.parametrize("cell_type, w_e, w_i", [("IF_curr_exp", 2.0, -1.0), ("IF_cond_exp", 0.125, 0.0625)])
+def test_euler_follows_the_forward_euler_recurrence(scenario_text, cell_type, w_e, w_i):
+    """method=euler: v at every step equals an Euler recurrence written independently here, through
+    synaptic input (both receptors), spikes, refractory clamps and resets."""
+    n_steps, dt, i_offset = 600, 0.1, 0.3
+    s = scenario_text(CELL.format(cell_type=cell_type, simtime=n_steps * dt, i_offset=i_offset).replace(
+        "tau_syn_I = 5.0 }", "tau_syn_I = 5.0, e_rev_I = -70.0 }" if cell_type == "IF_cond_exp" else "tau_syn_I = 5.0 }")
+        + EULER_INPUT.format(w_e=w_e, w_i=w_i))
+    out = run_in_process(resolve(s), "numba", options={"method": "euler"}).populations["N"]
+    arrivals_e, arrivals_i = np.zeros(n_steps), np.zeros(n_steps)
+    for t in (3.0, 20.0, 20.5, 41.0):  # a spike at t arrives after its delay, at the end of step (t + d)/dt - 1
+        arrivals_e[round((t + 1.0) / dt) - 1] += w_e
+        arrivals_i[round((t + 2.0) / dt) - 1] += w_i
+    expected = _euler_recurrence(cell_type, n_steps, dt, arrivals_e, arrivals_i, i_offset)
+    np.testing.assert_allclose(out.v[:, 0], expected, rtol=0, atol=1e-9)
+    assert 1 <= out.n_spikes < 20  # the input made it spike and the clamp held
+    exact = run_in_process(resolve(s), "numba").populations["N"]
+    assert np.abs(exact.v[:, 0] - out.v[:, 0]).max() > 1e-3  # another scheme, not the exact one relabelled
+
+
+def test_euler_refuses_other_cell_types_before_the_run(tmp_path, capsys, scenario_text):
+    from snnbench import cli
+    from snnbench.backends import backend_class
+
+    from .conftest import MINIMAL
+
+    alpha = MINIMAL.replace('cell_type = "IF_curr_exp"', 'cell_type = "IF_curr_alpha"')
+    (tmp_path / "alpha.toml").write_text(alpha)
+    rc = cli.main(["run", str(tmp_path / "alpha.toml"), "--backend", "numba", "--option", "method=euler",
+                   "--results", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert rc == cli.EXIT_BAD_INPUT
+    assert "alpha.toml" in err and "population N: method=euler applies to IF_cond_exp and IF_curr_exp only" in err
+    assert "IF_curr_alpha" in err and not (tmp_path / "r" / "runs.jsonl").exists()
+    numba = backend_class("numba")
+    assert numba(options={"method": "exact"}).supports(resolve(scenario_text(alpha)), "native") == []
+    for cell_type in ("IF_curr_exp", "IF_cond_exp"):
+        lif = resolve(scenario_text(MINIMAL.replace('"IF_curr_exp"', f'"{cell_type}"')))
+        assert numba(options={"method": "euler"}).supports(lif, "native") == []

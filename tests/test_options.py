@@ -162,7 +162,18 @@ def test_worker_side_supports_refuses_too():
 
     resolved = resolve(load_scenario("vogels-abbott-cuba"), Overrides(N_pop=200, simtime=10.0))
     problems = backend_class("numba")(options={"turbo": 1}).supports(resolved, "native")
-    assert problems == ["unknown option 'turbo' (numba accepts no options)"]
+    assert problems == ["unknown option 'turbo' (numba accepts: method (str: exact|euler, default exact))"]
+
+
+def test_numba_method_round_trips_in_the_record(tmp_path):
+    store = ResultStore(tmp_path)
+    spec = RunSpec(scenario="vogels-abbott-coba", backend="numba", overrides=Overrides(N_pop=200, simtime=20.0),
+                   options={"method": "euler"})
+    record = run_isolated(spec, store)
+    assert record.failure is None and record.options == {"method": "euler"}
+    assert any("method=euler" in t["detail"] for t in record.translations)
+    (stored,) = store.runs()
+    assert stored.options == {"method": "euler"}
 
 
 # ------------------------------------------------------------------------------ the registry
@@ -191,5 +202,5 @@ def test_list_shows_options_and_extra_backends_still_register(tmp_path, fault_ba
     proc = subprocess.run([sys.executable, "-m", "snnbench", "list", "--options"], capture_output=True, text=True,
                           cwd=tmp_path, timeout=120)
     assert proc.returncode == 0
-    assert "cache (str: warm|cold, default warm)" in proc.stdout and "numba: none" in proc.stdout
-    assert "fault.raise: none" in proc.stdout
+    assert "cache (str: warm|cold, default warm)" in proc.stdout and "nest: none" in proc.stdout
+    assert "  fault.raise\n    method (str: exact|euler, default exact)" in proc.stdout  # numba's, inherited

@@ -271,7 +271,13 @@ class Backend(ABC):
             synapse = proj.spec.synapse
             if synapse is not None and synapse.rule not in self.plasticity_rules:
                 problems.append(f"projection {proj.label}: plastic synapse {synapse.describe} is not supported ({self.plasticity_refusal})")
-        return problems + self.multiplicity_problems(resolved)
+        return problems + self.multiplicity_problems(resolved) + self.option_scenario_problems(resolved, self.options)
+
+    @classmethod
+    def option_scenario_problems(cls, resolved: ResolvedScenario, options: dict[str, Any] | None) -> list[str]:
+        """What a run's options ask of `resolved` that this backend cannot do (an integration method
+        for a cell type it has no such scheme for): checked with the scenario, before any run (bad input)."""
+        return []
 
     @classmethod
     def multiplicity_problems(cls, resolved: ResolvedScenario) -> list[str]:

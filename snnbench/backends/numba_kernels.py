@@ -16,6 +16,12 @@ IF_cond_exp (NEST iaf_cond_exp order; NEST integrates with an adaptive RK45 inst
 The per-step coefficients (P22, P21, P20, decays, step means) are `snnbench.models.lif`'s, put
 into one row of floats per population (`group_parameters`) for the compiled loop.
 
+Forward Euler (the backend's option method=euler, `models.lif`'s euler_propagators): IF_curr_exp
+is the same loop with Euler's coefficients in the row; IF_cond_exp is a kind of its own,
+COND_EULER, without the exponential and the division by g_tot:
+    v <- v + dt/cm (g_l v_rest + i_offset + g_e E_e + g_i E_i - (g_l + g_e + g_i) v)
+with the conductances at the start of the step; the same refractory clamp, threshold and reset.
+
 A spike at the end of step k (time (k+1)*dt) with a delay of d steps is added to the ring buffer
 slot (k + d) mod L (L a power of two above the largest delay), read at the end of step k + d: it arrives at (k+1+d)*dt, as in NEST. Source
 spikes at time m*dt are emitted in step m-1, as NEST's spike_generator does.
@@ -39,7 +45,7 @@ from numba import njit, prange
 
 from . import numba_cells
 
-from ..models.lif import propagators
+from ..models.lif import SCHEMES
 
 # Columns of the per-group parameter table `prm` (one row per population: cells of a group
 # share their parameters, so the inner loops work on scalars).
@@ -50,11 +56,14 @@ DEC_E, DEC_I = 14, 15  # synaptic decay over one step
 N_PRM = 16
 
 CURR, COND = 0, 1
+COND_EULER = 9  # after numba_cells' kinds (2-8)
 
 
-def group_parameters(cm, tau_m, tau_syn_e, tau_syn_i, v_rest, v_reset, v_thresh, i_offset, e_rev_e, e_rev_i, dt):
-    """One row of `prm` for a group of identical cells; the propagators are `models.lif`'s."""
-    p = propagators(cm, tau_m, tau_syn_e, tau_syn_i, dt)
+def group_parameters(cm, tau_m, tau_syn_e, tau_syn_i, v_rest, v_reset, v_thresh, i_offset, e_rev_e, e_rev_i, dt,
+                     method="exact"):
+    """One row of `prm` for a group of identical cells; the propagators are `models.lif`'s, of the
+    scheme `method` (exact or euler)."""
+    p = SCHEMES[method](cm, tau_m, tau_syn_e, tau_syn_i, dt)
     row = np.zeros(N_PRM)
     row[P22], row[P21E], row[P21I], row[P20] = p.p22, p.p21e, p.p21i, p.p20
     row[G_L], row[CM], row[AVG_E], row[AVG_I] = p.g_l, cm, p.avg_e, p.avg_i
@@ -64,12 +73,19 @@ def group_parameters(cm, tau_m, tau_syn_e, tau_syn_i, v_rest, v_reset, v_thresh,
     return row
 
 
-def population_parameters(parameters, dt):
+def population_parameters(parameters, dt, method="exact"):
     """`group_parameters` of a scenario population's parameters (IFCurrExpParameters, IFCondExpParameters;
     the reversal potentials are unused by IF_curr_exp and left 0)."""
     q = parameters
     return group_parameters(q.cm, q.tau_m, q.tau_syn_E, q.tau_syn_I, q.v_rest, q.v_reset, q.v_thresh, q.i_offset,
-                            getattr(q, "e_rev_E", 0.0), getattr(q, "e_rev_I", 0.0), dt)
+                            getattr(q, "e_rev_E", 0.0), getattr(q, "e_rev_I", 0.0), dt, method)
+
+
+def group_kind(cell_type, method="exact"):
+    """The loop's kind of a LIF-exp population integrated with `method`."""
+    if cell_type == "IF_curr_exp":
+        return CURR  # Euler's coefficients go into the same update
+    return COND_EULER if method == "euler" else COND
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -172,6 +188,29 @@ def _update_cond(p, r_steps, dt, v, syn_e, syn_i, refr, arrive_e, arrive_i, spik
         arrive_i[i] = 0.0
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def _update_cond_euler(p, r_steps, dt, v, syn_e, syn_i, refr, arrive_e, arrive_i, spiked):
+    """One step of a group's slice of IF_cond_exp cells by forward Euler (Brian2's method='euler'),
+    in the same order as `_update_cond`; branch-free, so that the loop vectorises."""
+    v_reset, v_thresh = p[V_RESET], p[V_THRESH]
+    g_l, e_e, e_i = p[G_L], p[E_E], p[E_I]
+    leak_drive = g_l * p[V_REST] + p[I_OFF]
+    dec_e, dec_i = p[DEC_E], p[DEC_I]
+    dt_over_cm = dt / p[CM]
+    for i in range(v.shape[0]):
+        ge = syn_e[i]
+        gi = syn_i[i]
+        vi = v[i]
+        vi = vi + dt_over_cm * (leak_drive + ge * e_e + gi * e_i - (g_l + ge + gi) * vi)
+        r = refr[i]
+        crossed = (r <= 0) & (vi >= v_thresh)
+        v[i] = v_reset if (r > 0) | crossed else vi
+        refr[i], syn_e[i], syn_i[i] = _end_step(crossed, r, r_steps, ge, gi, dec_e, dec_i, arrive_e[i], arrive_i[i])
+        spiked[i] = crossed
+        arrive_e[i] = 0.0
+        arrive_i[i] = 0.0
+
+
 # Cells looked at together when listing a step's spikes (see `_list_spikes`).
 _SCAN_CHUNK = 64
 
@@ -226,6 +265,9 @@ def _block_steps(b, k0, k1, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_ref
             elif kind == COND:
                 _update_cond(prm[g], grp_refr[g], dt, v[lo:hi], syn_e[lo:hi], syn_i[lo:hi], refr[lo:hi],
                              ring[slot, 0, lo:hi], ring[slot, 1, lo:hi], spiked[lo:hi])
+            elif kind == COND_EULER:
+                _update_cond_euler(prm[g], grp_refr[g], dt, v[lo:hi], syn_e[lo:hi], syn_i[lo:hi], refr[lo:hi],
+                                   ring[slot, 0, lo:hi], ring[slot, 1, lo:hi], spiked[lo:hi])
             elif kind == numba_cells.GLIF:  # one input row per receptor port
                 numba_cells.update_glif(prm[g], grp_refr[g], v[lo:hi], aux[lo:hi], refr[lo:hi], ring[slot, :, lo:hi], spiked[lo:hi])
             else:
@@ -255,8 +297,8 @@ def advance(k0, k1, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, sy
             rec_ids, v_rec):
     """Advance from step k0 to k1; return the step reached (< k1 when the spike buffer needs room).
 
-    Group g (a population) holds cells grp_lo[g]:grp_hi[g], of kind grp_kind[g] (CURR, COND or
-    one of numba_cells' kinds), with parameters prm[g] (and aux state, for numba_cells' kinds). ring[slot, receptor, cell] holds the input arriving at the end of
+    Group g (a population) holds cells grp_lo[g]:grp_hi[g], of kind grp_kind[g] (CURR, COND,
+    COND_EULER or one of numba_cells' kinds), with parameters prm[g] (and aux state, for numba_cells' kinds). ring[slot, receptor, cell] holds the input arriving at the end of
     step `slot` (mod its length). Steps go in runs of at most blk_cnt.shape[0] (the shortest delay,
     in steps): a spike lands a delay or more after its step, so the spikes of one run are
     delivered at the start of the next, and the threads meet once per run, not once per step.

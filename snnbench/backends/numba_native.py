@@ -36,6 +36,7 @@ import numpy as np
 from ..scenario.model import CELL_TYPES, MULTI_RECEPTOR, PLASTICITY_RULES, receptor_index
 from ..scenario.realise import ProjectionArrays, rng_for, sample
 from ..scenario.resolve import ResolvedPopulation, ResolvedScenario
+from .base import Option
 from .common.template import SimulatorBackend
 from .nest import plasticity_problems, weight_factor
 
@@ -46,6 +47,13 @@ _PROGRESS_EVERY_S = 2.0
 # The most steps the loop runs between two deliveries (and two meetings of its threads); fewer when
 # a delay is shorter (numba_kernels.advance). Each step of a run keeps its spike lists until the next.
 _MAX_RUN_STEPS = 8
+# The integration schemes of the IF_cond_exp and IF_curr_exp cells (models.lif.SCHEMES): exact is
+# NEST's (validated, the default); euler is forward Euler, Brian2's method='euler'.
+EULER_CELL_TYPES = ("IF_cond_exp", "IF_curr_exp")
+METHOD_OPTION = Option("method", str, "exact", "integration of the IF_cond_exp and IF_curr_exp cells: exact, NEST's "
+                       "scheme (exact propagators; step-mean conductances and exponential Euler for IF_cond_exp), as "
+                       "validated; euler: forward Euler, as Brian2's method='euler' (faster, less accurate)",
+                       choices=("exact", "euler"))
 
 
 class NumbaBackend(SimulatorBackend):
@@ -58,6 +66,15 @@ class NumbaBackend(SimulatorBackend):
     source_multiplicity = True  # a source step repeated k times is delivered k times (k x weight)
     plasticity_rules = PLASTICITY_RULES
     cell_types = CELL_TYPES  # every cell type snnbench has (numba_kernels, numba_cells)
+    accepted_options = (METHOD_OPTION,)
+
+    @classmethod
+    def option_scenario_problems(cls, resolved: ResolvedScenario, options) -> list[str]:
+        if (options or {}).get("method") != "euler":
+            return []
+        return [f"population {name}: method=euler applies to IF_cond_exp and IF_curr_exp only; {pop.cell_type} has no "
+                "forward-Euler kernel here (it keeps its NEST model's scheme, numba_cells)"
+                for name, pop in resolved.cells.items() if pop.cell_type not in EULER_CELL_TYPES]
 
     def supports(self, resolved: ResolvedScenario, mode: str) -> list[str]:
         # numba's plastic synapses follow NEST's algorithm: the whole delay dendritic, K- per post cell
@@ -74,6 +91,13 @@ class NumbaBackend(SimulatorBackend):
         os.environ.setdefault("OMP_WAIT_POLICY", "passive")
         self.info["omp_wait_policy"] = os.environ["OMP_WAIT_POLICY"]
         import numba
+        from numba.core.registry import cpu_target
+
+        # numba's own start-up: the first time it loads a cached kernel, its CPU target imports
+        # every implementation module (numba.np.arraymath imports scipy.linalg to look for a BLAS).
+        # Done here, with the simulator's import, so that the compile phase measures loading
+        # snnbench's kernels (docs/full-scale.md, "Warm compile"). The same call the cache makes.
+        cpu_target.target_context.refresh()
 
         from . import numba_cells, numba_connect, numba_kernels
 
@@ -113,8 +137,13 @@ class NumbaBackend(SimulatorBackend):
             # native mode starts from the same v as the harness's realisation.
             v_init = sample(v_init, rng_for(self.resolved.seed, "v_init", name), pop.size)
         dt, C = self.resolved.dt, self.cells
-        if pop.cell_type in ("IF_cond_exp", "IF_curr_exp"):
-            kind, row = (K.COND if pop.cell_type == "IF_cond_exp" else K.CURR), K.population_parameters(q, dt)
+        if pop.cell_type in EULER_CELL_TYPES:
+            method = self.option("method")
+            kind, row = K.group_kind(pop.cell_type, method), K.population_parameters(q, dt, method)
+            if method != METHOD_OPTION.default:
+                self.translate(f"{pop.cell_type} integration", f"{name}: method={method} (the run's option): forward Euler "
+                               "for v and the synaptic variables, each advanced by dt times its derivative at the step's "
+                               "start, instead of NEST's exact scheme (the validated default)")
         else:
             kind, row = C.KINDS[pop.cell_type], C.group_row(pop.cell_type, q, dt, K.N_PRM)
         # Izhikevich has no refractory period; HH's is NEST's 2 ms without spikes (numba_cells)

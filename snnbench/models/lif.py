@@ -11,6 +11,17 @@ IF_cond_exp: the conductances decay exactly; over a step the membrane sees their
 g tau_syn/dt (1 - exp(-dt/tau_syn)) (`avg_e`, `avg_i`), and v is integrated exactly for that
 constant conductance (exponential Euler). Units are PyNN's: nF, ms, mV, nA, uS.
 
+Forward Euler (numba's option method=euler; Brian2's `method='euler'`, as its COBA/CUBA
+examples write these cells): every variable advances by dt times its derivative at the start of
+the step. Faster (no exponential per cell and step), less accurate.
+
+    IF_curr_exp:  v <- v + dt ((v_rest - v)/tau_m + (I_e + I_i + i_offset)/cm)
+                  which is the exact form above with P22 = 1 - dt/tau_m, P21 = P20 = dt/cm
+    IF_cond_exp:  v <- v + dt/cm (g_l (v_rest - v) + g_e (E_e - v) + g_i (E_i - v) + i_offset)
+    both:         I <- I (1 - dt/tau_syn),  g <- g (1 - dt/tau_syn)
+`euler_propagators` gives these coefficients in the same `Propagators` (step means 1: the
+conductances at the start of the step).
+
 The numba simulator puts these numbers into one row of floats per population for its compiled
 loop (`numba_kernels.group_parameters`).
 """
@@ -70,7 +81,26 @@ def propagators(cm: float, tau_m: float, tau_syn_e: float, tau_syn_i: float, dt:
     )
 
 
-def cell_propagators(parameters, dt: float) -> Propagators:
+def euler_propagators(cm: float, tau_m: float, tau_syn_e: float, tau_syn_i: float, dt: float) -> Propagators:
+    """Forward Euler's coefficients, in the places of the exact ones (see the module's docstring)."""
+    return Propagators(
+        p22=1.0 - dt / tau_m,
+        p21e=dt / cm,
+        p21i=dt / cm,
+        p20=dt / cm,
+        dec_e=1.0 - dt / tau_syn_e,
+        dec_i=1.0 - dt / tau_syn_i,
+        avg_e=1.0,
+        avg_i=1.0,
+        g_l=cm / tau_m,
+    )
+
+
+# The integration schemes of the LIF-exp cells: name -> the coefficients' function.
+SCHEMES = {"exact": propagators, "euler": euler_propagators}
+
+
+def cell_propagators(parameters, dt: float, method: str = "exact") -> Propagators:
     """Propagators of a scenario population's parameters (IFCurrExpParameters, IFCondExpParameters)."""
     p = parameters
-    return propagators(p.cm, p.tau_m, p.tau_syn_E, p.tau_syn_I, dt)
+    return SCHEMES[method](p.cm, p.tau_m, p.tau_syn_E, p.tau_syn_I, dt)
