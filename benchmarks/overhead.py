@@ -13,7 +13,9 @@ binary on one thread, whose own measure is `std::clock()`), against the adapter'
 wall time otherwise (Brian2's runtime device), against its sim `wall_s`. On a shared machine the
 two differ by the share of a core a process gets.
 
-Not here: numba (snnbench's own simulator: there is no other idiom), bindsnet (BindsNET has no
+numba, snnbench's own simulator, has no idiom of its own: it runs with `method=euler` beside Brian2's
+standalone script, the same network by the same scheme written as Brian2's users write it (its
+"overhead" is the kernel against Brian2's generated C++). Not here: bindsnet (BindsNET has no
 conductance-based cell: its users would write the cell the adapter writes), spinnaker and genn
 (a board; PyGeNN, which is built from source), and the GPU variants (annarchy.cuda, brainpy.gpu).
 """
@@ -39,6 +41,7 @@ REFERENCES = {
     # schemes (no option of theirs integrates otherwise); BrainPy in float64, the adapter's default
     "annarchy": (["annarchy_va_coba.py"], {}),
     "brainpy": (["brainpy_va_coba.py"], {}),
+    "numba": (["brian2_va_coba.py", "--device", "cpp_standalone"], {"method": "euler"}),
 }
 
 

@@ -181,8 +181,23 @@ def test_euler_follows_the_forward_euler_recurrence(scenario_text, cell_type, w_
     expected = _euler_recurrence(cell_type, n_steps, dt, arrivals_e, arrivals_i, i_offset)
     np.testing.assert_allclose(out.v[:, 0], expected, rtol=0, atol=1e-9)
     assert 1 <= out.n_spikes < 20  # the input made it spike and the clamp held
+    single = run_in_process(resolve(s), "numba", options={"method": "euler", "dtype": "float32"}).populations["N"]
+    assert single.v.dtype == np.float64 and np.array_equal(single.spike_time, out.spike_time)
+    np.testing.assert_allclose(single.v[:, 0], expected, rtol=0, atol=1e-3)  # float32 v: ulps of ~4e-6 mV a step add up
+    assert np.abs(single.v[:, 0] - expected).max() > 1e-9  # ... and float32 it is
     exact = run_in_process(resolve(s), "numba").populations["N"]
     assert np.abs(exact.v[:, 0] - out.v[:, 0]).max() > 1e-3  # another scheme, not the exact one relabelled
+
+
+def test_float32_state_needs_euler(scenario_text):
+    from snnbench.backends import backend_class
+
+    from .conftest import MINIMAL
+
+    r, numba = resolve(scenario_text(MINIMAL)), backend_class("numba")
+    assert numba.option_scenario_problems(r, {"dtype": "float32"}) == [
+        "dtype=float32 needs method=euler (the exact scheme's kernels are float64)"]
+    assert numba(options={"method": "euler", "dtype": "float32"}).supports(r, "native") == []
 
 
 def test_euler_refuses_other_cell_types_before_the_run(tmp_path, capsys, scenario_text):

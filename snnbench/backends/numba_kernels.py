@@ -149,9 +149,10 @@ def _end_step(crossed, r, r_steps, g_e, g_i, dec_e, dec_i, in_e, in_i):
 def _update_curr(p, r_steps, v, syn_e, syn_i, refr, arrive_e, arrive_i, spiked):
     """One step of a group's slice of IF_curr_exp cells, in NEST iaf_psc_exp's order (loops from 0
     over slices, so that no index can be negative and the loop vectorises)."""
-    v_rest, v_reset, v_thresh = p[V_REST], p[V_RESET], p[V_THRESH]
-    p22, p21e, p21i, drive = p[P22], p[P21E], p[P21I], p[P20] * p[I_OFF]
-    dec_e, dec_i = p[DEC_E], p[DEC_I]
+    f = v.dtype.type  # the state's float type: float32 state computes in float32 (float64: no change)
+    v_rest, v_reset, v_thresh = f(p[V_REST]), f(p[V_RESET]), f(p[V_THRESH])
+    p22, p21e, p21i, drive = f(p[P22]), f(p[P21E]), f(p[P21I]), f(p[P20] * p[I_OFF])
+    dec_e, dec_i = f(p[DEC_E]), f(p[DEC_I])
     for i in range(v.shape[0]):
         r = refr[i]
         vi = v[i]
@@ -191,12 +192,14 @@ def _update_cond(p, r_steps, dt, v, syn_e, syn_i, refr, arrive_e, arrive_i, spik
 @njit(cache=True, nogil=True, error_model="numpy")
 def _update_cond_euler(p, r_steps, dt, v, syn_e, syn_i, refr, arrive_e, arrive_i, spiked):
     """One step of a group's slice of IF_cond_exp cells by forward Euler (Brian2's method='euler'),
-    in the same order as `_update_cond`; branch-free, so that the loop vectorises."""
-    v_reset, v_thresh = p[V_RESET], p[V_THRESH]
-    g_l, e_e, e_i = p[G_L], p[E_E], p[E_I]
-    leak_drive = g_l * p[V_REST] + p[I_OFF]
-    dec_e, dec_i = p[DEC_E], p[DEC_I]
-    dt_over_cm = dt / p[CM]
+    in the same order as `_update_cond`; branch-free, so that the loop vectorises. In the state's
+    float type (native mode's option dtype=float32: twice the cells per vector instruction)."""
+    f = v.dtype.type
+    v_reset, v_thresh = f(p[V_RESET]), f(p[V_THRESH])
+    g_l, e_e, e_i = f(p[G_L]), f(p[E_E]), f(p[E_I])
+    leak_drive = f(p[G_L] * p[V_REST] + p[I_OFF])
+    dec_e, dec_i = f(p[DEC_E]), f(p[DEC_I])
+    dt_over_cm = f(dt / p[CM])
     for i in range(v.shape[0]):
         ge = syn_e[i]
         gi = syn_i[i]
@@ -346,10 +349,11 @@ def advance(k0, k1, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, sy
     return k1
 
 
-def warm_up(resolved=None) -> dict:
+def warm_up(resolved=None, state_dtype=np.float64) -> dict:
     """Compile the kernels (or load them from numba's cache) on a tiny network, with native
-    mode's float32 weights, and the drawing kernels `resolved` needs; report the cache state.
-    Exact mode's float64 variant is loaded (or compiled) when the build first calls it."""
+    mode's float32 weights and state of `state_dtype`, and the drawing kernels `resolved` needs;
+    report the cache state. Exact mode's float64 variant is loaded (or compiled) when the build
+    first calls it."""
     from . import numba_connect
 
     prm = np.stack([group_parameters(1.0, 20.0, 5.0, 5.0, -65.0, -65.0, -50.0, 0.0, 0.0, -70.0, 0.1)] * 2)
@@ -358,7 +362,7 @@ def warm_up(resolved=None) -> dict:
         advance(
             0, 1, 0.1, np.array([0, 2], dtype=np.int64), np.array([0, 1], dtype=np.int64), np.array([1, 2], dtype=np.int64),
             np.array([CURR, COND], dtype=np.int8), prm, i64(2),
-            np.zeros(2), np.zeros(2), np.zeros(2), i64(2), np.zeros((2, numba_cells.N_AUX)),
+            np.zeros(2, state_dtype), np.zeros(2, state_dtype), np.zeros(2, state_dtype), i64(2), np.zeros((2, numba_cells.N_AUX)),
             i64(3), i64(0, 2), np.zeros(0, dtype=np.int8), np.zeros(0), i64(0), np.zeros(0, dtype=np.int32),
             np.zeros(0, dtype=w_dtype), np.zeros(0, dtype=np.int16), np.zeros((2, 2, 2), dtype=w_dtype),
             i64(2), i64(0), i64(2), i64(2), i64(2), np.zeros(2, dtype=np.bool_), i64(1, 1, 2), i64(1, 1),

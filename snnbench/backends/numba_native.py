@@ -54,6 +54,9 @@ METHOD_OPTION = Option("method", str, "exact", "integration of the IF_cond_exp a
                        "scheme (exact propagators; step-mean conductances and exponential Euler for IF_cond_exp), as "
                        "validated; euler: forward Euler, as Brian2's method='euler' (faster, less accurate)",
                        choices=("exact", "euler"))
+DTYPE_OPTION = Option("dtype", str, "float64", "floating-point type of the cells' state (v, synaptic variables) and "
+                      "of their update; float32 only with method=euler",
+                      choices=("float64", "float32"))
 
 
 class NumbaBackend(SimulatorBackend):
@@ -66,12 +69,14 @@ class NumbaBackend(SimulatorBackend):
     source_multiplicity = True  # a source step repeated k times is delivered k times (k x weight)
     plasticity_rules = PLASTICITY_RULES
     cell_types = CELL_TYPES  # every cell type snnbench has (numba_kernels, numba_cells)
-    accepted_options = (METHOD_OPTION,)
+    accepted_options = (METHOD_OPTION, DTYPE_OPTION)
 
     @classmethod
     def option_scenario_problems(cls, resolved: ResolvedScenario, options) -> list[str]:
-        if (options or {}).get("method") != "euler":
-            return []
+        options = options or {}
+        if options.get("method") != "euler":
+            return ["dtype=float32 needs method=euler (the exact scheme's kernels are float64)"] if (
+                options.get("dtype") == "float32") else []
         return [f"population {name}: method=euler applies to IF_cond_exp and IF_curr_exp only; {pop.cell_type} has no "
                 "forward-Euler kernel here (it keeps its NEST model's scheme, numba_cells)"
                 for name, pop in resolved.cells.items() if pop.cell_type not in EULER_CELL_TYPES]
@@ -107,7 +112,7 @@ class NumbaBackend(SimulatorBackend):
         self.kernels, self.connect, self.cells = numba_kernels, numba_connect, numba_cells
 
     def compile(self, resolved: ResolvedScenario) -> None:
-        self.info.update(self.kernels.warm_up(resolved))
+        self.info.update(self.kernels.warm_up(resolved, np.dtype(self.option("dtype")).type))
         if any(proj.spec.synapse is not None for proj in resolved.projections):
             from . import numba_plastic
 
@@ -187,11 +192,14 @@ class NumbaBackend(SimulatorBackend):
         width = max([K.N_PRM] + [g[3].size for g in self.groups])
         self.prm = np.stack([np.pad(g[3], (0, width - g[3].size)) for g in self.groups]) if self.groups else np.zeros((0, K.N_PRM))
         self.grp_refr = np.array([g[4] for g in self.groups], dtype=np.int64)
-        self.v = np.concatenate([g[5] for g in self.groups]) if self.groups else np.zeros(0)
+        state = np.dtype(self.option("dtype"))
+        if state != np.float64:
+            self.translate("state", f"v and the synaptic variables stored and updated in {state} (the run's option dtype)")
+        self.v = (np.concatenate([g[5] for g in self.groups]) if self.groups else np.zeros(0)).astype(state)
         width = max([self.cells.N_AUX] + [g[6].shape[1] for g in self.groups])
         self.aux = (np.concatenate([np.pad(g[6], ((0, 0), (0, width - g[6].shape[1]))) for g in self.groups]) if self.groups
                     else np.zeros((0, self.cells.N_AUX)))
-        self.syn_e, self.syn_i = np.zeros(n), np.zeros(n)
+        self.syn_e, self.syn_i = np.zeros(n, state), np.zeros(n, state)
         self.refr = np.zeros(n, dtype=np.int64)
         plastic_delay = max((int(d.max()) for _, d in self.plastic.values() if d.size), default=0)
         ring_len = 1 << int(max(self.layout.max_delay_steps, plastic_delay)).bit_length()  # a power of two > the largest delay
