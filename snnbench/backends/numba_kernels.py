@@ -193,7 +193,7 @@ def _update_cond(p, r_steps, dt, v, syn_e, syn_i, refr, arrive_e, arrive_i, spik
 def _update_cond_euler(p, r_steps, dt, v, syn_e, syn_i, refr, arrive_e, arrive_i, spiked):
     """One step of a group's slice of IF_cond_exp cells by forward Euler (Brian2's method='euler'),
     in the same order as `_update_cond`; branch-free, so that the loop vectorises. In the state's
-    float type (native mode's option dtype=float32: twice the cells per vector instruction)."""
+    float type (the option dtype=float32: twice the cells per vector instruction)."""
     f = v.dtype.type
     v_reset, v_thresh = f(p[V_RESET]), f(p[V_THRESH])
     g_l, e_e, e_i = f(p[G_L]), f(p[E_E]), f(p[E_I])
