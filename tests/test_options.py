@@ -162,7 +162,8 @@ def test_worker_side_supports_refuses_too():
 
     resolved = resolve(load_scenario("vogels-abbott-cuba"), Overrides(N_pop=200, simtime=10.0))
     problems = backend_class("numba")(options={"turbo": 1}).supports(resolved, "native")
-    assert problems == ["unknown option 'turbo' (numba accepts: method (str: exact|euler, default exact))"]
+    assert problems == ["unknown option 'turbo' (numba accepts: method (str: exact|euler, default exact), "
+                        "dtype (str: float64|float32, default float64))"]
 
 
 def test_numba_method_round_trips_in_the_record(tmp_path):
