@@ -3,7 +3,8 @@
 Clock-driven, dt steps, every PyNN cell type in its NEST model's update order: exact
 integration for the linear types, NEST's adaptive RKF45 for IF_cond_alpha, AdEx and HH, NEST's
 forward Euler for Izhikevich (see `numba_kernels`, `numba_cells`), axonal delays through a ring
-buffer. Cells are split into one contiguous target block per thread; a run of steps (up to the
+buffer. Options: `method=euler` integrates IF_cond_exp and IF_curr_exp by forward Euler instead
+(Brian2's method='euler'), `dtype=float32` then holds their state in float32. Cells are split into one contiguous target block per thread; a run of steps (up to the
 shortest delay) is one parallel region in which each thread delivers the previous run's spikes
 onto its own cells and updates them step by step (no atomics; the raster depends neither on the
 thread count nor on the run length).
