@@ -43,7 +43,7 @@ def poisson_input(path: Path, population: str, n: int, rate_hz: float, duration_
 
 def with_input(simulation: Path, folder: Path, inputs: dict[str, Path], tstop: float, dt: float) -> Path:
     """A copy of a simulation config (in `folder`) with other spike inputs, run length and output folder."""
-    config = sf.read_config(simulation)
+    config = _absolute_paths(sf.read_config(simulation), simulation.parent)
     config["run"] = {**config.get("run", {}), "tstop": tstop, "dt": dt}
     config["inputs"] = {f"{pop}_spikes": {"input_type": "spikes", "module": "sonata", "input_file": str(file),
                                           "node_set": pop} for pop, file in inputs.items()}
@@ -55,9 +55,26 @@ def with_input(simulation: Path, folder: Path, inputs: dict[str, Path], tstop: f
     return path
 
 
-def run_pointnet(config: Path, scenario, timeout: float = 1800.0) -> SimulationOutput:
-    """Run `config` with bmtk's pointnet; the spikes per node type of `scenario`'s populations."""
-    proc = subprocess.run([sys.executable, "-c", _POINTNET, str(config)], capture_output=True, text=True, timeout=timeout)
+_PATH_KEYS = ("network", "circuit", "node_sets_file")
+
+
+def _absolute_paths(config, base: Path):
+    """The config's relative file paths (`network`, `*_file`, `*_dir`, ...) made absolute from `base`,
+    its own folder, so that a copy of it written elsewhere still names the same files."""
+    if isinstance(config, dict):
+        return {k: (str(sf.resolve_path(v, base)) if isinstance(v, str) and v and (k in _PATH_KEYS or k.endswith(("_file", "_dir")))
+                    else _absolute_paths(v, base)) for k, v in config.items()}
+    if isinstance(config, list):
+        return [_absolute_paths(v, base) for v in config]
+    return config
+
+
+def run_pointnet(config: Path, scenario, timeout: float = 1800.0, cwd: Path | None = None) -> SimulationOutput:
+    """Run `config` with bmtk's pointnet; the spikes per node type of `scenario`'s populations.
+    `cwd`: the folder bmtk runs in, the original config's (bmtk reads a manifest's "." from the
+    working directory, as its examples are run)."""
+    proc = subprocess.run([sys.executable, "-c", _POINTNET, str(config)], capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd)
     if proc.returncode != 0:
         raise RuntimeError(f"bmtk pointnet failed ({proc.returncode}): {proc.stderr[-2000:]}")
     out = sf.read_config(config)["output"]
@@ -117,7 +134,7 @@ def compare_with_pointnet(simulation: Path, folder: Path, seeds: list[int], simt
                         f"[run]\ndt = {dt}\nsimtime = {simtime}\nseed = {seed}\ntransient = {transient}\n"
                         f'[sonata]\nsimulation = "{config}"\n')
         scenario = load_scenario(toml)
-        out = run_pointnet(config, scenario)
+        out = run_pointnet(config, scenario, cwd=simulation.parent)
         ref.append(run_statistics(out, transient))
         _add_rates(rates, "bmtk pointnet", out, transient)
         for backend in backends:  # each in a fresh process, measured and recorded, written as SONATA reports
