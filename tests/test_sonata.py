@@ -423,3 +423,25 @@ def test_the_hash_does_not_depend_on_where_the_files_are(tmp_path):
     assert len(hashes) == 1
     other = scenario_file(tmp_path / "b", 'simulation = "circuit/simulation_config.json"\nrecord_v = 1')
     assert scenario_hash(load_scenario(other)) not in hashes
+
+
+def test_a_copied_simulation_config_still_names_the_original_files(tmp_path):
+    """bmtk's examples give `"network": "config.circuit.json"` and a manifest's "." relative to
+    where they are run: the reference's copy of the config (in another folder) must keep them."""
+    import json
+
+    from snnbench.sonata.reference import with_input
+
+    original = tmp_path / "model"
+    original.mkdir()
+    (original / "config.simulation.json").write_text(json.dumps({
+        "manifest": {"$BASE_DIR": ".", "$INPUT_DIR": "$BASE_DIR/inputs"},
+        "run": {"tstop": 3000.0, "dt": 0.001}, "network": "config.circuit.json",
+        "node_sets_file": "node_sets.json",
+        "inputs": {"lgn": {"input_type": "spikes", "module": "sonata", "input_file": "$INPUT_DIR/lgn.h5", "node_set": "lgn"}}}))
+    copy = with_input(original / "config.simulation.json", tmp_path / "elsewhere", {"lgn": tmp_path / "new.h5"}, 500.0, 0.1)
+    written = json.loads(copy.read_text())
+    assert written["network"] == str(original / "config.circuit.json")
+    assert written["node_sets_file"] == str(original / "node_sets.json")
+    assert written["run"] == {"tstop": 500.0, "dt": 0.1}
+    assert written["inputs"]["lgn_spikes"]["input_file"] == str(tmp_path / "new.h5")
