@@ -167,6 +167,10 @@ class CellModel:
     # as in NEST (see `Brian2Backend._synapses`).
     voltage_step: bool = False
     remember_v: bool = False  # keep v at the start of the step in v_before (HH's spike: a maximum)
+    # A discrete update run each step instead of integrated equations (GLIF: `_glif_model`), in the
+    # 'groups' slot; the cell's refractoriness is then its own (refractory_steps None).
+    step_code: str | None = None
+    initial_from_parameters: dict[str, float] = field(default_factory=dict)  # state values the parameters give (GLIF's asc_init)
     notes: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -346,7 +350,91 @@ def cell_model(cell_type: str, p, dt: float, refractory_steps: int | None, metho
         return CellModel(eqs, ns, "exponential_euler", "v >= v_offset + v_above and v < v_before", None,
                          _receptors("g_e_post += {w}", "g_i_post += {w}"), "uS", dead_steps, clamp_when_refractory=False,
                          initial={"m": ("1", "m"), "h": ("1", "h"), "n": ("1", "n")}, remember_v=True, notes=notes)
+    if cell_type == "GLIF_curr_alpha":
+        return _glif_model(p, dt, refractory_steps, notes)
     raise ValueError(f"no Brian2 model for {cell_type}")
+
+
+def _glif_model(q, dt: float, refractory_steps: int, notes: list) -> CellModel:
+    """GLIF_curr_alpha (NEST's glif_psc) as glif_psc's per-step update, written out (models/glif.py).
+
+    Not ODEs integrated by Brian2: glif_psc drives v over each step by the after-spike currents'
+    step mean, held constant (not their exact decay), and freezes the thresholds and currents
+    while refractory; only its own discrete map gives NEST's numbers. So the equations hold
+    plain variables and one operation per step (run_regularly in the 'groups' slot) applies the
+    map in glif_psc's order, with its propagators (glif.parameters' row, so numba's numbers):
+    thresholds and currents, v from the ports' x, y of the step's start, then each port's x, y.
+    Brian2's threshold then compares U (v - v_rest) with the threshold, the synapses add e/tau_syn w
+    to x of their port (after the update, as NEST's arrivals), the reset is glif_psc's. The
+    refractory count is the cell's own (ref_left): glif_psc holds v and freezes the thresholds
+    and currents while the PSCs go on, which Brian2's `unless refractory` cannot express.
+    Everything but v is in PyNN's numbers (mV, nA, nA/ms) as dimensionless variables.
+    Abstract code has no `if`: a step's refractory branch is `new*active + old*(1 - active)`,
+    exact for either value of active."""
+    from ..models import glif
+
+    row = glif.parameters(q, dt)
+    n_asc = int(row[glif.N_ASC])
+    ns: dict[str, Any] = {"P33": ("1", row[glif.P33]), "P30": ("1", row[glif.P30]), "E_L": ("1", row[glif.E_L]),
+                          "th_inf": ("1", row[glif.TH_INF])}
+    keep = "(1 - active)*{0}"  # the value a refractory step keeps
+    state = ["v : volt", "U : 1", "U_old : 1", "active : integer", "ref_left : integer"]
+    code = ["active = int(ref_left <= 0)", "ref_left = ref_left - 1 + active", "U_old = v/mV - E_L"]
+    threshold = ["th_inf"]
+    reset: list[str] = []
+    if q.has_theta_spike:
+        ns.update(ts_decay=("1", row[glif.TS_DECAY]), ts_at_spike=("1", row[glif.TS_AT_SPIKE]), ts_add=("1", row[glif.TS_ADD]))
+        state.append("theta_s : 1")
+        code.append("theta_s = active*(theta_s*ts_decay) + " + keep.format("theta_s"))
+        threshold.insert(0, "theta_s")
+    asc_sum = []
+    for a in range(1, n_asc + 1):
+        c = glif.N_FIXED + glif.ASC_COLUMNS * (a - 1)
+        ns.update({f"asc_decay_{a}": ("1", row[c]), f"asc_mean_{a}": ("1", row[c + 1]), f"asc_keep_{a}": ("1", row[c + 2]),
+                   f"asc_amp_{a}": ("1", row[c + 3])})
+        state.append(f"I_asc_{a} : 1")
+        asc_sum.append(f"asc_mean_{a}*I_asc_{a}")
+        reset.append(f"I_asc_{a} = asc_amp_{a} + I_asc_{a}*asc_keep_{a}")
+    u_new = "U_old*P33"
+    if asc_sum:  # the step mean of the currents before they decay
+        code.append("asc_sum = " + " + ".join(asc_sum))
+        code += [f"I_asc_{a} = active*(I_asc_{a}*asc_decay_{a}) + " + keep.format(f"I_asc_{a}") for a in range(1, n_asc + 1)]
+        u_new += " + asc_sum*P30"
+    first_port = glif.N_FIXED + glif.ASC_COLUMNS * n_asc
+    jumps = {}
+    for k in range(1, q.n_ports + 1):
+        c = first_port + glif.PORT_COLUMNS * (k - 1)
+        ns.update({f"p11_{k}": ("1", row[c]), f"p21_{k}": ("1", row[c + 1]), f"p31_{k}": ("1", row[c + 2]),
+                   f"p32_{k}": ("1", row[c + 3])})
+        jumps[f"syn{k}"] = row[c + 4]
+        state += [f"x_{k} : 1", f"y_{k} : 1"]
+        u_new += f" + p31_{k}*x_{k} + p32_{k}*y_{k}"
+    if q.has_theta_voltage:  # from v and the currents' mean of the step's start (glif_psc's order)
+        ns.update(g_m=("1", row[glif.G]), v_decay=("1", row[glif.V_DECAY]), tv_decay=("1", row[glif.TV_DECAY]),
+                  phi_v=("1", row[glif.PHI]), ab_ratio=("1", row[glif.AB_RATIO]))
+        state.append("theta_v : 1")
+        code += ["beta_asc = asc_sum/g_m" if asc_sum else "beta_asc = 0",
+                 "theta_v = active*(phi_v*(U_old - beta_asc)*v_decay + tv_decay*(theta_v - phi_v*(U_old - beta_asc) "
+                 "- ab_ratio*beta_asc) + ab_ratio*beta_asc) + " + keep.format("theta_v")]
+        threshold.insert(1 if q.has_theta_spike else 0, "theta_v")
+    code += [f"U = active*({u_new}) + " + keep.format("U_old"), "v = (U + E_L)*mV"]
+    # every port's alpha PSC, after v took its values of the step's start
+    for k in range(1, q.n_ports + 1):
+        code += [f"y_{k} = p21_{k}*x_{k} + p11_{k}*y_{k}", f"x_{k} = p11_{k}*x_{k}"]
+    if q.has_theta_spike:  # GLIF2/4/5: reset from v before the step, the threshold's spike component raised
+        ns.update(vr_fraction=("1", row[glif.VR_FRACTION]), vr_add=("1", row[glif.VR_ADD]))
+        reset += ["v = (vr_fraction*U_old + vr_add + E_L)*mV", "theta_s = theta_s*ts_at_spike + ts_add"]
+    else:
+        ns["U_reset"] = ("1", row[glif.U_RESET])
+        reset.append("v = (U_reset + E_L)*mV")
+    reset.append(f"ref_left = {refractory_steps}")
+    notes.append(("GLIF_curr_alpha integration", "glif_psc's per-step update written as Brian2 code run each step "
+                  "(run_regularly, 'groups' slot) with NEST's propagators; its own refractory count "
+                  f"({refractory_steps} steps: v held, thresholds and after-spike currents frozen, the PSCs propagated)"))
+    on_pre = {port: f"x_{port[3:]}_post += {jump!r}*{{w}}/nA" for port, jump in jumps.items()}
+    return CellModel("\n".join(state) + "\n", ns, "exact", f"active == 1 and U > {' + '.join(threshold)}", "\n".join(reset),
+                     on_pre, "nA", None, initial_from_parameters={f"I_asc_{a}": q.asc_init[a - 1] for a in range(1, n_asc + 1)},
+                     step_code="\n".join(code), notes=notes)
 
 
 # Each weight dependence as (potentiation by kp, depression by km) on the dimensionless weight w.
@@ -453,10 +541,8 @@ class Brian2Backend(SimulatorBackend):
     max_threads = 1
     compile_after_build = True
     plasticity_rules = PLASTICITY_RULES
-    cell_types = tuple(t for t in CELL_TYPES if t not in ("HH_cond_exp", "GLIF_curr_alpha"))  # as equations (`cell_model`)
+    cell_types = tuple(t for t in CELL_TYPES if t != "HH_cond_exp")  # as equations (`cell_model`)
     cell_type_refusals = {
-        "GLIF_curr_alpha": "no Brian2 equations written here for glif_psc (one alpha current per receptor port, "
-                           "after-spike currents, the threshold's spike and voltage components in NEST's update order)",
         "HH_cond_exp": "Brian2's fixed-step methods do not integrate hh_cond_exp_traub's stiff sodium current at the "
                        "scenario's dt as NEST's adaptive RK45 does (RK4 diverges, exponential Euler changes the spike count: "
                        "docs/validation.md); Brian2's adaptive method (gsl_rkf45) needs the GSL library, not installed here",
@@ -599,6 +685,10 @@ class Brian2Backend(SimulatorBackend):
             self._assign(group, "v", v_init, "mV", f"{name}.v", pop.size)
         for var, (unit, pynn_name) in model.initial.items():  # PyNN's other initial values, as the scenario gives them
             setattr(group, var, self._quantity(unit, getattr(pop.spec.initial_values, pynn_name)))
+        for var, value in model.initial_from_parameters.items():
+            setattr(group, var, value)
+        if model.step_code is not None:
+            self.objects.append(group.run_regularly(model.step_code, when="groups", name=f"step_{name}"))
         if model.remember_v:  # v at the start of each step, for a spike rule that needs it (HH)
             group.v_before = group.v
             self.objects.append(group.run_regularly("v_before = v", when="before_groups", name=f"remember_v_{name}"))
