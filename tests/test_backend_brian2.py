@@ -269,3 +269,70 @@ def test_standalone_project_per_scenario_and_cold_project_removed(monkeypatch, t
             assert not project.exists()
         else:
             assert project == tmp_path / "cache" / "brian2" / "standalone" / f"{r.hash}-native-N{r.N_pop}-t1"
+
+
+# ----------------------------------------------------------------------------- GLIF_curr_alpha's code
+# The devices run it against NEST in the conformance suite (glif.toml, slow tier: each device
+# compiles it); here the code itself, on Brian2's numpy target (nothing compiled), step for step.
+
+
+@pytest.mark.parametrize("variant", [1, 2, 3, 4, 5])
+def test_glif_code_is_glif_psc_step_for_step(variant):
+    """cell_model's GLIF code (in the runtime device, numpy target) against models/glif.py's `step`
+    (numba's kernel, which equals NEST's glif_psc: tests/conformance), driven on three ports by
+    the same spikes, delivered through the adapter's receptor code: the same spike steps, v within
+    1e-9 mV at every step (refractory steps included)."""
+    import brian2 as b2
+
+    from snnbench.backends.brian2 import cell_model
+    from snnbench.backends.common.translations import Translations, refractory_steps
+    from snnbench.models import glif
+    from snnbench.scenario.model import GLIFCurrAlphaParameters
+
+    dt, n_steps, n_src = 0.1, 6000, 100
+    q = GLIFCurrAlphaParameters(variant=variant, tau_syn=[2.0, 8.0, 0.5], asc_init=[0.01, -0.02])
+    r_steps = refractory_steps(q.tau_refrac, dt, "glif", Translations())  # 3.75 ms: 38 steps, as NEST
+    model = cell_model("GLIF_curr_alpha", q, dt, r_steps)
+    rng = np.random.default_rng(variant)
+    fires = rng.random((n_src, n_steps)) < 20.0 * dt / 1000.0  # 20 Hz per source
+    fires[:, 0] = False
+    src, steps = np.nonzero(fires)
+    port_of = np.arange(n_src) % 3  # sources 0, 3, ... onto syn1, 1, 4, ... syn2, 2, 5, ... syn3
+    weights = np.array([0.12, -0.03, 0.18])  # nA
+    arrivals = np.zeros((3, n_steps))
+    np.add.at(arrivals, (port_of[src], steps), weights[port_of[src]])
+
+    v_ref, spikes_ref, s, r = np.empty(n_steps), [], glif.initial_state(q), 0
+    p, v = glif.parameters(q, dt), q.v_rest
+    for k in range(n_steps):
+        v, crossed = glif.step(p, r > 0, v, s, arrivals[:, k])
+        r = max(r - 1, 0)
+        if crossed:
+            r = r_steps
+            spikes_ref.append(k)
+        v_ref[k] = v
+    assert len(spikes_ref) >= 5, "the input must make the cell fire for this test to mean anything"
+
+    b2.start_scope()
+    b2.set_device("runtime")
+    b2.prefs.codegen.target = "numpy"
+    b2.defaultclock.dt = dt * b2.ms
+    cell = b2.NeuronGroup(1, model.equations, threshold=model.threshold, reset=model.reset, method=model.method,
+                          namespace={k: float(value) for k, (unit, value) in model.namespace.items()})
+    assert {unit for unit, _ in model.namespace.values()} == {"1"}
+    cell.v = q.v_rest * b2.mV
+    for var, value in model.initial_from_parameters.items():
+        setattr(cell, var, value)
+    step = cell.run_regularly(model.step_code, when="groups")
+    source = b2.SpikeGeneratorGroup(n_src, src, steps * dt * b2.ms)  # emitted and delivered in step k (no delay)
+    synapses = []
+    for k, port in enumerate(("syn1", "syn2", "syn3")):
+        syn = b2.Synapses(source, cell, on_pre=model.on_pre[port].format(w="w_syn"), namespace={"w_syn": weights[k] * b2.nA})
+        syn.connect(i=np.flatnonzero(port_of == k), j=0)
+        synapses.append(syn)
+    v_mon = b2.StateMonitor(cell, "v", record=0, when="end")
+    spike_mon = b2.SpikeMonitor(cell)
+    b2.Network(cell, step, source, *synapses, v_mon, spike_mon).run(n_steps * dt * b2.ms)
+
+    np.testing.assert_array_equal(np.round(np.asarray(spike_mon.t_) / (dt / 1000.0)).astype(int), spikes_ref)
+    np.testing.assert_allclose(np.asarray(v_mon.v_[0]) * 1000.0, v_ref, rtol=0, atol=1e-9)

@@ -2,7 +2,8 @@
 names and units, tau_syn per port, the mechanism flags) built with bmtk's NetworkBuilder in
 tmp_path, whose edge types name their receptor port by the synapse's receptor_type. Read as
 GLIF_curr_alpha populations and port projections, run by numba and NEST (exact mode, the same
-spikes), and by bmtk's pointnet (the reference: the same spikes as snnbench's nest backend)."""
+spikes), by Brian2's two devices (the same spikes as numba), and by bmtk's pointnet (the
+reference: the same spikes as snnbench's nest backend)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 from snnbench.runner import run_in_process
 from snnbench.scenario import ScenarioError, load_scenario, realise, resolve
 
-from .conftest import in_fresh_process, requires_nest
+from .conftest import in_fresh_process, requires, requires_nest
 
 bmtk_builder = pytest.importorskip("bmtk.builder", reason="bmtk is not installed (extra 'sonata')")
 
@@ -141,6 +142,34 @@ def test_numba_and_nest_agree_on_the_glif_circuit(circuit):
     assert ref.populations["v1_E"].n_spikes > 20 and ref.populations["v1_I"].n_spikes > 5
     result = compare_exact(out, ref)
     assert result.passed, [c for c in result.cells if not c.passed][:5]
+    assert out.synapses == ref.synapses == {p.label: p.size for p in network.projections}
+
+
+# Brian2 compiles the circuit's code first (cold: minutes; a warm cache: seconds for standalone's
+# binary, longer for the runtime device's Cython modules): one device in each tier.
+@requires("brian2", "brian2")
+@pytest.mark.filterwarnings(r"ignore:'\w+'( argument is)? deprecated[ ,-]+use:DeprecationWarning")  # Brian2 on pyparsing 3.3
+@pytest.mark.parametrize("backend", [pytest.param("brian2.standalone", marks=pytest.mark.slow),
+                                     pytest.param("brian2", marks=pytest.mark.slow)])
+def test_brian2_gives_numbas_spikes_on_the_glif_circuit(circuit, backend):
+    """GLIF1 and GLIF3 cells, recurrent port projections of either sign and a spike-file input:
+    Brian2's glif_psc update gives numba's spikes (numba equals NEST here: the test above), every
+    recorded v within the exact tier's 0.05 mV RMS."""
+    from snnbench.analysis.protocol import compare_exact
+
+    r = resolve(load_scenario(circuit))
+    network = realise(r)
+    ref = in_fresh_process(run_in_process, r, "numba", connectivity="exact", network=network)
+    out = in_fresh_process(run_in_process, r, backend, connectivity="exact", network=network)
+    assert ref.populations["v1_E"].n_spikes > 20 and ref.populations["v1_I"].n_spikes > 5
+    result = compare_exact(out, ref)
+    assert result.passed, [c for c in result.cells if not c.passed][:5]
+    for name in ("v1_E", "v1_I"):  # every cell, recorded v or not: the same spikes
+        a, b = out.populations[name], ref.populations[name]
+        assert a.n_spikes == b.n_spikes, name
+        key = lambda p: np.lexsort((p.spike_time, p.spike_index))  # noqa: E731
+        np.testing.assert_array_equal(a.spike_index[key(a)], b.spike_index[key(b)])
+        np.testing.assert_allclose(a.spike_time[key(a)], b.spike_time[key(b)], atol=1e-9)
     assert out.synapses == ref.synapses == {p.label: p.size for p in network.projections}
 
 

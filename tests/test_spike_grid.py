@@ -4,8 +4,9 @@ in one step are two spikes, as NEST's spike_generator (and so bmtk's pointnet) d
 (snnbench used to merge them, and its runs then differed from bmtk's spike by spike). Here: the
 rounding against NEST on near-grid times, a bmtk-built GLIF
 circuit whose input file has pairs of spikes in one step run by numba and NEST (the same spikes)
-and by bmtk's pointnet (the same spikes as the nest backend, slow tier), and the refusal of the
-backends that deliver one spike per source and step."""
+and by bmtk's pointnet (the same spikes as the nest backend, slow tier) and Brian2's standalone
+device (a layer of the source per spike of a step: the same spikes as numba, slow tier), and the
+refusal of the backends that deliver one spike per source and step."""
 
 from __future__ import annotations
 
@@ -143,6 +144,23 @@ def test_bmtk_pointnet_and_snnbench_nest_agree_with_pairs_in_a_step(circuit):
     theirs = run_pointnet(Path(circuit).parent / "c/simulation_config.json", s)
     for name in ("v1_E", "v1_I"):
         _same_spikes(ours.populations[name], theirs.populations[name], name)
+
+
+@pytest.mark.slow  # Brian2 compiles the circuit's code (minutes cold)
+@pytest.mark.filterwarnings(r"ignore:'\w+'( argument is)? deprecated[ ,-]+use:DeprecationWarning")  # Brian2 on pyparsing 3.3
+def test_brian2_takes_both_spikes_of_a_step_onto_glif_ports(circuit):
+    """Brian2 fires a layer of the source per spike of a step, each static projection connected
+    once per layer: on the GLIF circuit with pairs, numba's spikes (numba equals NEST: above)."""
+    pytest.importorskip("brian2", reason="brian2 is not installed")
+    r = resolve(load_scenario(circuit))
+    network = realise(r)
+    lgn = next(p for p in network.populations.values() if p.cell_type == "SpikeSourceArray")
+    assert sum(int((step_multiplicity(s)[1] > 1).sum()) for s in lgn.spike_steps) > 50  # the case is there
+    ref = in_fresh_process(run_in_process, r, "numba", connectivity="exact", network=network)
+    out = in_fresh_process(run_in_process, r, "brian2.standalone", connectivity="exact", network=network)
+    for name in ("v1_E", "v1_I"):
+        _same_spikes(out.populations[name], ref.populations[name], name)
+    assert out.synapses == ref.synapses
 
 
 # ------------------------------------------------------------------ a plastic synapse from pairs

@@ -29,6 +29,11 @@ Every PyNN standard model snnbench has, written as Brian2 equations (Brian2 unit
         threshold is checked (the synapses' slot moved to 'before_thresholds', delays one step
         shorter, as Brian2 sends a group's spikes of the previous step there); IF_curr_delta drops
         what arrives while refractory (v_post += w * not_refractory), as NEST.
+    GLIF_curr_alpha (NEST's glif_psc, GLIF1-5): not ODEs but glif_psc's own per-step update
+        (models/glif.py, its propagators), written as Brian2 code run once per step before the
+        threshold (run_regularly in the 'groups' slot), with the cell's own refractory count; one
+        alpha current (x_k, y_k) per receptor port "synK", a synapse adding e/tau_syn_k w to x_k
+        after the update, as NEST's arrivals (`_glif_model`).
     Every type's equations, namespace, threshold, reset and synapse code: `cell_model`.
 
 Time conventions. snnbench follows NEST (see `numba_kernels`): a spike is stamped at the end of the
@@ -432,6 +437,7 @@ def _glif_model(q, dt: float, refractory_steps: int, notes: list) -> CellModel:
                   "(run_regularly, 'groups' slot) with NEST's propagators; its own refractory count "
                   f"({refractory_steps} steps: v held, thresholds and after-spike currents frozen, the PSCs propagated)"))
     on_pre = {port: f"x_{port[3:]}_post += {jump!r}*{{w}}/nA" for port, jump in jumps.items()}
+    # No differential equations: Brian2's state updater has nothing to integrate (the method is unused).
     return CellModel("\n".join(state) + "\n", ns, "exact", f"active == 1 and U > {' + '.join(threshold)}", "\n".join(reset),
                      on_pre, "nA", None, initial_from_parameters={f"I_asc_{a}": q.asc_init[a - 1] for a in range(1, n_asc + 1)},
                      step_code="\n".join(code), notes=notes)
