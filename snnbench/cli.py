@@ -477,6 +477,41 @@ def cmd_table(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ------------------------------------------------------------------------------ pointnet
+
+
+@command("pointnet")
+def cmd_pointnet(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .sonata.reference import compare_with_pointnet
+
+    simulation = Path(args.simulation)
+    if not simulation.is_file():
+        _err(f"{simulation}: no such file (a SONATA simulation config, e.g. config.simulation.json)")
+        return EXIT_BAD_INPUT
+    backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
+    unknown = [b for b in backends if b not in backend_names()]
+    if unknown or not backends:
+        _err(f"option --backends: unknown backend(s) {', '.join(unknown) or '(none given)'} (known: {', '.join(backend_names())})")
+        return EXIT_BAD_INPUT
+    out = Path(args.out)
+    result = compare_with_pointnet(simulation.resolve(), out, list(range(1, args.seeds + 1)), args.simtime, args.transient,
+                                   backends=backends, dt=args.dt)
+    passed = {b: bool(v.passed) for b, v in result["verdicts"].items()}
+    if args.json:
+        print(dumps({"verdicts": {b: v.as_dict() for b, v in result["verdicts"].items()}, "passed": passed,
+                     "rates": result["rates"]}))
+    else:
+        who = ["bmtk pointnet", *backends]
+        rows = [[pop, *(f"{np.mean(r[w]):.2f} ± {np.std(r[w]):.2f}" if w in r else "-" for w in who)]
+                for pop, r in result["rates"].items()]
+        _print_lines(present.table_lines(["node type", *(f"{w} (Hz)" for w in who)], rows, markdown=args.markdown))
+        for b, ok in passed.items():
+            print(f"{b}: {'PASS' if ok else 'FAIL'} against bmtk pointnet ({args.seeds} input seeds; files in {out})")
+    return EXIT_OK if all(passed.values()) else EXIT_FAILED
+
+
 # ------------------------------------------------------------------------------ parser
 
 
@@ -597,6 +632,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--validations", metavar="PATH",
                    help="validations.jsonl, or a results directory holding one (default: the --results directory's)")
     p.add_argument("--title", help="page title")
+
+    p = sub.add_parser("pointnet", help="a SONATA network run by bmtk's pointnet and by snnbench's backends: rates and verdicts per node type")
+    p.add_argument("simulation", help="the SONATA simulation config (its inputs are redrawn per seed, same size and rate)")
+    p.add_argument("--backends", default="nest,numba", help="comma-separated backends (default nest,numba)")
+    p.add_argument("--seeds", type=positive_int, default=6, help="input seeds, each its own Poisson spike files (default 6)")
+    p.add_argument("--simtime", type=positive_float, default=1000.0, metavar="MS")
+    p.add_argument("--transient", type=float, default=100.0, metavar="MS", help="left out of the statistics (default 100)")
+    p.add_argument("--dt", type=positive_float, default=0.1, metavar="MS", help="for every simulator (default 0.1)")
+    p.add_argument("--out", default="results/pointnet", help="folder for the configs, spike files, runs and records")
+    p.add_argument("--markdown", action="store_true", help="the rates as a Markdown table")
+    p.add_argument("--json", action="store_true", help="verdicts and rates as JSON")
 
     p = sub.add_parser("table", help="medians [min-max] of the stored runs, per scenario, backend and threads")
     p.add_argument("--results", default="results", help="results directory (default ./results)")

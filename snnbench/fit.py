@@ -70,6 +70,7 @@ TIME_CANDIDATES = {
     "+ synapses + spikes": ["const", "N", "synapses", "N*simtime", "spikes"],
     # per cell and ms, and per synaptic event (spike x out-degree, the run record's count): they
     # tell apart at one simtime too, where N and N x simtime cannot
+    "synaptic events": ["const", "events"],
     "per cell-ms + synaptic events": ["const", "N*simtime", "events"],
     "synapses + per cell-ms + synaptic events": ["const", "synapses", "N*simtime", "events"],
 }

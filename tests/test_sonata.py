@@ -445,3 +445,15 @@ def test_a_copied_simulation_config_still_names_the_original_files(tmp_path):
     assert written["node_sets_file"] == str(original / "node_sets.json")
     assert written["run"] == {"tstop": 500.0, "dt": 0.1}
     assert written["inputs"]["lgn_spikes"]["input_file"] == str(tmp_path / "new.h5")
+
+
+def test_pointnet_command_refuses_a_missing_config_and_an_unknown_backend(tmp_path, capsys):
+    from snnbench import cli
+
+    assert cli.main(["pointnet", str(tmp_path / "config.simulation.json"), "--out", str(tmp_path / "o")]) == 2
+    assert "config.simulation.json: no such file" in capsys.readouterr().err
+    config = tmp_path / "config.simulation.json"
+    config.write_text("{}")
+    assert cli.main(["pointnet", str(config), "--backends", "numba,nosuch", "--out", str(tmp_path / "o")]) == 2
+    assert "--backends: unknown backend(s) nosuch" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # nothing run, nothing written
