@@ -56,11 +56,19 @@ def paragraph(points: list[MeasuredPoint], models: list[Any], verdicts: dict[str
     if unclear:
         text.append(f"At {len(unclear)} of them the winner's range overlaps the next backend's, so the order there is "
                     f"not settled by these repeats ({_where(unclear)}).")
-    per_neuron = sorted(((m.backend, c.value * 1000) for m in models if m.phase == "sim" for c in m.coefficients
-                         if c.term == "N*simtime"), key=lambda kv: kv[1])
+    # only terms whose 95 % interval lies above zero: a coefficient that may be zero or negative
+    # (terms nearly collinear over the measured sizes) is no unit cost
+    def unit_costs(term: str, scale: float):
+        return sorted(((m.backend, c.value * scale) for m in models if m.phase == "sim" for c in m.coefficients
+                       if c.term == term and c.ci_low > 0), key=lambda kv: kv[1])
+
+    per_neuron, per_event = unit_costs("N*simtime", 1000), unit_costs("events", 1e6)
     if per_neuron:
         text.append("In the simulation phase alone, one neuron costs per ms of biological time "
                     + ", ".join(f"{b} {v:.2g} µs" for b, v in per_neuron) + " (the N_pop x simtime term of each sim model).")
+    if per_event:
+        text.append("One synaptic event costs " + ", ".join(f"{b} {v:.2g} ns" for b, v in per_event)
+                    + " of simulation (the synaptic-events term of each sim model).")
     unvalidated = sorted(b for b, state in verdicts.items() if state not in ("PASS", "reference"))
     text.append(f"Only configurations whose backend passed its latest validation (or is the reference) are ranked; "
                 f"verdicts from {validations_file}"
