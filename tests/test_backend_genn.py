@@ -103,6 +103,48 @@ def test_cond_propagators_match_numba():
         assert p[key] == pytest.approx(row[col], rel=1e-14), key
 
 
+def test_other_cell_types_take_numbas_coefficients():
+    """IF_curr_alpha, IF_curr_delta and Izhikevich: the custom models' parameters are numba's row
+    (the same propagators, in the same units), their state starts where PyNN's initial values say."""
+    from snnbench.backends import numba_cells as C
+
+    types = ("IF_curr_alpha", "IF_curr_delta", "Izhikevich")
+    r = resolve(load_scenario("single-neuron").with_cell_types(types), Overrides(simtime=10.0))
+    d = G.describe(r, "native")
+    columns = {
+        "IF_curr_alpha": {"P33": C.A_P33, "Drive": C.A_DRIVE, "Vrest": C.A_E_L, "Vreset": C.A_RESET, "Vthresh": C.A_THRESH,
+                          "P11E": C.A_P11E, "P21E": C.A_P21E, "P31E": C.A_P31E, "P32E": C.A_P32E, "JumpE": C.A_JUMPE,
+                          "P11I": C.A_P11I, "P21I": C.A_P21I, "P31I": C.A_P31I, "P32I": C.A_P32I, "JumpI": C.A_JUMPI},
+        "IF_curr_delta": {"P33": C.D_P33, "Drive": C.D_DRIVE, "Vrest": C.D_E_L, "Vreset": C.D_RESET, "Vthresh": C.D_THRESH},
+        "Izhikevich": {"A": C.I_A, "B": C.I_B, "C": C.I_C, "D": C.I_D, "Drive": C.I_DRIVE},
+    }
+    for name, pop in r.cells.items():
+        spec, q = d.populations[name], pop.spec.parameters
+        assert spec.model == G.CELL_MODELS[pop.cell_type]
+        row = C.group_row(pop.cell_type, q, 0.1, 20)
+        for key, col in columns[pop.cell_type].items():
+            assert spec.params[key] == pytest.approx(row[col], rel=1e-14), (name, key)
+        if pop.cell_type == "Izhikevich":
+            assert "RefracSteps" not in spec.params and spec.params["Vpeak"] == 30.0
+            assert spec.vars == {"V": -70.0, "U": -14.0}  # PyNN's defaults
+        else:
+            assert spec.params["RefracSteps"] == C.refractory_steps(pop.cell_type, q, 0.1) == 50
+    assert set(d.populations["curr_alpha"].vars) == {"V", "RefracTime", "XE", "IE", "XI", "II"}
+    assert set(d.populations["delta"].vars) == {"V", "RefracTime"}
+    for name in ("exc", "inh"):  # the input arrives through IsynE/IsynI, unchanged
+        assert {s.target for s in d.synapses if s.pre == name} == {"IsynE" if name == "exc" else "IsynI"}
+
+
+def test_declared_cell_types_have_models_and_the_others_reasons():
+    from snnbench.scenario.model import CELL_TYPES
+
+    for cls in (backend_class("genn"), backend_class("genn.cuda")):
+        assert set(cls.cell_types) == set(G.CELL_MODELS)
+        assert {"IF_curr_alpha", "IF_curr_delta", "Izhikevich"} <= set(cls.cell_types)
+        for cell_type in set(CELL_TYPES) - set(cls.cell_types):
+            assert len(cls.cell_type_refusals.get(cell_type, "")) > 40, cell_type
+
+
 def test_tau_m_equal_tau_syn_uses_the_limit(features):
     p = G.describe(features, "native").populations["A"].params  # tau_m = tau_syn_E = 10 ms
     assert np.isfinite(p["P21E"]) and p["P21E"] == pytest.approx(0.1 / 0.25 * math.exp(-0.01))

@@ -92,6 +92,7 @@ from ..scenario.model import (
     PoissonSourcePopulation,
     Uniform,
 )
+from ..models import alpha, izhikevich
 from ..models.lif import cell_propagators
 from ..scenario.realise import Network, ProjectionArrays, realise_spike_steps, rng_for
 from ..scenario.resolve import ResolvedScenario
@@ -201,11 +202,45 @@ def genn_seed(seed: int) -> int:
     return int(seed) % (2**32 - 1) + 1
 
 
+# Each cell type's custom neuron model, and its synaptic state variables (fed by IsynE/IsynI;
+# none where the input steps v).
+CELL_MODELS = {"IF_cond_exp": "lif_cond", "IF_curr_exp": "lif_curr", "IF_curr_alpha": "lif_curr_alpha",
+               "IF_curr_delta": "lif_curr_delta", "Izhikevich": "izhikevich"}
+SYNAPTIC_VARS = {"lif_cond": ("gE", "gI"), "lif_curr": ("IE", "II"), "lif_curr_alpha": ("XE", "IE", "XI", "II"),
+                 "lif_curr_delta": (), "izhikevich": ()}
+# What each model integrates, for the translation log (GeNN's built-in models do not, see above).
+MODEL_NOTES = {
+    "lif_cond": "exact integration as numba, step-mean conductances in the membrane's exponent; not GeNN's LIF with "
+                "ExpCond, which injects g (E - V) as a constant current over the step",
+    "lif_curr": "iaf_psc_exp's exact propagators; not GeNN's LIF with ExpCurr, which scales input by "
+                "tau/dt (1 - exp(-dt/tau)) and holds it constant over the step",
+    "lif_curr_alpha": "iaf_psc_alpha's exact propagators, x and y per synapse type inside the cell; not GeNN's "
+                      "AlphaCurr postsynaptic model, which does not integrate them",
+    "lif_curr_delta": "iaf_psc_delta's update: exact decay, each arrival steps v (mV) in its step, dropped while "
+                      "refractory; not GeNN's LIF with DeltaCurr, which injects it as a current",
+    "izhikevich": "NEST's forward Euler order (v and u from the start-of-step values, arrivals step v); not GeNN's "
+                  "Izhikevich, which takes two half steps for v",
+}
+
+
 def cell_parameters(cell_type: str, p, dt: float) -> dict[str, float]:
-    """The custom neuron model's parameters (the propagators of `snnbench.models.lif`)."""
+    """The custom neuron model's parameters: the propagators of `snnbench.models` (lif, alpha),
+    computed here in double precision as numba computes them."""
+    if cell_type == "Izhikevich":
+        # i_offset nA -> the model's mV/ms (a 1 pF membrane, as NEST and numba take it)
+        return {"A": p.a, "B": p.b, "C": p.c, "D": p.d, "Drive": 1000.0 * p.i_offset, "Vpeak": izhikevich.V_PEAK_MV}
+    common = {"Vrest": p.v_rest, "Vreset": p.v_reset, "Vthresh": p.v_thresh}
+    if cell_type in ("IF_curr_alpha", "IF_curr_delta"):
+        p33, p30 = alpha.membrane_propagators(p.cm, p.tau_m, dt)
+        params = {**common, "P33": p33, "Drive": p30 * p.i_offset}
+        if cell_type == "IF_curr_alpha":
+            for suffix, tau in (("E", p.tau_syn_E), ("I", p.tau_syn_I)):
+                a = alpha.alpha_propagators(p.cm, p.tau_m, tau, dt)
+                params.update({f"P11{suffix}": a.p11, f"P21{suffix}": a.p21, f"P31{suffix}": a.p31,
+                               f"P32{suffix}": a.p32, f"Jump{suffix}": a.jump})
+        return params
     lif = cell_propagators(p, dt)
-    common = {"Vrest": p.v_rest, "Vreset": p.v_reset, "Vthresh": p.v_thresh, "Ioffset": p.i_offset,
-              "DecE": lif.dec_e, "DecI": lif.dec_i}
+    common.update({"Ioffset": p.i_offset, "DecE": lif.dec_e, "DecI": lif.dec_i})
     if cell_type == "IF_cond_exp":
         return {**common, "Cm": p.cm, "GL": lif.g_l, "Ee": p.e_rev_E, "Ei": p.e_rev_I, "AvgE": lif.avg_e, "AvgI": lif.avg_i}
     return {**common, "P22": lif.p22, "P20": lif.p20, "P21E": lif.p21e, "P21I": lif.p21i}
@@ -318,24 +353,26 @@ class Describer:
         prm = pop.spec.parameters
         # The threshold is checked on the clamped v (v_reset) during refractoriness too: the scenario
         # model guarantees v_reset < v_thresh, so a refractory cell never fires (as in numba).
-        model = "lif_cond" if pop.cell_type == "IF_cond_exp" else "lif_curr"
+        model = CELL_MODELS[pop.cell_type]
         params: dict[str, float] = cell_parameters(pop.cell_type, prm, dt)
-        params["RefracSteps"] = refractory_steps(prm.tau_refrac, dt, name, self.translations)
-        self.translate("neuron model", (
-            f"{name}: {pop.cell_type} as the custom GeNN neuron model {model} (exact integration as numba; "
-            + ("step-mean conductances in the membrane's exponent" if model == "lif_cond" else "iaf_psc_exp propagators")
-            + ") with its synaptic variables inside the cell, fed by DeltaCurr through IsynE/IsynI; not GeNN's LIF with "
-            + ("ExpCond, which injects g (E - V) as a constant current over the step" if model == "lif_cond"
-               else "ExpCurr, which scales input by tau/dt (1 - exp(-dt/tau)) and holds it constant over the step")))
-        syn = ("gE", "gI") if model == "lif_cond" else ("IE", "II")
+        state: dict[str, Any] = {name: 0.0 for name in SYNAPTIC_VARS[model]}
+        if model != "izhikevich":  # Izhikevich has no refractory period
+            params["RefracSteps"] = refractory_steps(prm.tau_refrac, dt, name, self.translations)
+            state["RefracTime"] = 0
+        else:
+            state["U"] = float(pop.spec.initial_values.u)
+        inputs = ("steps v by the weights it adds to IsynE/IsynI (DeltaCurr, weights in mV)" if not SYNAPTIC_VARS[model]
+                  else "its synaptic variables inside the cell, fed by DeltaCurr through IsynE/IsynI")
+        self.translate("neuron model", f"{name}: {pop.cell_type} as the custom GeNN neuron model {model} "
+                       f"({MODEL_NOTES[model]}); {inputs}")
         if self.network is not None:
             v0: Any = np.asarray(self.network.populations[name].v_init, dtype=float)
         else:
             v = pop.spec.initial_values.v
-            v0 = var_init(prm.v_rest if v is None else v, f"{name}.v")
+            v0 = var_init(prm.resting_v if v is None else v, f"{name}.v")
         return PopulationSpec(
             name=name, genn_name=_identifier("p_", name), size=pop.size, cell_type=pop.cell_type, model=model,
-            params=params, vars={"V": v0, "RefracTime": 0, syn[0]: 0.0, syn[1]: 0.0},
+            params=params, vars={"V": v0, **state},
             record_spikes=pop.n_record_spikes, record_v=pop.n_record_v,
         )
 
@@ -490,6 +527,67 @@ LIF_CURR = dict(
         RefracTime = RefracSteps;
         """,
 )
+LIF_CURR_ALPHA = dict(
+    params=["Vrest", "Vreset", "Vthresh", "P33", "Drive", "P11E", "P21E", "P31E", "P32E", "JumpE",
+            "P11I", "P21I", "P31I", "P32I", "JumpI", ("RefracSteps", "int")],
+    vars=[("V", "scalar"), ("RefracTime", "int"), ("XE", "scalar"), ("IE", "scalar"), ("XI", "scalar"), ("II", "scalar")],
+    additional_input_vars=[("IsynE", "scalar", 0.0), ("IsynI", "scalar", 0.0)],
+    # iaf_psc_alpha's order: v from the synaptic state at the start of the step, then y from the
+    # old x, then x decays and takes this step's arrivals (e/tau_syn per unit weight).
+    sim_code="""
+        if (RefracTime > 0) {
+            RefracTime -= 1;
+        }
+        else {
+            V = Vrest + Drive + P31E * XE + P32E * IE + P31I * XI + P32I * II + P33 * (V - Vrest);
+        }
+        IE = P21E * XE + P11E * IE;
+        XE = P11E * XE + JumpE * IsynE;
+        II = P21I * XI + P11I * II;
+        XI = P11I * XI + JumpI * IsynI;
+        """,
+    threshold_condition_code="V >= Vthresh",
+    reset_code="""
+        V = Vreset;
+        RefracTime = RefracSteps;
+        """,
+)
+LIF_CURR_DELTA = dict(
+    params=["Vrest", "Vreset", "Vthresh", "P33", "Drive", ("RefracSteps", "int")],
+    vars=[("V", "scalar"), ("RefracTime", "int")],
+    additional_input_vars=[("IsynE", "scalar", 0.0), ("IsynI", "scalar", 0.0)],
+    # iaf_psc_delta: this step's arrivals step v, and are lost while the cell is refractory.
+    sim_code="""
+        if (RefracTime > 0) {
+            RefracTime -= 1;
+        }
+        else {
+            V = Vrest + Drive + P33 * (V - Vrest) + IsynE + IsynI;
+        }
+        """,
+    threshold_condition_code="V >= Vthresh",
+    reset_code="""
+        V = Vreset;
+        RefracTime = RefracSteps;
+        """,
+)
+IZHIKEVICH = dict(
+    params=["A", "B", "C", "D", "Drive", "Vpeak"],
+    vars=[("V", "scalar"), ("U", "scalar")],
+    additional_input_vars=[("IsynE", "scalar", 0.0), ("IsynI", "scalar", 0.0)],
+    # NEST's izhikevich (consistent_integration): one forward Euler step of v and u, both from the
+    # start-of-step values; this step's arrivals step v.
+    sim_code="""
+        const scalar v0 = V;
+        V = v0 + dt * (0.04 * v0 * v0 + 5.0 * v0 + 140.0 - U + Drive) + IsynE + IsynI;
+        U = U + dt * A * (B * v0 - U);
+        """,
+    threshold_condition_code="V >= Vpeak",
+    reset_code="""
+        V = C;
+        U += D;
+        """,
+)
 POISSON_WINDOW = dict(
     params=["P", "TStart", "TStop"],
     threshold_condition_code="t > TStart && t < TStop && gennrand_uniform() < P",
@@ -517,21 +615,16 @@ class GeNNBackend(Backend):
     # the custom Poisson source and the spike-source array emit a cell at most once per step
     one_spike_per_step = "emits a source at most once per step (its custom Poisson source and SpikeSourceArray)"
     genn_backend: ClassVar[str] = "single_threaded_cpu"
-    # GeNN's built-in models do not integrate as NEST does (see the module docstring), and the
-    # custom neuron models this adapter writes (lif_curr, lif_cond) cover the exponential synapses only:
+    # GeNN's built-in models do not integrate as NEST does (see the module docstring): each type runs
+    # as a custom neuron model of this adapter's (CELL_MODELS), and the others are refused:
+    cell_types = tuple(CELL_MODELS)
     cell_type_refusals = {
         "GLIF_curr_alpha": "no GeNN neuron model here for glif_psc: its ports (one alpha current each), after-spike "
                            "currents and threshold components need a custom model with one postsynaptic input per port",
-        "IF_curr_alpha": "no GeNN neuron model here for alpha-shaped currents: GeNN's AlphaCurr postsynaptic model "
-                         "does not integrate iaf_psc_alpha's exact propagators, and lif_curr holds exponential currents",
         "IF_cond_alpha": "no GeNN neuron model here for alpha-shaped conductances (lif_cond holds exponential ones; "
                          "NEST integrates iaf_cond_alpha with an adaptive RK45, GeNN's code has one fixed step)",
-        "IF_curr_delta": "no GeNN neuron model here with NEST's delta-synapse update (input stepping v, discarded while "
-                         "refractory): GeNN's LIF with DeltaCurr injects the input as a current",
         "EIF_cond_exp_isfa_ista": "no AdEx model in GeNN and none written here: NEST integrates aeif_cond_exp with an "
                                   "adaptive RK45 and spike checks within the step, which a generated fixed-step update lacks",
-        "Izhikevich": "GeNN's Izhikevich model takes two half steps for v (Izhikevich's published scheme), not NEST's "
-                      "forward Euler; no model with NEST's order is written here",
         "HH_cond_exp": "GeNN's TraubMiles model integrates with 25 fixed Euler sub-steps per step, not NEST's adaptive "
                        "RK45, and has no exponential synaptic conductances of its own",
     }
@@ -594,6 +687,9 @@ class GeNNBackend(Backend):
         models = {
             "lif_cond": pg.create_neuron_model("snn_lif_cond", **LIF_COND),
             "lif_curr": pg.create_neuron_model("snn_lif_curr", **LIF_CURR),
+            "lif_curr_alpha": pg.create_neuron_model("snn_lif_curr_alpha", **LIF_CURR_ALPHA),
+            "lif_curr_delta": pg.create_neuron_model("snn_lif_curr_delta", **LIF_CURR_DELTA),
+            "izhikevich": pg.create_neuron_model("snn_izhikevich", **IZHIKEVICH),
             "poisson_window": pg.create_neuron_model("snn_poisson_window", **POISSON_WINDOW),
         }
         self._models = models  # keep the Python objects alive with the model
