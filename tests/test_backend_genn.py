@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -135,12 +136,70 @@ def test_other_cell_types_take_numbas_coefficients():
         assert {s.target for s in d.synapses if s.pre == name} == {"IsynE" if name == "exc" else "IsynI"}
 
 
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="no C compiler (gcc) to compile the generated code with")
+def test_cond_alpha_code_takes_numbas_rkf45_steps(tmp_path):
+    """The IF_cond_alpha step GeNN is given (C, unrolled RKF45), compiled alone with gcc, against
+    numba's kernel under the same random arrivals: the same spikes and v to rounding."""
+    import re
+    import subprocess
+
+    from snnbench.backends import numba_cells as C
+
+    r = resolve(load_scenario("single-neuron").with_cell_types(("IF_cond_alpha",)), Overrides(simtime=10.0))
+    q = r.populations["cond_alpha"].spec.parameters
+    spec = G.describe(r, "native").populations["cond_alpha"]
+    assert spec.model == "lif_cond_alpha" and spec.vars["H"] == 0.1 and spec.params["RefracSteps"] == 50
+    body = G.cond_alpha_sim_code()
+    for name in ("V", "XE", "GE", "XI", "GI", "H", "RefracTime"):
+        body = re.sub(rf"(?<!\w){name}(?!\w)", f"(*{name})", body)
+    consts = "".join(f"const double {k} = {v!r};\n" for k, v in spec.params.items() if k != "RefracSteps")
+    source = tmp_path / "step.c"
+    source.write_text(f"""#include <math.h>
+#include <stdio.h>
+typedef double scalar;
+{consts}
+static void step(double *V, int *RefracTime, double *XE, double *GE, double *XI, double *GI, double *H,
+                 double IsynE, double IsynI, double dt) {{
+{body}}}
+int main(void) {{
+    double V = -60.0, XE = 0, GE = 0, XI = 0, GI = 0, H = 0.1, e, i;
+    int R = 0;
+    while (scanf("%lf %lf", &e, &i) == 2) {{
+        step(&V, &R, &XE, &GE, &XI, &GI, &H, e, i, 0.1);
+        int spiked = V >= Vthresh;
+        if (spiked) {{ V = Vreset; R = {spec.params["RefracSteps"]}; }}
+        printf("%.17g %d\\n", V, spiked);
+    }}
+    return 0;
+}}
+""")
+    subprocess.run(["gcc", "-O2", "-o", str(tmp_path / "step"), str(source), "-lm"], check=True)
+    n = 5000
+    rng = np.random.default_rng(1)
+    # strong inputs (uS), so that the step control rejects and shrinks steps (hundreds of times)
+    arrive = np.stack([rng.binomial(5, 0.02, n) * 0.16, rng.binomial(2, 0.02, n) * 0.4], axis=1)
+    lines = subprocess.run([str(tmp_path / "step")], input="\n".join(f"{e!r} {i!r}" for e, i in arrive.tolist()),
+                           capture_output=True, text=True, check=True).stdout.split()
+    c_v, c_spiked = np.array(lines[0::2], dtype=float), np.array(lines[1::2], dtype=int).astype(bool)
+    row = C.group_row("IF_cond_alpha", q, 0.1, 20)
+    v, syn_e, syn_i, refr, spiked = np.array([-60.0]), np.zeros(1), np.zeros(1), np.zeros(1, np.int64), np.zeros(1, bool)
+    aux = C.initial_aux("IF_cond_alpha", None, 0.1, 1)
+    n_v, n_spiked, h = np.empty(n), np.empty(n, bool), np.empty(n)
+    for k in range(n):
+        C.update_group(C.COND_ALPHA, row, 50, 0.1, v, syn_e, syn_i, aux, refr, arrive[k, :1].copy(), arrive[k, 1:].copy(), spiked)
+        n_v[k], n_spiked[k], h[k] = v[0], spiked[0], aux[0, C.H_INT]
+    assert n_spiked.sum() >= 20, "the input must make the cell fire for this test to mean anything"
+    assert (h < 0.1).sum() > 100, "the step control must shrink steps for this test to mean anything"
+    np.testing.assert_array_equal(np.flatnonzero(c_spiked), np.flatnonzero(n_spiked))
+    np.testing.assert_allclose(c_v, n_v, rtol=0, atol=1e-9)
+
+
 def test_declared_cell_types_have_models_and_the_others_reasons():
     from snnbench.scenario.model import CELL_TYPES
 
     for cls in (backend_class("genn"), backend_class("genn.cuda")):
         assert set(cls.cell_types) == set(G.CELL_MODELS)
-        assert {"IF_curr_alpha", "IF_curr_delta", "Izhikevich"} <= set(cls.cell_types)
+        assert {"IF_curr_alpha", "IF_curr_delta", "IF_cond_alpha", "Izhikevich"} <= set(cls.cell_types)
         for cell_type in set(CELL_TYPES) - set(cls.cell_types):
             assert len(cls.cell_type_refusals.get(cell_type, "")) > 40, cell_type
 

@@ -92,7 +92,7 @@ from ..scenario.model import (
     PoissonSourcePopulation,
     Uniform,
 )
-from ..models import alpha, izhikevich
+from ..models import alpha, izhikevich, rkf45
 from ..models.lif import cell_propagators
 from ..scenario.realise import Network, ProjectionArrays, realise_spike_steps, rng_for
 from ..scenario.resolve import ResolvedScenario
@@ -205,9 +205,9 @@ def genn_seed(seed: int) -> int:
 # Each cell type's custom neuron model, and its synaptic state variables (fed by IsynE/IsynI;
 # none where the input steps v).
 CELL_MODELS = {"IF_cond_exp": "lif_cond", "IF_curr_exp": "lif_curr", "IF_curr_alpha": "lif_curr_alpha",
-               "IF_curr_delta": "lif_curr_delta", "Izhikevich": "izhikevich"}
+               "IF_curr_delta": "lif_curr_delta", "IF_cond_alpha": "lif_cond_alpha", "Izhikevich": "izhikevich"}
 SYNAPTIC_VARS = {"lif_cond": ("gE", "gI"), "lif_curr": ("IE", "II"), "lif_curr_alpha": ("XE", "IE", "XI", "II"),
-                 "lif_curr_delta": (), "izhikevich": ()}
+                 "lif_curr_delta": (), "lif_cond_alpha": ("XE", "GE", "XI", "GI"), "izhikevich": ()}
 # What each model integrates, for the translation log (GeNN's built-in models do not, see above).
 MODEL_NOTES = {
     "lif_cond": "exact integration as numba, step-mean conductances in the membrane's exponent; not GeNN's LIF with "
@@ -218,6 +218,8 @@ MODEL_NOTES = {
                       "AlphaCurr postsynaptic model, which does not integrate them",
     "lif_curr_delta": "iaf_psc_delta's update: exact decay, each arrival steps v (mV) in its step, dropped while "
                       "refractory; not GeNN's LIF with DeltaCurr, which injects it as a current",
+    "lif_cond_alpha": "iaf_cond_alpha's adaptive RKF45 (GSL's step control, NEST's tolerance 1e-3 in NEST's units, "
+                      "the step size kept per cell), the same steps as NEST and numba; v held while refractory",
     "izhikevich": "NEST's forward Euler order (v and u from the start-of-step values, arrivals step v); not GeNN's "
                   "Izhikevich, which takes two half steps for v",
 }
@@ -229,6 +231,11 @@ def cell_parameters(cell_type: str, p, dt: float) -> dict[str, float]:
     if cell_type == "Izhikevich":
         # i_offset nA -> the model's mV/ms (a 1 pF membrane, as NEST and numba take it)
         return {"A": p.a, "B": p.b, "C": p.c, "D": p.d, "Drive": 1000.0 * p.i_offset, "Vpeak": izhikevich.V_PEAK_MV}
+    if cell_type == "IF_cond_alpha":
+        values = dict(zip(("Cm", "GL", "EL", "Vthresh", "Vreset", "Eex", "Ein", "TauE", "TauI", "Ie"),
+                          alpha.cond_alpha_parameters(p)))
+        # an arrival of w uS starts g = w (t/tau) e^(1 - t/tau): x jumps by w e / tau, in nS/ms
+        return {**values, "JumpE": 1000.0 * math.e / p.tau_syn_E, "JumpI": 1000.0 * math.e / p.tau_syn_I}
     common = {"Vrest": p.v_rest, "Vreset": p.v_reset, "Vthresh": p.v_thresh}
     if cell_type in ("IF_curr_alpha", "IF_curr_delta"):
         p33, p30 = alpha.membrane_propagators(p.cm, p.tau_m, dt)
@@ -361,6 +368,8 @@ class Describer:
             state["RefracTime"] = 0
         else:
             state["U"] = float(pop.spec.initial_values.u)
+        if model == "lif_cond_alpha":
+            state["H"] = dt  # NEST starts every node's RKF45 with one time step
         inputs = ("steps v by the weights it adds to IsynE/IsynI (DeltaCurr, weights in mV)" if not SYNAPTIC_VARS[model]
                   else "its synaptic variables inside the cell, fed by DeltaCurr through IsynE/IsynI")
         self.translate("neuron model", f"{name}: {pop.cell_type} as the custom GeNN neuron model {model} "
@@ -588,6 +597,112 @@ IZHIKEVICH = dict(
         U += D;
         """,
 )
+
+
+def _cond_alpha_rhs(k: str, y: dict[str, str]) -> str:
+    """C declarations of stage `k` of iaf_cond_alpha's right-hand side (`alpha.cond_alpha_rhs`,
+    NEST's units) at the state named in `y`: v held while refractory, bounded by v_thresh."""
+    vc = f"fmin({y['V']}, Vthresh)"
+    return (f"const scalar vc{k} = {vc};\n"
+            f"const scalar k{k}V = (RefracTime > 0) ? 0.0 : (-GL * (vc{k} - EL) - {y['GE']} * (vc{k} - Eex) "
+            f"- {y['GI']} * (vc{k} - Ein) + Ie) / Cm;\n"
+            f"const scalar k{k}XE = -{y['XE']} / TauE;\n"
+            f"const scalar k{k}GE = {y['XE']} - {y['GE']} / TauE;\n"
+            f"const scalar k{k}XI = -{y['XI']} / TauI;\n"
+            f"const scalar k{k}GI = {y['XI']} - {y['GI']} / TauI;\n")
+
+
+def cond_alpha_sim_code() -> str:
+    """iaf_cond_alpha's step as GeNN code: `rkf45.evolve_apply` (GSL's rkf45 with its step control,
+    NEST's tolerances) unrolled over the five state variables until the step is covered, the step
+    size kept per cell (H) as NEST keeps it per node; then refractoriness, then the arrivals."""
+    eps_abs, eps_rel, _, _ = alpha.COND_ALPHA_TOLERANCE
+    # with eps_rel = 0 GSL's bound is eps_abs for every component: no dy/dt at the end is needed
+    assert eps_rel == 0.0
+    names = ("V", "XE", "GE", "XI", "GI")
+    lit = repr  # Python's shortest round-trip repr: the same double in C
+    stages = [
+        (2, [(rkf45.B21, 1)]),
+        (3, [(rkf45.B31, 1), (rkf45.B32, 2)]),
+        (4, [(rkf45.B41, 1), (rkf45.B42, 2), (rkf45.B43, 3)]),
+        (5, [(rkf45.B51, 1), (rkf45.B52, 2), (rkf45.B53, 3), (rkf45.B54, 4)]),
+        (6, [(rkf45.B61, 1), (rkf45.B62, 2), (rkf45.B63, 3), (rkf45.B64, 4), (rkf45.B65, 5)]),
+    ]
+    body = _cond_alpha_rhs("1", {n: f"a{n}" for n in names})
+    trial = ""
+    for k, coeffs in stages:
+        for n in names:
+            if len(coeffs) == 1:
+                expr = f"a{n} + h0 * {lit(coeffs[0][0])} * k1{n}"
+            else:
+                terms = " + ".join(f"{lit(c)} * k{j}{n}" for c, j in coeffs)
+                expr = f"a{n} + h0 * ({terms})"
+            trial += f"const scalar s{k}{n} = {expr};\n"
+        trial += _cond_alpha_rhs(str(k), {n: f"s{k}{n}" for n in names})
+    rmax = f"{lit(rkf45.DBL_MIN)}"
+    for n in names:
+        sol = " + ".join(f"{lit(c)} * k{j}{n}" for c, j in ((rkf45.C1, 1), (rkf45.C3, 3), (rkf45.C4, 4), (rkf45.C5, 5), (rkf45.C6, 6)))
+        err = " + ".join(f"{lit(c)} * k{j}{n}" for c, j in ((rkf45.E1, 1), (rkf45.E3, 3), (rkf45.E4, 4), (rkf45.E5, 5), (rkf45.E6, 6)))
+        trial += f"y{n} = a{n} + h0 * ({sol});\n"
+        trial += f"const scalar e{n} = h0 * ({err});\n"
+        rmax = f"fmax({rmax}, fabs(e{n}) / {lit(eps_abs)})"
+    trial += f"const scalar rmax = {rmax};\n"
+    trial += f"""const scalar tNew = (h > span) ? dt : tt + h0;
+if (rmax > 1.1) {{
+    const scalar hNew = h0 * fmax({lit(rkf45.SAFETY)} / pow(rmax, {lit(1.0 / rkf45.ORDER)}), {lit(rkf45.MAX_SHRINK)});
+    if (fabs(hNew) < fabs(h0) && tNew + hNew != tNew) {{
+        h = hNew;
+    }}
+    else {{
+        accepted = 1;
+        tt = tNew;
+        h = h0;
+    }}
+}}
+else {{
+    accepted = 1;
+    tt = tNew;
+    if (rmax < 0.5) {{
+        h = h0 * fmax(fmin({lit(rkf45.SAFETY)} / pow(rmax, {lit(1.0 / (rkf45.ORDER + 1.0))}), {lit(rkf45.MAX_GROWTH)}), 1.0);
+    }}
+    else {{
+        h = h0;
+    }}
+}}
+"""
+    decl = "".join(f"scalar y{n} = {n};\n" for n in names)
+    start = "".join(f"const scalar a{n} = y{n};\n" for n in names)
+    indent = lambda text, n: "".join(" " * n + line + "\n" for line in text.splitlines())
+    return (decl + "scalar tt = 0.0;\nscalar h = H;\nwhile (tt < dt) {\n"
+            + indent(start + body + "const scalar span = dt - tt;\nint accepted = 0;\nwhile (accepted == 0) {\n"
+                     + indent("const scalar h0 = (h > span) ? span : h;\n" + trial, 4) + "}\n", 4)
+            + """}
+H = h;
+if (RefracTime > 0) {
+    RefracTime -= 1;
+    yV = Vreset;
+}
+V = yV;
+GE = yGE;
+GI = yGI;
+XE = yXE + JumpE * IsynE;
+XI = yXI + JumpI * IsynI;
+""")
+
+
+LIF_COND_ALPHA = dict(
+    # NEST's units (pF, nS, mV, ms, pA: `alpha.cond_alpha_parameters`), so that its tolerances hold
+    params=["Cm", "GL", "EL", "Vthresh", "Vreset", "Eex", "Ein", "TauE", "TauI", "Ie", "JumpE", "JumpI",
+            ("RefracSteps", "int")],
+    vars=[("V", "scalar"), ("RefracTime", "int"), ("XE", "scalar"), ("GE", "scalar"), ("XI", "scalar"),
+          ("GI", "scalar"), ("H", "scalar")],
+    additional_input_vars=[("IsynE", "scalar", 0.0), ("IsynI", "scalar", 0.0)],
+    threshold_condition_code="V >= Vthresh",
+    reset_code="""
+        V = Vreset;
+        RefracTime = RefracSteps;
+        """,
+)
 POISSON_WINDOW = dict(
     params=["P", "TStart", "TStop"],
     threshold_condition_code="t > TStart && t < TStop && gennrand_uniform() < P",
@@ -621,8 +736,6 @@ class GeNNBackend(Backend):
     cell_type_refusals = {
         "GLIF_curr_alpha": "no GeNN neuron model here for glif_psc: its ports (one alpha current each), after-spike "
                            "currents and threshold components need a custom model with one postsynaptic input per port",
-        "IF_cond_alpha": "no GeNN neuron model here for alpha-shaped conductances (lif_cond holds exponential ones; "
-                         "NEST integrates iaf_cond_alpha with an adaptive RK45, GeNN's code has one fixed step)",
         "EIF_cond_exp_isfa_ista": "no AdEx model in GeNN and none written here: NEST integrates aeif_cond_exp with an "
                                   "adaptive RK45 and spike checks within the step, which a generated fixed-step update lacks",
         "HH_cond_exp": "GeNN's TraubMiles model integrates with 25 fixed Euler sub-steps per step, not NEST's adaptive "
@@ -690,6 +803,7 @@ class GeNNBackend(Backend):
             "lif_curr_alpha": pg.create_neuron_model("snn_lif_curr_alpha", **LIF_CURR_ALPHA),
             "lif_curr_delta": pg.create_neuron_model("snn_lif_curr_delta", **LIF_CURR_DELTA),
             "izhikevich": pg.create_neuron_model("snn_izhikevich", **IZHIKEVICH),
+            "lif_cond_alpha": pg.create_neuron_model("snn_lif_cond_alpha", sim_code=cond_alpha_sim_code(), **LIF_COND_ALPHA),
             "poisson_window": pg.create_neuron_model("snn_poisson_window", **POISSON_WINDOW),
         }
         self._models = models  # keep the Python objects alive with the model
