@@ -18,20 +18,29 @@ treats the synaptic input as a current held constant over the step (exponential 
 scales its input by tau/dt (1 - exp(-dt/tau)) (the step mean, not the exact iaf_psc_exp
 propagator), and ExpCond injects g (E - V) with V and g at the start of the step (so the
 conductance never enters the membrane's time constant). So the cells are custom neuron models
-that hold their synaptic variables themselves and integrate exactly as `numba_kernels`:
+that hold their synaptic variables themselves and integrate as `numba_kernels` and `numba_cells`:
 
   lif_curr (IF_curr_exp): v <- v_rest + (v - v_rest) P22 + P21E I_E + P21I I_I + P20 i_offset
       (unless refractory); spike if v >= v_thresh; I <- I exp(-dt/tau_syn) + arrivals
   lif_cond (IF_cond_exp): with the step-mean conductances g tau/dt (1 - exp(-dt/tau)),
       v <- v_inf + (v - v_inf) exp(-dt g_tot / cm); refractory: v = v_reset; else spike if
       v >= v_thresh; g <- g exp(-dt/tau) + arrivals
+  lif_curr_alpha (IF_curr_alpha): iaf_psc_alpha's propagators, v from x and y at the start of the
+      step; y <- P21 x + P11 y, x <- P11 x + e/tau_syn arrivals
+  lif_curr_delta (IF_curr_delta): v <- v_rest + (v - v_rest) P33 + P30 i_offset + arrivals (mV),
+      the arrivals lost while refractory (iaf_psc_delta)
+  lif_cond_alpha (IF_cond_alpha): NEST's adaptive RKF45 (`models.rkf45`: GSL's step control, NEST's
+      tolerance in NEST's units pF/nS/pA) unrolled into the generated code, the step size kept per
+      cell (H) as NEST keeps it per node; then refractoriness or the threshold; x += e/tau arrivals
+  izhikevich (Izhikevich): forward Euler of v and u from the start-of-step values, arrivals on v,
+      v >= 30 mV: v <- c, u <- u + d (izhikevich's order; GeNN's own takes two half steps for v)
 
 The propagators are computed here in Python (as `numba_kernels.group_parameters`) and given to
 GeNN as parameters. Arrivals reach the cell through two additional input variables (IsynE,
 IsynI): every synapse population uses GeNN's DeltaCurr postsynaptic model (injectCurrent(inSyn);
 inSyn = 0) with `post_target_var` set to IsynE or IsynI, so a weight is added to the cell's own
-g_E/g_I (uS) or I_E/I_I (nA, inhibitory weights negative: PyNN's sign convention) unchanged, with
-no tau/dt factor. Refractoriness is a step counter (round(tau_refrac / dt) steps, as NEST);
+g_E/g_I (uS), I_E/I_I (nA, inhibitory weights negative: PyNN's sign convention), x (times
+e/tau_syn) or v (mV) unchanged, with no tau/dt factor. Refractoriness is a step counter (round(tau_refrac / dt) steps, as NEST);
 GeNN's auto-refractory check is off. Double precision by default (option precision="float").
 
 Time conventions (snnbench follows NEST, see `numba_kernels`). GeNN's step k runs the synapse
