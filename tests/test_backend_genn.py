@@ -105,7 +105,7 @@ def test_cond_propagators_match_numba():
 
 
 def test_other_cell_types_take_numbas_coefficients():
-    """IF_curr_alpha, IF_curr_delta and Izhikevich: the custom models' parameters are numba's row
+    """IF_curr_alpha, IF_curr_delta, Izhikevich, AdEx and HH: the custom models' parameters are numba's row
     (the same propagators, in the same units), their state starts where PyNN's initial values say."""
     from snnbench.backends import numba_cells as C
 
@@ -131,6 +131,17 @@ def test_other_cell_types_take_numbas_coefficients():
         else:
             assert spec.params["RefracSteps"] == C.refractory_steps(pop.cell_type, q, 0.1) == 50
     assert set(d.populations["curr_alpha"].vars) == {"V", "RefracTime", "XE", "IE", "XI", "II"}
+    # the RKF45 types: numba's parameter rows in NEST's units, in the order of snnbench.models
+    rkf = resolve(load_scenario("single-neuron").with_cell_types(("EIF_cond_exp_isfa_ista", "HH_cond_exp")), Overrides(simtime=10.0))
+    adex, hh = (G.describe(rkf, "native").populations[name] for name in ("adex", "hh"))
+    for spec, n in ((adex, 15), (hh, 13)):
+        row = C.group_row(spec.cell_type, rkf.populations[spec.name].spec.parameters, 0.1, 20)
+        assert list(spec.params.values())[:n] == pytest.approx(list(row[:n]), rel=1e-14), spec.name
+        assert spec.vars["Hstep"] == 0.1 and spec.vars["Spiked"] == 0
+    assert adex.params["Cm"] == 281.0 and adex.params["B"] == pytest.approx(80.5) and adex.params["Vspike"] == -40.0  # pF, pA
+    assert adex.params["RefracSteps"] == 1 and adex.vars["W"] == 0.0
+    assert hh.params["RefracSteps"] == 20  # NEST's 2 ms without a second spike
+    assert (hh.vars["Mgate"], hh.vars["Hgate"], hh.vars["Ngate"]) == (0.0, 1.0, 0.0)  # PyNN's initial gates
     assert set(d.populations["delta"].vars) == {"V", "RefracTime"}
     for name in ("exc", "inh"):  # the input arrives through IsynE/IsynI, unchanged
         assert {s.target for s in d.synapses if s.pre == name} == {"IsynE" if name == "exc" else "IsynI"}
@@ -148,9 +159,9 @@ def test_cond_alpha_code_takes_numbas_rkf45_steps(tmp_path):
     r = resolve(load_scenario("single-neuron").with_cell_types(("IF_cond_alpha",)), Overrides(simtime=10.0))
     q = r.populations["cond_alpha"].spec.parameters
     spec = G.describe(r, "native").populations["cond_alpha"]
-    assert spec.model == "lif_cond_alpha" and spec.vars["H"] == 0.1 and spec.params["RefracSteps"] == 50
+    assert spec.model == "lif_cond_alpha" and spec.vars["Hstep"] == 0.1 and spec.params["RefracSteps"] == 50
     body = G.cond_alpha_sim_code()
-    for name in ("V", "XE", "GE", "XI", "GI", "H", "RefracTime"):
+    for name in ("V", "XE", "GE", "XI", "GI", "Hstep", "RefracTime"):
         body = re.sub(rf"(?<!\w){name}(?!\w)", f"(*{name})", body)
     consts = "".join(f"const double {k} = {v!r};\n" for k, v in spec.params.items() if k != "RefracSteps")
     source = tmp_path / "step.c"
@@ -158,7 +169,7 @@ def test_cond_alpha_code_takes_numbas_rkf45_steps(tmp_path):
 #include <stdio.h>
 typedef double scalar;
 {consts}
-static void step(double *V, int *RefracTime, double *XE, double *GE, double *XI, double *GI, double *H,
+static void step(double *V, int *RefracTime, double *XE, double *GE, double *XI, double *GI, double *Hstep,
                  double IsynE, double IsynI, double dt) {{
 {body}}}
 int main(void) {{
@@ -199,7 +210,7 @@ def test_declared_cell_types_have_models_and_the_others_reasons():
 
     for cls in (backend_class("genn"), backend_class("genn.cuda")):
         assert set(cls.cell_types) == set(G.CELL_MODELS)
-        assert {"IF_curr_alpha", "IF_curr_delta", "IF_cond_alpha", "Izhikevich"} <= set(cls.cell_types)
+        assert set(cls.cell_types) == set(CELL_TYPES) - {"GLIF_curr_alpha"}
         for cell_type in set(CELL_TYPES) - set(cls.cell_types):
             assert len(cls.cell_type_refusals.get(cell_type, "")) > 40, cell_type
 

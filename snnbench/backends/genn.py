@@ -31,7 +31,12 @@ that hold their synaptic variables themselves and integrate as `numba_kernels` a
       the arrivals lost while refractory (iaf_psc_delta)
   lif_cond_alpha (IF_cond_alpha): NEST's adaptive RKF45 (`models.rkf45`: GSL's step control, NEST's
       tolerance in NEST's units pF/nS/pA) unrolled into the generated code, the step size kept per
-      cell (H) as NEST keeps it per node; then refractoriness or the threshold; x += e/tau arrivals
+      cell (Hstep) as NEST keeps it per node; then refractoriness or the threshold; x += e/tau arrivals
+  adex (EIF_cond_exp_isfa_ista): aeif_cond_exp's RKF45 (tolerances 1e-6 on y and y'), after every
+      accepted sub-step the refractory clamp or the spike (v <- v_reset, w += b); then arrivals
+  hh (HH_cond_exp): hh_cond_exp_traub's RKF45 over the step, arrivals, then a spike where v is
+      above v_offset + 30 mV and falling, none for 2 ms after one (no reset; GeNN's TraubMiles
+      takes 25 fixed Euler sub-steps)
   izhikevich (Izhikevich): forward Euler of v and u from the start-of-step values, arrivals on v,
       v >= 30 mV: v <- c, u <- u + d (izhikevich's order; GeNN's own takes two half steps for v)
 
@@ -101,7 +106,7 @@ from ..scenario.model import (
     PoissonSourcePopulation,
     Uniform,
 )
-from ..models import alpha, izhikevich, rkf45
+from ..models import adex, alpha, hh, izhikevich, rkf45
 from ..models.lif import cell_propagators
 from ..scenario.realise import Network, ProjectionArrays, realise_spike_steps, rng_for
 from ..scenario.resolve import ResolvedScenario
@@ -214,9 +219,11 @@ def genn_seed(seed: int) -> int:
 # Each cell type's custom neuron model, and its synaptic state variables (fed by IsynE/IsynI;
 # none where the input steps v).
 CELL_MODELS = {"IF_cond_exp": "lif_cond", "IF_curr_exp": "lif_curr", "IF_curr_alpha": "lif_curr_alpha",
-               "IF_curr_delta": "lif_curr_delta", "IF_cond_alpha": "lif_cond_alpha", "Izhikevich": "izhikevich"}
+               "IF_curr_delta": "lif_curr_delta", "IF_cond_alpha": "lif_cond_alpha", "Izhikevich": "izhikevich",
+               "EIF_cond_exp_isfa_ista": "adex", "HH_cond_exp": "hh"}
 SYNAPTIC_VARS = {"lif_cond": ("gE", "gI"), "lif_curr": ("IE", "II"), "lif_curr_alpha": ("XE", "IE", "XI", "II"),
-                 "lif_curr_delta": (), "lif_cond_alpha": ("XE", "GE", "XI", "GI"), "izhikevich": ()}
+                 "lif_curr_delta": (), "lif_cond_alpha": ("XE", "GE", "XI", "GI"), "izhikevich": (),
+                 "adex": ("GE", "GI"), "hh": ("GE", "GI")}
 # What each model integrates, for the translation log (GeNN's built-in models do not, see above).
 MODEL_NOTES = {
     "lif_cond": "exact integration as numba, step-mean conductances in the membrane's exponent; not GeNN's LIF with "
@@ -229,6 +236,11 @@ MODEL_NOTES = {
                       "refractory; not GeNN's LIF with DeltaCurr, which injects it as a current",
     "lif_cond_alpha": "iaf_cond_alpha's adaptive RKF45 (GSL's step control, NEST's tolerance 1e-3 in NEST's units, "
                       "the step size kept per cell), the same steps as NEST and numba; v held while refractory",
+    "adex": "aeif_cond_exp's adaptive RKF45 (GSL's step control, NEST's tolerances 1e-6 in NEST's units, the step "
+            "size kept per cell), the spike checked after every sub-step (v <- v_reset, w += b there), as NEST and numba",
+    "hh": "hh_cond_exp_traub's adaptive RKF45 (GSL's step control, NEST's tolerance 1e-3, the step size kept per "
+          "cell); a spike where v, above v_offset + 30 mV, falls, none for 2 ms after one; not GeNN's TraubMiles, "
+          "which takes 25 fixed Euler sub-steps",
     "izhikevich": "NEST's forward Euler order (v and u from the start-of-step values, arrivals step v); not GeNN's "
                   "Izhikevich, which takes two half steps for v",
 }
@@ -240,6 +252,14 @@ def cell_parameters(cell_type: str, p, dt: float) -> dict[str, float]:
     if cell_type == "Izhikevich":
         # i_offset nA -> the model's mV/ms (a 1 pF membrane, as NEST and numba take it)
         return {"A": p.a, "B": p.b, "C": p.c, "D": p.d, "Drive": 1000.0 * p.i_offset, "Vpeak": izhikevich.V_PEAK_MV}
+    if cell_type == "EIF_cond_exp_isfa_ista":
+        row = adex.parameters(p)
+        values = dict(zip(("Cm", "GL", "EL", "VT", "DeltaT", "Vpeak", "Vreset", "A", "B", "TauW", "Eex", "Ein", "TauE",
+                           "TauI", "Ie"), row))
+        return {**values, "Vspike": adex.spike_threshold(row)}
+    if cell_type == "HH_cond_exp":
+        return dict(zip(("GNa", "GK", "GL", "Cm", "VT", "ENa", "EK", "EL", "Eex", "Ein", "TauE", "TauI", "Ie"),
+                        hh.parameters(p)))
     if cell_type == "IF_cond_alpha":
         values = dict(zip(("Cm", "GL", "EL", "Vthresh", "Vreset", "Eex", "Ein", "TauE", "TauI", "Ie"),
                           alpha.cond_alpha_parameters(p)))
@@ -373,12 +393,19 @@ class Describer:
         params: dict[str, float] = cell_parameters(pop.cell_type, prm, dt)
         state: dict[str, Any] = {name: 0.0 for name in SYNAPTIC_VARS[model]}
         if model != "izhikevich":  # Izhikevich has no refractory period
-            params["RefracSteps"] = refractory_steps(prm.tau_refrac, dt, name, self.translations)
+            # HH_cond_exp: NEST's 2 ms without a second spike (PyNN sets no tau_refrac for it)
+            dead = hh.SPIKE_DEAD_TIME_MS if model == "hh" else prm.tau_refrac
+            params["RefracSteps"] = refractory_steps(dead, dt, name, self.translations)
             state["RefracTime"] = 0
         else:
             state["U"] = float(pop.spec.initial_values.u)
-        if model == "lif_cond_alpha":
-            state["H"] = dt  # NEST starts every node's RKF45 with one time step
+        if model in ("lif_cond_alpha", "adex", "hh"):
+            state["Hstep"] = dt  # NEST starts every node's RKF45 with one time step
+        if model == "adex":
+            state.update(W=1000.0 * float(pop.spec.initial_values.w), Spiked=0)  # nA -> pA
+        if model == "hh":
+            iv = pop.spec.initial_values
+            state.update(Mgate=float(iv.m), Hgate=float(iv.h), Ngate=float(iv.n), Spiked=0)
         inputs = ("steps v by the weights it adds to IsynE/IsynI (DeltaCurr, weights in mV)" if not SYNAPTIC_VARS[model]
                   else "its synaptic variables inside the cell, fed by DeltaCurr through IsynE/IsynI")
         self.translate("neuron model", f"{name}: {pop.cell_type} as the custom GeNN neuron model {model} "
@@ -608,12 +635,11 @@ IZHIKEVICH = dict(
 )
 
 
-def _cond_alpha_rhs(k: str, y: dict[str, str]) -> str:
+def _cond_alpha_rhs(k: str, y: dict[str, str], refractory: str) -> str:
     """C declarations of stage `k` of iaf_cond_alpha's right-hand side (`alpha.cond_alpha_rhs`,
     NEST's units) at the state named in `y`: v held while refractory, bounded by v_thresh."""
-    vc = f"fmin({y['V']}, Vthresh)"
-    return (f"const scalar vc{k} = {vc};\n"
-            f"const scalar k{k}V = (RefracTime > 0) ? 0.0 : (-GL * (vc{k} - EL) - {y['GE']} * (vc{k} - Eex) "
+    return (f"const scalar vc{k} = fmin({y['V']}, Vthresh);\n"
+            f"const scalar k{k}V = ({refractory}) ? 0.0 : (-GL * (vc{k} - EL) - {y['GE']} * (vc{k} - Eex) "
             f"- {y['GI']} * (vc{k} - Ein) + Ie) / Cm;\n"
             f"const scalar k{k}XE = -{y['XE']} / TauE;\n"
             f"const scalar k{k}GE = {y['XE']} - {y['GE']} / TauE;\n"
@@ -621,14 +647,26 @@ def _cond_alpha_rhs(k: str, y: dict[str, str]) -> str:
             f"const scalar k{k}GI = {y['XI']} - {y['GI']} / TauI;\n")
 
 
-def cond_alpha_sim_code() -> str:
-    """iaf_cond_alpha's step as GeNN code: `rkf45.evolve_apply` (GSL's rkf45 with its step control,
-    NEST's tolerances) unrolled over the five state variables until the step is covered, the step
-    size kept per cell (H) as NEST keeps it per node; then refractoriness, then the arrivals."""
-    eps_abs, eps_rel, _, _ = alpha.COND_ALPHA_TOLERANCE
-    # with eps_rel = 0 GSL's bound is eps_abs for every component: no dy/dt at the end is needed
-    assert eps_rel == 0.0
-    names = ("V", "XE", "GE", "XI", "GI")
+def _adex_rhs(k: str, y: dict[str, str], refractory: str) -> str:
+    """Stage `k` of aeif_cond_exp's right-hand side (`adex.rhs`, NEST's units): v held at v_reset
+    while refractory, bounded by v_spike; no exponential term when Delta_T = 0."""
+    return (f"const scalar vc{k} = ({refractory}) ? Vreset : fmin({y['V']}, Vpeak);\n"
+            f"const scalar sc{k} = (DeltaT > 0.0) ? GL * DeltaT * exp((vc{k} - VT) / DeltaT) : 0.0;\n"
+            f"const scalar k{k}V = ({refractory}) ? 0.0 : (-GL * (vc{k} - EL) + sc{k} - {y['GE']} * (vc{k} - Eex) "
+            f"- {y['GI']} * (vc{k} - Ein) - {y['W']} + Ie) / Cm;\n"
+            f"const scalar k{k}GE = -{y['GE']} / TauE;\n"
+            f"const scalar k{k}GI = -{y['GI']} / TauI;\n"
+            f"const scalar k{k}W = (A * (vc{k} - EL) - {y['W']}) / TauW;\n")
+
+
+def rkf45_code(names: tuple[str, ...], rhs, tolerance: tuple[float, float, float, float], refractory: str,
+               after_step: str = "") -> str:
+    """`rkf45.evolve_apply` (GSL's rkf45 and its step control) as GeNN code, unrolled over the state
+    variables `names`, repeated until the time step is covered (local copies y<name>; the step size
+    in and out of the cell's variable Hstep, as NEST keeps it per node). `rhs(stage, state names,
+    refractory)` writes one stage's derivatives k<stage><name>; `after_step` runs after every
+    accepted sub-step (AdEx's spike check)."""
+    eps_abs, eps_rel, a_y, a_dydt = tolerance
     lit = repr  # Python's shortest round-trip repr: the same double in C
     stages = [
         (2, [(rkf45.B21, 1)]),
@@ -637,24 +675,30 @@ def cond_alpha_sim_code() -> str:
         (5, [(rkf45.B51, 1), (rkf45.B52, 2), (rkf45.B53, 3), (rkf45.B54, 4)]),
         (6, [(rkf45.B61, 1), (rkf45.B62, 2), (rkf45.B63, 3), (rkf45.B64, 4), (rkf45.B65, 5)]),
     ]
-    body = _cond_alpha_rhs("1", {n: f"a{n}" for n in names})
+    first = rhs("1", {n: f"a{n}" for n in names}, refractory)
     trial = ""
     for k, coeffs in stages:
         for n in names:
             if len(coeffs) == 1:
                 expr = f"a{n} + h0 * {lit(coeffs[0][0])} * k1{n}"
             else:
-                terms = " + ".join(f"{lit(c)} * k{j}{n}" for c, j in coeffs)
-                expr = f"a{n} + h0 * ({terms})"
+                expr = f"a{n} + h0 * (" + " + ".join(f"{lit(c)} * k{j}{n}" for c, j in coeffs) + ")"
             trial += f"const scalar s{k}{n} = {expr};\n"
-        trial += _cond_alpha_rhs(str(k), {n: f"s{k}{n}" for n in names})
-    rmax = f"{lit(rkf45.DBL_MIN)}"
+        trial += rhs(str(k), {n: f"s{k}{n}" for n in names}, refractory)
     for n in names:
         sol = " + ".join(f"{lit(c)} * k{j}{n}" for c, j in ((rkf45.C1, 1), (rkf45.C3, 3), (rkf45.C4, 4), (rkf45.C5, 5), (rkf45.C6, 6)))
         err = " + ".join(f"{lit(c)} * k{j}{n}" for c, j in ((rkf45.E1, 1), (rkf45.E3, 3), (rkf45.E4, 4), (rkf45.E5, 5), (rkf45.E6, 6)))
         trial += f"y{n} = a{n} + h0 * ({sol});\n"
         trial += f"const scalar e{n} = h0 * ({err});\n"
-        rmax = f"fmax({rmax}, fabs(e{n}) / {lit(eps_abs)})"
+    if eps_rel != 0.0:  # GSL's bound needs dy/dt at the new state
+        trial += rhs("d", {n: f"y{n}" for n in names}, refractory)
+    rmax = lit(rkf45.DBL_MIN)
+    for n in names:
+        if eps_rel == 0.0:
+            bound = lit(eps_abs)
+        else:
+            bound = f"fabs({lit(eps_rel)} * ({lit(a_y)} * fabs(y{n}) + {lit(a_dydt)} * fabs(h0 * kd{n})) + {lit(eps_abs)})"
+        rmax = f"fmax({rmax}, fabs(e{n}) / {bound})"
     trial += f"const scalar rmax = {rmax};\n"
     trial += f"""const scalar tNew = (h > span) ? dt : tt + h0;
 if (rmax > 1.1) {{
@@ -681,13 +725,20 @@ else {{
 """
     decl = "".join(f"scalar y{n} = {n};\n" for n in names)
     start = "".join(f"const scalar a{n} = y{n};\n" for n in names)
-    indent = lambda text, n: "".join(" " * n + line + "\n" for line in text.splitlines())
-    return (decl + "scalar tt = 0.0;\nscalar h = H;\nwhile (tt < dt) {\n"
-            + indent(start + body + "const scalar span = dt - tt;\nint accepted = 0;\nwhile (accepted == 0) {\n"
-                     + indent("const scalar h0 = (h > span) ? span : h;\n" + trial, 4) + "}\n", 4)
-            + """}
-H = h;
-if (RefracTime > 0) {
+
+    def indent(text: str, n: int) -> str:
+        return "".join(" " * n + line + "\n" for line in text.splitlines())
+
+    return (decl + "scalar tt = 0.0;\nscalar h = Hstep;\nwhile (tt < dt) {\n"
+            + indent(start + first + "const scalar span = dt - tt;\nint accepted = 0;\nwhile (accepted == 0) {\n"
+                     + indent("const scalar h0 = (h > span) ? span : h;\n" + trial, 4) + "}\n" + after_step, 4)
+            + "}\nHstep = h;\n")
+
+
+def cond_alpha_sim_code() -> str:
+    """iaf_cond_alpha's step as GeNN code: NEST's RKF45 over the step (v held while refractory),
+    then refractoriness (v <- v_reset) or the threshold (GeNN's), then this step's arrivals."""
+    return rkf45_code(("V", "XE", "GE", "XI", "GI"), _cond_alpha_rhs, alpha.COND_ALPHA_TOLERANCE, "RefracTime > 0") + """if (RefracTime > 0) {
     RefracTime -= 1;
     yV = Vreset;
 }
@@ -696,21 +747,107 @@ GE = yGE;
 GI = yGI;
 XE = yXE + JumpE * IsynE;
 XI = yXI + JumpI * IsynI;
-""")
+"""
 
+
+def adex_sim_code() -> str:
+    """aeif_cond_exp's step as GeNN code: NEST's RKF45 sub-steps, after each the refractory clamp or
+    the spike (v <- v_reset, w += b, refractory), then this step's arrivals (uS -> nS). The spike is
+    reported through Spiked (a second one within the step, only with tau_refrac = 0, counts once)."""
+    after = """if (r > 0) {
+    yV = Vreset;
+}
+else if (yV >= Vspike) {
+    crossed = 1;
+    yV = Vreset;
+    yW += B;
+    r = (RefracSteps > 0) ? RefracSteps + 1 : 0;
+}
+"""
+    return "int r = RefracTime;\nint crossed = 0;\n" + rkf45_code(
+        ("V", "GE", "GI", "W"), _adex_rhs, adex.TOLERANCE, "r > 0", after) + """if (r > 0) {
+    r -= 1;
+}
+RefracTime = r;
+Spiked = crossed;
+V = yV;
+W = yW;
+GE = yGE + 1000.0 * IsynE;
+GI = yGI + 1000.0 * IsynI;
+"""
+
+
+def _hh_rhs(k: str, y: dict[str, str], refractory: str) -> str:
+    """Stage `k` of hh_cond_exp_traub's right-hand side (`hh.rhs`, NEST's units, Traub's rates)."""
+    v, m, hg, n = y["V"], y["Mgate"], y["Hgate"], y["Ngate"]
+    return (f"const scalar u{k} = {v} - VT;\n"
+            f"const scalar k{k}V = (-(GNa * {m} * {m} * {m} * {hg} * ({v} - ENa)) - GK * {n} * {n} * {n} * {n} * ({v} - EK) "
+            f"- GL * ({v} - EL) - ({y['GE']} * ({v} - Eex) + {y['GI']} * ({v} - Ein)) + Ie) / Cm;\n"
+            f"const scalar an{k} = 0.032 * (15.0 - u{k}) / (exp((15.0 - u{k}) / 5.0) - 1.0);\n"
+            f"const scalar bn{k} = 0.5 * exp((10.0 - u{k}) / 40.0);\n"
+            f"const scalar am{k} = 0.32 * (13.0 - u{k}) / (exp((13.0 - u{k}) / 4.0) - 1.0);\n"
+            f"const scalar bm{k} = 0.28 * (u{k} - 40.0) / (exp((u{k} - 40.0) / 5.0) - 1.0);\n"
+            f"const scalar ah{k} = 0.128 * exp((17.0 - u{k}) / 18.0);\n"
+            f"const scalar bh{k} = 4.0 / (1.0 + exp((40.0 - u{k}) / 5.0));\n"
+            f"const scalar k{k}Mgate = am{k} - (am{k} + bm{k}) * {m};\n"
+            f"const scalar k{k}Hgate = ah{k} - (ah{k} + bh{k}) * {hg};\n"
+            f"const scalar k{k}Ngate = an{k} - (an{k} + bn{k}) * {n};\n"
+            f"const scalar k{k}GE = -{y['GE']} / TauE;\n"
+            f"const scalar k{k}GI = -{y['GI']} / TauI;\n")
+
+
+def hh_sim_code() -> str:
+    """hh_cond_exp_traub's step as GeNN code: NEST's RKF45 over the step, this step's arrivals
+    (uS -> nS), then a spike if v is above v_offset + 30 mV and falling, unless within 2 ms of the
+    last one (reported through Spiked: the cell has no reset)."""
+    return "const scalar vStart = V;\n" + rkf45_code(("V", "Mgate", "Hgate", "Ngate", "GE", "GI"), _hh_rhs, hh.TOLERANCE,
+                                                      "false") + f"""int crossed = 0;
+if (RefracTime > 0) {{
+    RefracTime -= 1;
+}}
+else if (yV >= VT + {hh.SPIKE_ABOVE_OFFSET_MV!r} && vStart > yV) {{
+    crossed = 1;
+    RefracTime = RefracSteps;
+}}
+Spiked = crossed;
+V = yV;
+Mgate = yMgate;
+Hgate = yHgate;
+Ngate = yNgate;
+GE = yGE + 1000.0 * IsynE;
+GI = yGI + 1000.0 * IsynI;
+"""
 
 LIF_COND_ALPHA = dict(
     # NEST's units (pF, nS, mV, ms, pA: `alpha.cond_alpha_parameters`), so that its tolerances hold
     params=["Cm", "GL", "EL", "Vthresh", "Vreset", "Eex", "Ein", "TauE", "TauI", "Ie", "JumpE", "JumpI",
             ("RefracSteps", "int")],
     vars=[("V", "scalar"), ("RefracTime", "int"), ("XE", "scalar"), ("GE", "scalar"), ("XI", "scalar"),
-          ("GI", "scalar"), ("H", "scalar")],
+          ("GI", "scalar"), ("Hstep", "scalar")],
     additional_input_vars=[("IsynE", "scalar", 0.0), ("IsynI", "scalar", 0.0)],
     threshold_condition_code="V >= Vthresh",
     reset_code="""
         V = Vreset;
         RefracTime = RefracSteps;
         """,
+)
+ADEX = dict(
+    # NEST's units (pF, nS, mV, ms, pA: `adex.parameters`), so that its tolerances hold
+    params=["Cm", "GL", "EL", "VT", "DeltaT", "Vpeak", "Vreset", "A", "B", "TauW", "Eex", "Ein", "TauE", "TauI", "Ie",
+            "Vspike", ("RefracSteps", "int")],
+    vars=[("V", "scalar"), ("RefracTime", "int"), ("GE", "scalar"), ("GI", "scalar"), ("W", "scalar"),
+          ("Hstep", "scalar"), ("Spiked", "int")],
+    additional_input_vars=[("IsynE", "scalar", 0.0), ("IsynI", "scalar", 0.0)],
+    # the spike and its reset happen within the step (sim code): GeNN only reports it
+    threshold_condition_code="Spiked != 0",
+)
+HH = dict(
+    # NEST's units (nS, pF, mV, ms, pA: `hh.parameters`), so that its tolerance holds
+    params=["GNa", "GK", "GL", "Cm", "VT", "ENa", "EK", "EL", "Eex", "Ein", "TauE", "TauI", "Ie", ("RefracSteps", "int")],
+    vars=[("V", "scalar"), ("RefracTime", "int"), ("Mgate", "scalar"), ("Hgate", "scalar"), ("Ngate", "scalar"),
+          ("GE", "scalar"), ("GI", "scalar"), ("Hstep", "scalar"), ("Spiked", "int")],
+    additional_input_vars=[("IsynE", "scalar", 0.0), ("IsynI", "scalar", 0.0)],
+    threshold_condition_code="Spiked != 0",
 )
 POISSON_WINDOW = dict(
     params=["P", "TStart", "TStop"],
@@ -745,10 +882,6 @@ class GeNNBackend(Backend):
     cell_type_refusals = {
         "GLIF_curr_alpha": "no GeNN neuron model here for glif_psc: its ports (one alpha current each), after-spike "
                            "currents and threshold components need a custom model with one postsynaptic input per port",
-        "EIF_cond_exp_isfa_ista": "no AdEx model in GeNN and none written here: NEST integrates aeif_cond_exp with an "
-                                  "adaptive RK45 and spike checks within the step, which a generated fixed-step update lacks",
-        "HH_cond_exp": "GeNN's TraubMiles model integrates with 25 fixed Euler sub-steps per step, not NEST's adaptive "
-                       "RK45, and has no exponential synaptic conductances of its own",
     }
 
     @classmethod
@@ -813,6 +946,8 @@ class GeNNBackend(Backend):
             "lif_curr_delta": pg.create_neuron_model("snn_lif_curr_delta", **LIF_CURR_DELTA),
             "izhikevich": pg.create_neuron_model("snn_izhikevich", **IZHIKEVICH),
             "lif_cond_alpha": pg.create_neuron_model("snn_lif_cond_alpha", sim_code=cond_alpha_sim_code(), **LIF_COND_ALPHA),
+            "adex": pg.create_neuron_model("snn_adex", sim_code=adex_sim_code(), **ADEX),
+            "hh": pg.create_neuron_model("snn_hh", sim_code=hh_sim_code(), **HH),
             "poisson_window": pg.create_neuron_model("snn_poisson_window", **POISSON_WINDOW),
         }
         self._models = models  # keep the Python objects alive with the model
