@@ -692,7 +692,9 @@ def rkf45_code(names: tuple[str, ...], rhs, tolerance: tuple[float, float, float
         trial += f"const scalar e{n} = h0 * ({err});\n"
     if eps_rel != 0.0:  # GSL's bound needs dy/dt at the new state
         trial += rhs("d", {n: f"y{n}" for n in names}, refractory)
-    rmax = lit(rkf45.DBL_MIN)
+    # GSL's floor of rmax is DBL_MIN, which float precision cannot hold; any floor below
+    # (SAFETY / MAX_GROWTH)^6 ~ 3e-5 gives the same step (the growth is capped at MAX_GROWTH).
+    rmax = "1e-30"
     for n in names:
         if eps_rel == 0.0:
             bound = lit(eps_abs)
