@@ -147,38 +147,56 @@ def test_other_cell_types_take_numbas_coefficients():
         assert {s.target for s in d.synapses if s.pre == name} == {"IsynE" if name == "exc" else "IsynI"}
 
 
+# The RKF45 types: the population of single-neuron, the code and model of genn.py, what the C step
+# does after GeNN's sim code (cond_alpha: GeNN's threshold and reset; the others report Spiked),
+# and weights (uS) strong enough that the step control rejects and shrinks steps.
+RKF45_CASES = {
+    "IF_cond_alpha": ("cond_alpha", "cond_alpha_sim_code", "LIF_COND_ALPHA",
+                      "int spiked = *V >= Vthresh; if (spiked) { *V = Vreset; *RefracTime = RefracSteps; }", (0.16, 0.4)),
+    "EIF_cond_exp_isfa_ista": ("adex", "adex_sim_code", "ADEX", "int spiked = *Spiked;", (0.05, 0.1)),
+    "HH_cond_exp": ("hh", "hh_sim_code", "HH", "int spiked = *Spiked;", (0.1, 0.1)),
+}
+
+
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="no C compiler (gcc) to compile the generated code with")
-def test_cond_alpha_code_takes_numbas_rkf45_steps(tmp_path):
-    """The IF_cond_alpha step GeNN is given (C, unrolled RKF45), compiled alone with gcc, against
-    numba's kernel under the same random arrivals: the same spikes and v to rounding."""
+@pytest.mark.parametrize("cell_type", list(RKF45_CASES))
+def test_rkf45_code_takes_numbas_steps(cell_type, tmp_path):
+    """The step GeNN is given for an RKF45 type (C, NEST's RKF45 unrolled), compiled alone with gcc,
+    against numba's kernel under the same random arrivals: the same spikes and v to rounding."""
     import re
     import subprocess
 
     from snnbench.backends import numba_cells as C
 
-    r = resolve(load_scenario("single-neuron").with_cell_types(("IF_cond_alpha",)), Overrides(simtime=10.0))
-    q = r.populations["cond_alpha"].spec.parameters
-    spec = G.describe(r, "native").populations["cond_alpha"]
-    assert spec.model == "lif_cond_alpha" and spec.vars["Hstep"] == 0.1 and spec.params["RefracSteps"] == 50
-    body = G.cond_alpha_sim_code()
-    for name in ("V", "XE", "GE", "XI", "GI", "Hstep", "RefracTime"):
-        body = re.sub(rf"(?<!\w){name}(?!\w)", f"(*{name})", body)
-    consts = "".join(f"const double {k} = {v!r};\n" for k, v in spec.params.items() if k != "RefracSteps")
+    name, code, model, after, weights = RKF45_CASES[cell_type]
+    r = resolve(load_scenario("single-neuron").with_cell_types((cell_type,)), Overrides(simtime=10.0))
+    q = r.populations[name].spec.parameters
+    spec = G.describe(r, "native").populations[name]
+    assert spec.model == G.CELL_MODELS[cell_type] and spec.vars["Hstep"] == 0.1
+    names = [v[0] for v in getattr(G, model)["vars"]]
+    body = getattr(G, code)()
+    for var in names:
+        body = re.sub(rf"(?<!\w){var}(?!\w)", f"(*{var})", body)
+    consts = "".join(f"static const {'int' if k == 'RefracSteps' else 'double'} {k} = {v!r};\n" for k, v in spec.params.items())
+    kinds = {var: ("int" if t == "int" else "double") for var, t, *_ in getattr(G, model)["vars"]}
+    state = "".join(f"    {kinds[var]} {var} = {float(np.ravel(spec.vars[var])[0]) if kinds[var] == 'double' else int(spec.vars[var])};\n"
+                    for var in names)
+    args = ", ".join(f"{kinds[var]} *{var}" for var in names)
+    refs = ", ".join(f"&{var}" for var in names)
     source = tmp_path / "step.c"
     source.write_text(f"""#include <math.h>
 #include <stdio.h>
 typedef double scalar;
 {consts}
-static void step(double *V, int *RefracTime, double *XE, double *GE, double *XI, double *GI, double *Hstep,
-                 double IsynE, double IsynI, double dt) {{
-{body}}}
+static int step({args}, double IsynE, double IsynI, double dt) {{
+{body}
+{after.replace("*V", "(*V)").replace("*RefracTime", "(*RefracTime)").replace("*Spiked", "(*Spiked)")}
+    return spiked;
+}}
 int main(void) {{
-    double V = -60.0, XE = 0, GE = 0, XI = 0, GI = 0, H = 0.1, e, i;
-    int R = 0;
+{state}    double e, i;
     while (scanf("%lf %lf", &e, &i) == 2) {{
-        step(&V, &R, &XE, &GE, &XI, &GI, &H, e, i, 0.1);
-        int spiked = V >= Vthresh;
-        if (spiked) {{ V = Vreset; R = {spec.params["RefracSteps"]}; }}
+        int spiked = step({refs}, e, i, 0.1);
         printf("%.17g %d\\n", V, spiked);
     }}
     return 0;
@@ -187,19 +205,21 @@ int main(void) {{
     subprocess.run(["gcc", "-O2", "-o", str(tmp_path / "step"), str(source), "-lm"], check=True)
     n = 5000
     rng = np.random.default_rng(1)
-    # strong inputs (uS), so that the step control rejects and shrinks steps (hundreds of times)
-    arrive = np.stack([rng.binomial(5, 0.02, n) * 0.16, rng.binomial(2, 0.02, n) * 0.4], axis=1)
+    arrive = np.stack([rng.binomial(5, 0.02, n) * weights[0], rng.binomial(2, 0.02, n) * weights[1]], axis=1)
     lines = subprocess.run([str(tmp_path / "step")], input="\n".join(f"{e!r} {i!r}" for e, i in arrive.tolist()),
                            capture_output=True, text=True, check=True).stdout.split()
     c_v, c_spiked = np.array(lines[0::2], dtype=float), np.array(lines[1::2], dtype=int).astype(bool)
-    row = C.group_row("IF_cond_alpha", q, 0.1, 20)
-    v, syn_e, syn_i, refr, spiked = np.array([-60.0]), np.zeros(1), np.zeros(1), np.zeros(1, np.int64), np.zeros(1, bool)
-    aux = C.initial_aux("IF_cond_alpha", None, 0.1, 1)
+    kind = C.KINDS[cell_type]
+    row = C.group_row(cell_type, q, 0.1, 20)
+    v = np.array([float(np.ravel(spec.vars["V"])[0])])
+    syn_e, syn_i, refr, spiked = np.zeros(1), np.zeros(1), np.zeros(1, np.int64), np.zeros(1, bool)
+    aux = C.initial_aux(cell_type, r.populations[name].spec.initial_values, 0.1, 1)
     n_v, n_spiked, h = np.empty(n), np.empty(n, bool), np.empty(n)
+    r_steps = C.refractory_steps(cell_type, q, 0.1)
     for k in range(n):
-        C.update_group(C.COND_ALPHA, row, 50, 0.1, v, syn_e, syn_i, aux, refr, arrive[k, :1].copy(), arrive[k, 1:].copy(), spiked)
+        C.update_group(kind, row, r_steps, 0.1, v, syn_e, syn_i, aux, refr, arrive[k, :1].copy(), arrive[k, 1:].copy(), spiked)
         n_v[k], n_spiked[k], h[k] = v[0], spiked[0], aux[0, C.H_INT]
-    assert n_spiked.sum() >= 20, "the input must make the cell fire for this test to mean anything"
+    assert n_spiked.sum() >= 10, "the input must make the cell fire for this test to mean anything"
     assert (h < 0.1).sum() > 100, "the step control must shrink steps for this test to mean anything"
     np.testing.assert_array_equal(np.flatnonzero(c_spiked), np.flatnonzero(n_spiked))
     np.testing.assert_allclose(c_v, n_v, rtol=0, atol=1e-9)
