@@ -225,14 +225,38 @@ int main(void) {{
     np.testing.assert_allclose(c_v, n_v, rtol=0, atol=1e-9)
 
 
+def test_glif_models_follow_each_variant_and_port():
+    """GLIF_curr_alpha: one model per variant layout, numba's parameter row under names, port k's
+    projections onto Isyn<k>, the after-spike currents starting at asc_init."""
+    from snnbench.backends import numba_cells as C
+
+    r = resolve(load_scenario(ROOT / "tests" / "conformance" / "glif.toml"))
+    d = G.describe(r, "native")
+    models = {name: d.populations[name].model for name in r.cells}
+    assert models == {"glif1": "glif_0_3_00", "glif2": "glif_0_3_10", "glif3": "glif_2_3_00", "glif4": "glif_2_3_10",
+                      "glif5": "glif_2_3_11"}
+    for name, pop in r.cells.items():
+        spec, q = d.populations[name], pop.spec.parameters
+        assert list(spec.params.values())[:-1] == pytest.approx(list(C.group_row("GLIF_curr_alpha", q, 0.1, 0)), rel=1e-14)
+        assert spec.params["RefracSteps"] == C.refractory_steps("GLIF_curr_alpha", q, 0.1)
+        model = G.glif_model(spec.model)
+        assert {v[0] for v in model["vars"]} == set(spec.vars)
+        assert [v[0] for v in model["additional_input_vars"]] == ["Isyn1", "Isyn2", "Isyn3"]
+        assert [v for v in model["params"] if isinstance(v, str)] == list(spec.params)[:-1]
+    assert (d.populations["glif3"].vars["Asc0"], d.populations["glif3"].vars["Asc1"]) == tuple(r.cells["glif3"].spec.parameters.asc_init)
+    targets = {(s.post, s.target) for s in d.synapses}
+    assert {t for _, t in targets} == {"Isyn1", "Isyn2", "Isyn3"}
+    for proj in r.projections:
+        assert _syn(d, proj.label).target == "Isyn" + proj.receptor.removeprefix("syn")
+    assert "ThV" in G.glif_model("glif_2_3_11")["sim_code"] and "ThV =" not in G.glif_model("glif_2_3_10")["sim_code"]
+
+
 def test_declared_cell_types_have_models_and_the_others_reasons():
     from snnbench.scenario.model import CELL_TYPES
 
     for cls in (backend_class("genn"), backend_class("genn.cuda")):
         assert set(cls.cell_types) == set(G.CELL_MODELS)
-        assert set(cls.cell_types) == set(CELL_TYPES) - {"GLIF_curr_alpha"}
-        for cell_type in set(CELL_TYPES) - set(cls.cell_types):
-            assert len(cls.cell_type_refusals.get(cell_type, "")) > 40, cell_type
+        assert set(cls.cell_types) == set(CELL_TYPES) and not cls.cell_type_refusals
 
 
 def test_tau_m_equal_tau_syn_uses_the_limit(features):

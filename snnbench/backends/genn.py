@@ -37,6 +37,9 @@ that hold their synaptic variables themselves and integrate as `numba_kernels` a
   hh (HH_cond_exp): hh_cond_exp_traub's RKF45 over the step, arrivals, then a spike where v is
       above v_offset + 30 mV and falling, none for 2 ms after one (no reset; GeNN's TraubMiles
       takes 25 fixed Euler sub-steps)
+  glif_<asc>_<ports>_<flags> (GLIF_curr_alpha): glif_psc's update (`models.glif.step`) written for
+      the population's variant, number of after-spike currents and of ports; port k's alpha PSC
+      is fed through Isyn<k>; the spike and its reset happen in the sim code (reported by Spiked)
   izhikevich (Izhikevich): forward Euler of v and u from the start-of-step values, arrivals on v,
       v >= 30 mV: v <- c, u <- u + d (izhikevich's order; GeNN's own takes two half steps for v)
 
@@ -105,8 +108,9 @@ from ..scenario.model import (
     NormalClipped,
     PoissonSourcePopulation,
     Uniform,
+    receptor_port,
 )
-from ..models import adex, alpha, hh, izhikevich, rkf45
+from ..models import adex, alpha, glif, hh, izhikevich, rkf45
 from ..models.lif import cell_propagators
 from ..scenario.realise import Network, ProjectionArrays, realise_spike_steps, rng_for
 from ..scenario.resolve import ResolvedScenario
@@ -175,7 +179,7 @@ class SynapseSpec:
     genn_name: str
     pre: str
     post: str
-    target: str  # the additional input variable of the post cells: IsynE or IsynI
+    target: str  # the additional input variable of the post cells: IsynE, IsynI or a port's Isyn<k>
     matrix: str  # "SPARSE" or "DENSE"
     weight_model: str  # StaticPulseConstantWeight, StaticPulse or StaticPulseDendriticDelay
     weight_params: dict[str, float] = field(default_factory=dict)
@@ -220,7 +224,7 @@ def genn_seed(seed: int) -> int:
 # none where the input steps v).
 CELL_MODELS = {"IF_cond_exp": "lif_cond", "IF_curr_exp": "lif_curr", "IF_curr_alpha": "lif_curr_alpha",
                "IF_curr_delta": "lif_curr_delta", "IF_cond_alpha": "lif_cond_alpha", "Izhikevich": "izhikevich",
-               "EIF_cond_exp_isfa_ista": "adex", "HH_cond_exp": "hh"}
+               "EIF_cond_exp_isfa_ista": "adex", "HH_cond_exp": "hh", "GLIF_curr_alpha": "glif"}
 SYNAPTIC_VARS = {"lif_cond": ("gE", "gI"), "lif_curr": ("IE", "II"), "lif_curr_alpha": ("XE", "IE", "XI", "II"),
                  "lif_curr_delta": (), "lif_cond_alpha": ("XE", "GE", "XI", "GI"), "izhikevich": (),
                  "adex": ("GE", "GI"), "hh": ("GE", "GI")}
@@ -241,9 +245,87 @@ MODEL_NOTES = {
     "hh": "hh_cond_exp_traub's adaptive RKF45 (GSL's step control, NEST's tolerance 1e-3, the step size kept per "
           "cell); a spike where v, above v_offset + 30 mV, falls, none for 2 ms after one; not GeNN's TraubMiles, "
           "which takes 25 fixed Euler sub-steps",
+    "glif": "glif_psc's exact update in its order (after-spike currents' step means, threshold components, one alpha "
+            "PSC per receptor port with iaf_psc_alpha's propagators), the code written for this population's variant, "
+            "after-spike currents and ports",
     "izhikevich": "NEST's forward Euler order (v and u from the start-of-step values, arrivals step v); not GeNN's "
                   "Izhikevich, which takes two half steps for v",
 }
+
+
+# glif_psc's parameter row (`glif.parameters`) as named parameters: the fixed columns, then per
+# after-spike current j and per port k (1-based, as the receptors "synK").
+GLIF_FIXED = ("P33", "P30", "EL", "UReset", "ThInf", "HasSpike", "HasAsc", "HasVoltage", "TsDecay", "TsAtSpike",
+              "TsAdd", "VrFraction", "VrAdd", "G", "VDecay", "TvDecay", "Phi", "AbRatio", "NAsc", "NPorts")
+GLIF_ASC = ("AscDecay", "AscMean", "AscAtSpike", "AscAmp")
+GLIF_PORT = ("P11_", "P21_", "P31_", "P32_", "Jump")
+
+
+def glif_parameters(q, dt: float) -> dict[str, float]:
+    row = glif.parameters(q, dt)
+    n_asc = int(row[glif.N_ASC])
+    names = list(GLIF_FIXED) + [f"{c}{j}" for j in range(n_asc) for c in GLIF_ASC] + \
+        [f"{c}{k}" for k in range(1, q.n_ports + 1) for c in GLIF_PORT]
+    assert len(names) == len(row)
+    return dict(zip(names, row))
+
+
+def glif_model_name(q) -> str:
+    """One model per variant, number of after-spike currents and of ports: 'glif_<asc>_<ports>_<flags>'."""
+    n_asc = len(q.asc_decay) if q.has_asc else 0
+    return f"glif_{n_asc}_{q.n_ports}_{int(q.has_theta_spike)}{int(q.has_theta_voltage)}"
+
+
+def glif_state(q) -> dict[str, float]:
+    state = glif.initial_state(q)
+    n_asc = len(q.asc_decay) if q.has_asc else 0
+    out = {"RefracTime": 0, "Spiked": 0, "ThS": state[glif.TH_SPIKE], "ThV": state[glif.TH_VOLTAGE]}
+    out.update({f"Asc{j}": state[glif.N_STATE_FIXED + j] for j in range(n_asc)})
+    for k in range(1, q.n_ports + 1):
+        out[f"X{k}"] = out[f"Y{k}"] = 0.0
+    return out
+
+
+def glif_model(name: str) -> dict[str, Any]:
+    """The GeNN neuron model `name` (`glif_model_name`): glif_psc's step (`glif.step`) in its order."""
+    _, n_asc, n_ports, flags = name.split("_")
+    n_asc, n_ports = int(n_asc), int(n_ports)
+    has_spike, has_voltage = flags[0] == "1", flags[1] == "1"
+    asc = range(n_asc)
+    ports = range(1, n_ports + 1)
+    code = "const scalar uOld = V - EL;\nscalar u = uOld;\nint spiked = 0;\nif (RefracTime <= 0) {\n"
+    if has_spike:
+        code += "    ThS = ThS * TsDecay;\n"
+    code += "    scalar ascSum = 0.0;\n"
+    for j in asc:
+        code += f"    ascSum += AscMean{j} * Asc{j};\n    Asc{j} = Asc{j} * AscDecay{j};\n"
+    code += "    u = uOld * P33 + ascSum * P30;\n"
+    for k in ports:
+        code += f"    u += P31_{k} * X{k} + P32_{k} * Y{k};\n"
+    if has_voltage:
+        code += ("    const scalar beta = ascSum / G;\n"
+                 "    ThV = Phi * (uOld - beta) * VDecay + TvDecay * (ThV - Phi * (uOld - beta) - AbRatio * beta) + AbRatio * beta;\n")
+    code += "    if (u > ThS + ThV + ThInf) {\n        spiked = 1;\n"
+    for j in asc:
+        code += f"        Asc{j} = AscAmp{j} + Asc{j} * AscAtSpike{j};\n"
+    if has_spike:
+        code += "        u = VrFraction * uOld + VrAdd;\n        ThS = ThS * TsAtSpike + TsAdd;\n"
+    else:
+        code += "        u = UReset;\n"
+    code += "    }\n}\n"
+    for k in ports:  # the ports' alpha PSCs, then this step's arrivals (e/tau_syn per nA)
+        code += f"const scalar x{k} = X{k};\nY{k} = P21_{k} * x{k} + P11_{k} * Y{k};\nX{k} = P11_{k} * x{k} + Jump{k} * Isyn{k};\n"
+    code += ("V = u + EL;\nif (RefracTime > 0) {\n    RefracTime -= 1;\n}\n"
+             "if (spiked != 0) {\n    RefracTime = RefracSteps;\n}\nSpiked = spiked;\n")
+    params = list(GLIF_FIXED) + [f"{c}{j}" for j in asc for c in GLIF_ASC] + [f"{c}{k}" for k in ports for c in GLIF_PORT]
+    return dict(
+        params=params + [("RefracSteps", "int")],
+        vars=[("V", "scalar"), ("RefracTime", "int"), ("Spiked", "int"), ("ThS", "scalar"), ("ThV", "scalar")]
+        + [(f"Asc{j}", "scalar") for j in asc] + [(v, "scalar") for k in ports for v in (f"X{k}", f"Y{k}")],
+        additional_input_vars=[(f"Isyn{k}", "scalar", 0.0) for k in ports],
+        sim_code=code,
+        threshold_condition_code="Spiked != 0",
+    )
 
 
 def cell_parameters(cell_type: str, p, dt: float) -> dict[str, float]:
@@ -257,6 +339,8 @@ def cell_parameters(cell_type: str, p, dt: float) -> dict[str, float]:
         values = dict(zip(("Cm", "GL", "EL", "VT", "DeltaT", "Vpeak", "Vreset", "A", "B", "TauW", "Eex", "Ein", "TauE",
                            "TauI", "Ie"), row))
         return {**values, "Vspike": adex.spike_threshold(row)}
+    if cell_type == "GLIF_curr_alpha":
+        return glif_parameters(p, dt)
     if cell_type == "HH_cond_exp":
         return dict(zip(("GNa", "GK", "GL", "Cm", "VT", "ENa", "EK", "EL", "Eex", "Ein", "TauE", "TauI", "Ie"),
                         hh.parameters(p)))
@@ -391,7 +475,11 @@ class Describer:
         # model guarantees v_reset < v_thresh, so a refractory cell never fires (as in numba).
         model = CELL_MODELS[pop.cell_type]
         params: dict[str, float] = cell_parameters(pop.cell_type, prm, dt)
-        state: dict[str, Any] = {name: 0.0 for name in SYNAPTIC_VARS[model]}
+        if model == "glif":
+            model = glif_model_name(prm)
+            state: dict[str, Any] = dict(glif_state(prm))
+        else:
+            state = {name: 0.0 for name in SYNAPTIC_VARS[model]}
         if model != "izhikevich":  # Izhikevich has no refractory period
             # HH_cond_exp: NEST's 2 ms without a second spike (PyNN sets no tau_refrac for it)
             dead = hh.SPIKE_DEAD_TIME_MS if model == "hh" else prm.tau_refrac
@@ -406,10 +494,15 @@ class Describer:
         if model == "hh":
             iv = pop.spec.initial_values
             state.update(Mgate=float(iv.m), Hgate=float(iv.h), Ngate=float(iv.n), Spiked=0)
-        inputs = ("steps v by the weights it adds to IsynE/IsynI (DeltaCurr, weights in mV)" if not SYNAPTIC_VARS[model]
-                  else "its synaptic variables inside the cell, fed by DeltaCurr through IsynE/IsynI")
+        kind = CELL_MODELS[pop.cell_type]
+        if kind == "glif":
+            inputs = "its ports' alpha PSCs inside the cell, port k fed by DeltaCurr through Isyn<k>"
+        elif not SYNAPTIC_VARS[kind]:
+            inputs = "steps v by the weights it adds to IsynE/IsynI (DeltaCurr, weights in mV)"
+        else:
+            inputs = "its synaptic variables inside the cell, fed by DeltaCurr through IsynE/IsynI"
         self.translate("neuron model", f"{name}: {pop.cell_type} as the custom GeNN neuron model {model} "
-                       f"({MODEL_NOTES[model]}); {inputs}")
+                       f"({MODEL_NOTES[kind]}); {inputs}")
         if self.network is not None:
             v0: Any = np.asarray(self.network.populations[name].v_init, dtype=float)
         else:
@@ -462,7 +555,8 @@ class Describer:
 
     def _projection(self, k: int, proj, pops: dict[str, PopulationSpec]) -> SynapseSpec | None:
         r, dt = self.resolved, self.resolved.dt
-        target = "IsynE" if proj.receptor == "excitatory" else "IsynI"
+        port = receptor_port(proj.receptor)  # a multi-receptor cell's port k: its input Isyn<k>
+        target = f"Isyn{port}" if port is not None else ("IsynE" if proj.receptor == "excitatory" else "IsynI")
         spec = SynapseSpec(label=proj.label, genn_name=_identifier(f"s{k}_", proj.label), pre=proj.pre, post=proj.post,
                            target=target, matrix="SPARSE", weight_model="StaticPulse")
         same = proj.pre == proj.post
@@ -878,13 +972,9 @@ class GeNNBackend(Backend):
     # the custom Poisson source and the spike-source array emit a cell at most once per step
     one_spike_per_step = "emits a source at most once per step (its custom Poisson source and SpikeSourceArray)"
     genn_backend: ClassVar[str] = "single_threaded_cpu"
-    # GeNN's built-in models do not integrate as NEST does (see the module docstring): each type runs
-    # as a custom neuron model of this adapter's (CELL_MODELS), and the others are refused:
+    # GeNN's built-in models do not integrate as NEST does (see the module docstring): every type runs
+    # as a custom neuron model of this adapter's (CELL_MODELS)
     cell_types = tuple(CELL_MODELS)
-    cell_type_refusals = {
-        "GLIF_curr_alpha": "no GeNN neuron model here for glif_psc: its ports (one alpha current each), after-spike "
-                           "currents and threshold components need a custom model with one postsynaptic input per port",
-    }
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
@@ -955,6 +1045,8 @@ class GeNNBackend(Backend):
         self._models = models  # keep the Python objects alive with the model
         self.pops: dict[str, Any] = {}
         for name, spec in desc.populations.items():
+            if spec.model.startswith("glif_") and spec.model not in models:  # one model per GLIF layout
+                models[spec.model] = pg.create_neuron_model(f"snn_{spec.model}", **glif_model(spec.model))
             neuron = models.get(spec.model, spec.model)
             pop = model.add_neuron_population(spec.genn_name, spec.size, neuron, spec.params,
                                               {k: self._value(v) for k, v in spec.vars.items()})
