@@ -299,9 +299,9 @@ def preflight(spec: RunSpec) -> tuple[Path, Any, ResolvedScenario]:
     scenario_file = find_scenario(spec.scenario)
     scenario = load_scenario(scenario_file)
     resolved = resolve(scenario, spec.overrides)
-    backend_class(spec.backend).check_options(spec.options)  # an OptionError (a ValueError): bad input
     cls = backend_class(spec.backend)
-    problems = cls.multiplicity_problems(resolved) + cls.option_scenario_problems(resolved, spec.options)
+    cls.check_options(spec.options)  # an OptionError (a ValueError): bad input
+    problems = cls.scenario_problems(resolved, spec.options)
     if problems:  # a property of the scenario, not of a run: refused before anything starts
         raise RunRefused(f"{scenario_file}: {spec.backend} cannot run it: {'; '.join(problems)}")
     if not spec.force:

@@ -114,11 +114,11 @@ def validate(scenario_name: str, candidate: str, reference: str = "nest", *, see
         ok, why = backend_class(name).available()
         if not ok:
             raise ValidationError(f"backend {name} is unavailable: {why}")
-        ok, why = backend_class(name).validation_possible(dict(options or {}) if name == candidate else {})
+        its_options = dict(options or {}) if name == candidate else {}
+        ok, why = backend_class(name).validation_possible(its_options)
         if not ok:
             raise ValidationError(f"backend {name}: {why}")
-        problems = backend_class(name).multiplicity_problems(resolved) + backend_class(name).option_scenario_problems(
-            resolved, dict(options or {}) if name == candidate else {})
+        problems = backend_class(name).scenario_problems(resolved, its_options)
         if problems:
             raise ValidationError(f"backend {name}: {'; '.join(problems)}")
     threads = threads or default_threads(candidate)

@@ -271,7 +271,13 @@ class Backend(ABC):
             synapse = proj.spec.synapse
             if synapse is not None and synapse.rule not in self.plasticity_rules:
                 problems.append(f"projection {proj.label}: plastic synapse {synapse.describe} is not supported ({self.plasticity_refusal})")
-        return problems + self.multiplicity_problems(resolved) + self.option_scenario_problems(resolved, self.options)
+        return problems + self.scenario_problems(resolved, self.options)
+
+    @classmethod
+    def scenario_problems(cls, resolved: ResolvedScenario, options: dict[str, Any] | None) -> list[str]:
+        """What of `resolved` (with the run's options) this backend refuses whatever the run:
+        checked with the scenario, before any run starts (bad input). `supports()` includes them."""
+        return cls.multiplicity_problems(resolved) + cls.option_scenario_problems(resolved, options)
 
     @classmethod
     def option_scenario_problems(cls, resolved: ResolvedScenario, options: dict[str, Any] | None) -> list[str]:
