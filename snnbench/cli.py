@@ -245,8 +245,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         connectivity=args.connectivity, format=args.format, timeout=args.timeout, options=options,
         memory_limit_bytes=int(args.memory_limit * 2**30) if args.memory_limit else None, force=args.force,
     )
+    preflight(spec)  # bad settings, scenario or size: exit 2 before anything is created, announced or run
     store = ResultStore(_results_dir(args.results))
-    preflight(spec)  # bad settings, scenario or size: exit 2 before anything is announced or run
 
     def announce(i: int, n: int) -> None:
         if not args.json:

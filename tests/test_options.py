@@ -205,3 +205,12 @@ def test_list_shows_options_and_extra_backends_still_register(tmp_path, fault_ba
     assert proc.returncode == 0
     assert "cache (str: warm|cold, default warm)" in proc.stdout and "nest: none" in proc.stdout
     assert "  fault.raise\n    method (str: exact|euler, default exact)" in proc.stdout  # numba's, inherited
+
+
+def test_a_scenario_the_options_cannot_run_is_refused_before_the_results_folder_exists(tmp_path, capsys):
+    from snnbench import cli
+
+    results = tmp_path / "results"
+    assert cli.main(["run", "vogels-abbott-coba", "--option", "dtype=float32", "--results", str(results)]) == 2
+    assert "dtype=float32 needs method=euler" in capsys.readouterr().err
+    assert not results.exists()
