@@ -43,7 +43,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from . import numba_cells
+from . import numba_cells, numba_sync
 
 from ..models.lif import SCHEMES
 
@@ -294,10 +294,69 @@ def _steps_parallel(k0, k1, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_ref
 
 
 @njit(cache=True, nogil=True)
+def _gather(k, e, n_blocks, blk_spk, blk_cnt, src_ptr, src_ids, pending, n_pending, pend_ptr, spk_ids, spk_steps, n_spk):
+    """After the run of steps k to e - 1: its spikes, per step cells in index order then sources,
+    become the next run's `pending`, and the cells' are appended to the recorded spikes."""
+    m = n_spk[0]
+    q = 0
+    for j in range(e - k):
+        pend_ptr[j] = q
+        for b in range(n_blocks):
+            for c in range(blk_cnt[j, b]):
+                i = blk_spk[j, b, c]
+                spk_ids[m] = i
+                spk_steps[m] = k + j + 1
+                m += 1
+                pending[q] = i
+                q += 1
+        for s in range(src_ptr[k + j], src_ptr[k + j + 1]):
+            pending[q] = src_ids[s]
+            q += 1
+    pend_ptr[e - k] = q
+    n_pending[0] = q
+    n_pending[1] = e - k
+    n_spk[0] = m
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _advance_parallel(k0, k1, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr, aux,
+                      seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
+                      src_ptr, src_ids, pending, n_pending, pend_ptr, spiked, blk_spk, blk_cnt, spk_ids, spk_steps, n_spk,
+                      rec_ids, v_rec, sync, reached):
+    """Runs of steps from k0 (the first run known to fit in the spike buffer) towards k1 as one
+    parallel region, thread b owning the cells of block b (no atomics on the state): after each
+    run the threads meet, the last to arrive gathers the run's spikes (and stops the loop at k1
+    or when the next run might not fit), and they meet again before the next run."""
+    n_blocks = block_lo.shape[0] - 1
+    n = v.shape[0]
+    cap = spk_ids.shape[0]
+    run = blk_cnt.shape[0]
+    for b in prange(n_blocks):
+        k = k0
+        while True:
+            e = min(k1, k + run)
+            # n_pending (and n_spk below) change at every run, in the leader's gather: read anew,
+            # atomically (numba hoisted a plain read out of the loop: it sees no write to it here)
+            _block_steps(b, k, e, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr, aux,
+                         seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
+                         pending, pend_ptr, numba_sync.atomic_load(n_pending, 1), spiked, blk_spk, blk_cnt, rec_ids, v_rec)
+            if numba_sync.barrier(sync, n_blocks):
+                _gather(k, e, n_blocks, blk_spk, blk_cnt, src_ptr, src_ids, pending, n_pending, pend_ptr, spk_ids, spk_steps,
+                        n_spk)
+                reached[0] = e
+                if e >= k1 or numba_sync.atomic_load(n_spk, 0) + (min(k1, e + run) - e) * n > cap:
+                    sync[numba_sync.STOP] = 1
+            numba_sync.barrier(sync, n_blocks)
+            if numba_sync.atomic_load(sync, numba_sync.STOP) != 0:
+                break
+            k = e
+
+
+@njit(cache=True, nogil=True)
 def advance(k0, k1, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr, aux,
             seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
             src_ptr, src_ids, pending, n_pending, pend_ptr, spiked, blk_spk, blk_cnt, spk_ids, spk_steps, n_spk,
-            rec_ids, v_rec):
+            rec_ids, v_rec, region_threads):
     """Advance from step k0 to k1; return the step reached (< k1 when the spike buffer needs room).
 
     Group g (a population) holds cells grp_lo[g]:grp_hi[g], of kind grp_kind[g] (CURR, COND,
@@ -308,11 +367,26 @@ def advance(k0, k1, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, sy
     `pending[:n_pending[0]]` carries the spikes of the last n_pending[1] steps (those of the j-th at
     pend_ptr[j]:pend_ptr[j + 1], cells in index order, then sources) from one run, and one call,
     to the next.
+
+    With several blocks, at most `region_threads` (numba's threads, when its threading layer runs
+    each thread's iteration on a thread of its own: not TBB, which may run two in turn; else 0),
+    the whole call is one parallel region whose threads meet at `numba_sync.barrier`; otherwise
+    each run is a parallel region.
     """
     n = v.shape[0]
     cap = spk_ids.shape[0]
     n_blocks = block_lo.shape[0] - 1
     run = blk_cnt.shape[0]
+    if k0 >= k1 or n_spk[0] + (min(k1, k0 + run) - k0) * n > cap:
+        return k0
+    if 1 < n_blocks <= region_threads:
+        sync = np.zeros(numba_sync.N_WORDS, np.int64)
+        reached = np.zeros(1, np.int64)
+        _advance_parallel(k0, k1, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr, aux,
+                          seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
+                          src_ptr, src_ids, pending, n_pending, pend_ptr, spiked, blk_spk, blk_cnt, spk_ids, spk_steps, n_spk,
+                          rec_ids, v_rec, sync, reached)
+        return reached[0]
     k = k0
     while k < k1:
         e = min(k1, k + run)
@@ -326,25 +400,7 @@ def advance(k0, k1, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, sy
             _steps_parallel(k, e, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_refr, v, syn_e, syn_i, refr, aux,
                             seg_first, seg_ptr, seg_rec, seg_w, seg_d, targets, weights, dsteps, ring,
                             pending, pend_ptr, n_pending[1], spiked, blk_spk, blk_cnt, rec_ids, v_rec)
-        m = n_spk[0]
-        q = 0
-        for j in range(e - k):
-            pend_ptr[j] = q
-            for b in range(n_blocks):
-                for c in range(blk_cnt[j, b]):
-                    i = blk_spk[j, b, c]
-                    spk_ids[m] = i
-                    spk_steps[m] = k + j + 1
-                    m += 1
-                    pending[q] = i
-                    q += 1
-            for s in range(src_ptr[k + j], src_ptr[k + j + 1]):
-                pending[q] = src_ids[s]
-                q += 1
-        pend_ptr[e - k] = q
-        n_pending[0] = q
-        n_pending[1] = e - k
-        n_spk[0] = m
+        _gather(k, e, n_blocks, blk_spk, blk_cnt, src_ptr, src_ids, pending, n_pending, pend_ptr, spk_ids, spk_steps, n_spk)
         k = e
     return k1
 
@@ -366,7 +422,7 @@ def warm_up(resolved=None, state_dtype=np.float64) -> dict:
             i64(3), i64(0, 2), np.zeros(0, dtype=np.int8), np.zeros(0), i64(0), np.zeros(0, dtype=np.int32),
             np.zeros(0, dtype=w_dtype), np.zeros(0, dtype=np.int16), np.zeros((2, 2, 2), dtype=w_dtype),
             i64(2), i64(0), i64(2), i64(2), i64(2), np.zeros(2, dtype=np.bool_), i64(1, 1, 2), i64(1, 1),
-            i64(8), i64(8), i64(1), i64(0), np.zeros((1, 0)),
+            i64(8), i64(8), i64(1), i64(0), np.zeros((1, 0)), 0,
         )
     functions = [advance] + numba_connect.warm_up(resolved)
     hits = sum(sum(f.stats.cache_hits.values()) for f in functions)

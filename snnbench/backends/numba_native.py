@@ -107,8 +107,14 @@ class NumbaBackend(SimulatorBackend):
 
         from . import numba_cells, numba_connect, numba_kernels
 
+        # A run is one parallel region whose threads meet at numba_sync's barrier: each thread's
+        # iteration must have a thread of its own, which OpenMP's and numba's workqueue layers give
+        # and TBB's does not promise (it may run two in turn): TBB last, unless the environment chooses.
+        if "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:
+            numba.config.THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]
         numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
         self.info["threads_used"] = numba.get_num_threads()
+        self.region_threads = self.info["threads_used"] if numba.config.THREADING_LAYER != "tbb" else 0
         self.info["threading_layer"] = numba.config.THREADING_LAYER
         self.kernels, self.connect, self.cells = numba_kernels, numba_connect, numba_cells
 
@@ -286,6 +292,14 @@ class NumbaBackend(SimulatorBackend):
         mine = self.p_proj == self.p_labels[proj.label]
         return (self.p_pre[mine] - self.offsets[proj.pre], self.p_post[mine] - self.offsets[proj.post], self.p_w[mine].copy())
 
+    def before_collect(self) -> None:
+        import numba
+
+        try:  # the layer numba chose, known once a parallel region has run
+            self.info["threading_layer"] = numba.threading_layer()
+        except ValueError:
+            pass
+
     def read_spikes(self, name: str, pop: ResolvedPopulation) -> tuple[np.ndarray, np.ndarray]:
         m = int(self.n_spk[0])
         local = self.spk_ids[:m] - self.offsets[name]
@@ -347,7 +361,7 @@ class NumbaBackend(SimulatorBackend):
                 self.v, self.syn_e, self.syn_i, self.refr, self.aux,
                 L.seg_first, L.seg_ptr, L.seg_rec, L.seg_w, L.seg_d, L.targets, L.weights, L.dsteps, self.ring,
                 self.src_ptr, self.src_ids, self.pending, self.n_pending, self.pend_ptr, self.spiked, self.blk_spk, self.blk_cnt,
-                self.spk_ids, self.spk_steps, self.n_spk, self.rec_ids, self.v_rec,
+                self.spk_ids, self.spk_steps, self.n_spk, self.rec_ids, self.v_rec, self.region_threads,
             )
             if k < k1:  # the spike buffer is nearly full: double it and go on
                 self.spk_ids = np.concatenate((self.spk_ids, np.zeros_like(self.spk_ids)))
