@@ -245,6 +245,21 @@ def test_block_parallel_delivery_gives_the_serial_raster(mode):
             np.testing.assert_array_equal(a, b)
 
 
+def test_the_spike_buffer_grows_inside_the_parallel_loop(monkeypatch):
+    """The threads' loop (one parallel region per call) stops where the next run might not fit
+    in the spike buffer; the backend doubles it and goes on: the serial raster, after several
+    doublings (an initial buffer of 2 N + 1024 spikes against ~8 N here)."""
+    from snnbench.backends import numba_native
+
+    monkeypatch.setattr(numba_native, "_INITIAL_RATE_HZ", 0.0)
+    r = resolve(load_scenario("vogels-abbott-coba"), Overrides(N_pop=1000, simtime=500.0))
+    serial, parallel = _raster(r, "exact", 1), _raster(r, "exact", 2)
+    assert sum(s[0].size for s in serial.values()) > 2 * (2 * 1000 + 1024)  # two doublings at least
+    for name in serial:
+        for a, b in zip(serial[name], parallel[name]):
+            np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("mode", ["exact", "native"])
 def test_runs_of_steps_give_the_step_by_step_raster(mode, monkeypatch):
     """Steps go in runs up to the shortest delay (4 steps here: 0.2 ms at dt 0.05 ms), one delivery

@@ -88,11 +88,11 @@ class NumbaBackend(SimulatorBackend):
                                                    if "dendritic_delay_fraction" in p or "tau_minus" in p]
 
     def load(self) -> None:
-        # Threads that wait at the end of a run of steps sleep instead of spinning, unless the
-        # environment says otherwise: a run is one parallel region, and on a machine shared with
-        # other jobs a spinning thread holds the core its partner needs to finish the run
-        # (docs/full-scale.md, "VA COBA: the kernel at small scale"). On an idle machine spinning
-        # is a little faster for small networks: OMP_WAIT_POLICY=active restores it. Read when
+        # OpenMP's threads sleep between parallel regions (the connectors' draws, each call to the
+        # step loop) instead of spinning, unless the environment says otherwise: on a machine
+        # shared with other jobs a spinning thread holds the core its partner needs
+        # (docs/full-scale.md, "Waiting threads"). Within the step loop the threads meet at
+        # numba_sync's barrier, which spins briefly then yields, whatever this says. Read when
         # numba starts its OpenMP pool.
         os.environ.setdefault("OMP_WAIT_POLICY", "passive")
         self.info["omp_wait_policy"] = os.environ["OMP_WAIT_POLICY"]
