@@ -20,7 +20,7 @@ from snnbench.backends import backend_class
 from snnbench.backends import genn as G
 from snnbench.scenario import Overrides, load_scenario, realise, resolve
 
-from .conftest import ROOT
+from .conftest import ROOT, requires_nest
 
 HAVE_PYGENN = importlib.util.find_spec("pygenn") is not None
 requires_pygenn = pytest.mark.skipif(not HAVE_PYGENN, reason="pygenn (GeNN 5) is not installed: it is not on PyPI, see docs/backends.md")
@@ -356,6 +356,99 @@ def test_unsupported_things_are_refused(features, tmp_path):
         G.describe(resolve(load_scenario(path)), "native")
 
 
+STDP_FILE = ROOT / "tests" / "conformance" / "stdp.toml"
+_PAIR_RULE = ('synapse = { type = "STDPMechanism", timing_dependence = { type = "SpikePairRule", tau_plus = 20.0, '
+              'tau_minus = 15.0, A_plus = 0.3, A_minus = 0.4 }, weight_dependence = { type = "AdditiveWeightDependence", '
+              'w_min = 0.0, w_max = 0.1 } }')
+
+
+def _stdp(tmp_path, *replacements):
+    text = STDP_FILE.read_text()
+    for old, new in replacements:
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / "stdp.toml"
+    path.write_text(text)
+    return resolve(load_scenario(path))
+
+
+def test_plastic_projection_description(tmp_path):
+    """NEST's STDP as a custom weight update model: no axonal delay, back-propagation delay d - 1,
+    transmitted through a dendritic delay of d - 1, post traces read d + 1 steps back."""
+    r = resolve(load_scenario(STDP_FILE))
+    d = G.describe(r, "exact", realise(r))
+    s = _syn(d, "plastic")  # 2 ms = 20 steps
+    assert s.rule == "AdditiveWeightDependence" and s.weight_model == "stdp_AdditiveWeightDependence"
+    assert (s.axonal_delay_steps, s.back_prop_delay_steps, s.max_dendritic_delay_timesteps) == (0, 19, 22)
+    assert s.weight_params == {"TauPlus": 20.0, "TauMinus": 15.0, "Aplus": 0.3, "Aminus": 0.4, "Wmin": 0.0, "Wmax": 0.1,
+                               "Delay": 2.0, "Den": 19, "Seen": 21}
+    np.testing.assert_array_equal(s.weight_vars["g"], [0.05])
+    assert any(t["what"] == "plasticity" for t in _whats(d, "plastic"))
+    static = _syn(d, "drive")  # untouched: 1 ms, axonal delay 9
+    assert static.rule is None and static.axonal_delay_steps == 9 and static.back_prop_delay_steps == 0
+    # native mode: a constant plastic weight is still a variable per synapse
+    va = resolve(load_scenario("vogels-abbott-coba-stdp"), Overrides(N_pop=400))
+    e2e = _syn(G.describe(va, "native"), "e2e")
+    assert e2e.connectivity[0] == "FixedProbability" and e2e.weight_vars == {"g": 0.004} and "g" not in e2e.weight_params
+    assert (e2e.back_prop_delay_steps, e2e.weight_params["Den"], e2e.weight_params["Seen"]) == (1, 1, 3)
+    # the power law reads w^mu in NEST's unit: pA onto IF_curr_exp, mV onto IF_curr_delta
+    power = ('synapse = { type = "stdp_pl_synapse_hom", tau_plus = 20.0, tau_minus = 15.0, lambda = 0.05, alpha = 1.2, '
+             'mu = 0.4 }')
+    pl = _syn(G.describe(_stdp(tmp_path, (_PAIR_RULE, power)), "native"), "plastic").weight_params
+    assert pl["UnitPow"] == pytest.approx(1000.0 ** -0.6) and (pl["Lambda"], pl["Alpha"], pl["Mu"]) == (0.05, 1.2, 0.4)
+    delta = _stdp(tmp_path, (_PAIR_RULE, power), ('cell_type = "IF_curr_exp"\nsize = 1\nparameters = { tau_syn_E = 1.0, tau_refrac = 5.0 }',
+                                                   'cell_type = "IF_curr_delta"\nsize = 1\nparameters = { tau_refrac = 5.0 }'))
+    assert _syn(G.describe(delta, "native"), "plastic").weight_params["UnitPow"] == 1.0
+
+
+def test_stdp_code_updates_the_weight_as_numba():
+    """Each rule's GeNN code (potentiation, depression), run here as Python, against numba_plastic's."""
+    from snnbench.backends import numba_plastic as P
+    from snnbench.scenario.model import PowerLawSTDP, STDPMechanism
+
+    stdp = {"type": "SpikePairRule", "tau_plus": 20.0, "tau_minus": 15.0, "A_plus": 0.3, "A_minus": 0.4}
+    synapses = [STDPMechanism(type="STDPMechanism", timing_dependence=stdp,
+                              weight_dependence={"type": rule, "w_min": 0.01, "w_max": 0.1}) for rule in
+                ("AdditiveWeightDependence", "MultiplicativeWeightDependence", "AdditivePotentiationMultiplicativeDepression")]
+    synapses.append(PowerLawSTDP(type="stdp_pl_synapse_hom", tau_plus=20.0, tau_minus=15.0, **{"lambda": 0.05}, alpha=1.2, mu=0.4))
+    funcs = {"fmin": min, "fmax": max, "pow": pow}
+    for syn in synapses:
+        up, down = G.STDP_UPDATES[syn.rule]
+        params = G.stdp_parameters(syn, 20, 0.1, 1000.0)
+        row = P.rule_row(syn, 1000.0)
+        for w, k in [(0.05, 0.7), (0.099, 2.5), (0.011, 1.3), (0.05, 0.0)]:
+            for code, reference in ((up, P._potentiate), (down, P._depress)):
+                env = {**funcs, **params, "g": w, "k": k}
+                exec(code.replace(";", ""), {}, env)
+                assert env["g"] == pytest.approx(reference(w, k, row), rel=1e-14, abs=1e-300), (syn.rule, code, w, k)
+    model = G.stdp_model("MultiplicativeWeightDependence")
+    assert "Kminus[Seen]" in model["pre_spike_syn_code"] and "addToPostDelay(g, Den)" in model["pre_spike_syn_code"]
+
+
+def test_plastic_synapses_refused_where_genn_cannot(tmp_path):
+    genn = backend_class("genn")
+    r = resolve(load_scenario(STDP_FILE))
+    assert genn().supports(r, "exact") == []
+    half = _stdp(tmp_path, ("w_max = 0.1 } }", "w_max = 0.1 }, dendritic_delay_fraction = 0.5 }"))
+    (problem,) = genn().supports(half, "exact")
+    assert "dendritic_delay_fraction 0.5" in problem and "whole delay dendritic" in problem
+
+
+def test_plastic_projection_with_several_delays_is_one_group_per_delay(tmp_path):
+    """GeNN's back-propagation delay is one per synapse group: a plastic projection whose delays
+    differ becomes one group per delay, each remembering its edges' places in the harness's arrays."""
+    listed = _stdp(tmp_path, ('connector = { type = "one_to_one" }\nweight = 0.05\ndelay = 2.0',
+                              'connector = { type = "from_list", connections = [[0, 0, 0.05, 2.0], [0, 0, 0.04, 1.0], '
+                              '[0, 0, 0.03, 2.0]] }\nweight = 0.05\ndelay = 2.0'))
+    assert backend_class("genn")().supports(listed, "exact") == []
+    d = G.describe(listed, "exact", realise(listed))
+    groups = [s for s in d.synapses if s.label == "plastic"]
+    assert [(s.weight_params["Den"], s.back_prop_delay_steps, s.edge_index.tolist()) for s in groups] == [(9, 9, [1]), (19, 19, [0, 2])]
+    assert len({s.genn_name for s in d.synapses}) == len(d.synapses)
+    np.testing.assert_array_equal(groups[1].weight_vars["g"], [0.05, 0.03])
+    assert any("2 delays (10 to 20 steps): one GeNN synapse group per delay" in t["detail"] for t in _whats(d, "plastic"))
+
+
 def test_seed_is_never_genns_random_seed():
     assert G.genn_seed(0) == 1 and G.genn_seed(2**32 - 1) == 1 and G.genn_seed(5) == 6
 
@@ -433,3 +526,53 @@ def test_exact_mode_network_raster_identical_to_numba():
         order_a, order_b = np.lexsort((a.spike_index, a.spike_time)), np.lexsort((b.spike_index, b.spike_time))
         np.testing.assert_array_equal(b.spike_index[order_b], a.spike_index[order_a])
         np.testing.assert_allclose(b.spike_time[order_b], a.spike_time[order_a], atol=1e-9)
+
+
+@requires_pygenn
+def test_stdp_weight_trajectory_follows_the_rule(tmp_path, monkeypatch):
+    """One plastic synapse on GeNN, the multiplicative rule (whose updates do not commute, so their
+    order counts): the weight at each recording time is the rule computed from the spike times with
+    NEST's pairing (a pre and a post spike seen in the same step unpaired). The slow tier compares
+    every rule with NEST (tests/conformance/test_plasticity.py)."""
+    from .conformance.test_plasticity import RULES, _rule_by_hand, _scenario
+
+    monkeypatch.setenv("SNNBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    rule = "MultiplicativeWeightDependence"
+    r, network = _scenario(rule)
+    out, _, _ = _run_genn(r, "exact", network)
+    post = out.populations["post"].spike_time
+    assert post.size == 5, "one post spike per drive spike"
+    pre = np.asarray(r.populations["pre"].spec.parameters.spike_times)
+    spec = r.projections[0].spec
+    samples = out.weights["plastic"]
+    expected = _rule_by_hand(RULES[rule], pre, post, spec.delay, spec.weight, samples.times, r.dt)
+    assert samples.chosen.tolist() == [[0, 0]] and samples.values.shape == (len(samples.times), 1)
+    np.testing.assert_allclose(samples.trajectory[:, 0], expected, rtol=1e-9)
+    assert np.ptp(expected) > 0.01 * expected[0]  # potentiation and depression both happened
+
+
+@pytest.mark.slow
+@requires_pygenn
+@requires_nest
+def test_plastic_projection_split_by_delay_agrees_with_nest(tmp_path, monkeypatch):
+    """Three plastic synapses from one source onto one cell with delays 2, 1 and 2 ms (two GeNN
+    groups): every weight trajectory and the post spikes are NEST's within 1e-6 relative."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from snnbench.runner import run_in_process
+
+    monkeypatch.setenv("SNNBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    listed = _stdp(tmp_path, ('connector = { type = "one_to_one" }\nweight = 0.05\ndelay = 2.0',
+                              'connector = { type = "from_list", connections = [[0, 0, 0.05, 2.0], [0, 0, 0.04, 1.0], '
+                              '[0, 0, 0.03, 2.0]] }\nweight = 0.05\ndelay = 2.0'),
+                   ("synapses = 1 }", "synapses = 3 }"))
+    network = realise(listed)
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:  # NEST's kernel is global
+        reference = pool.submit(run_in_process, listed, "nest", connectivity="exact", network=network).result()
+    out, _, _ = _run_genn(listed, "exact", network)
+    np.testing.assert_allclose(out.populations["post"].spike_time, reference.populations["post"].spike_time, atol=1e-9)
+    got, want = out.weights["plastic"], reference.weights["plastic"]
+    assert got.chosen.tolist() == want.chosen.tolist() == [[0, 0]] * 3
+    assert np.ptp(want.trajectory, axis=0).min() > 1e-3  # every synapse's weight moves
+    np.testing.assert_allclose(got.trajectory, want.trajectory, rtol=1e-6)

@@ -73,6 +73,15 @@ Initial v and weights that are distributions use GeNN's Uniform / Normal / Norma
 initialisers. SpikeSourcePoisson -> a custom Bernoulli source: in each step of its window a
 spike with probability rate dt (the harness's realisation too).
 
+Plastic synapses (PyNN's STDPMechanism with SpikePairRule and its three weight dependences, NEST's
+stdp_pl_synapse_hom): one custom weight update model per rule (`stdp_model`, NEST's pairing as
+numba_plastic computes it, see "plastic synapses" below): K+ and K- as pre- and postsynaptic
+variables of the model, the pre spike processed without axonal delay (depression, then the weight
+sent through a dendritic delay of d - 1 steps), the post spike by GeNN's postsynaptic learning with
+a back-propagation delay of d - 1 steps (potentiation). GeNN's back-propagation delay is one per
+synapse group: a plastic projection whose delays differ becomes one group per delay. The weights of
+recorded projections are pulled after the steps before each recording time.
+
 Code generation, make and loading are the 'compile' phase (after build). Generated code lives in
 snnbench's cache ($SNNBENCH_CACHE_DIR, else $XDG_CACHE_HOME/snnbench or ~/.cache/snnbench) under
 genn/<backend>/<scenario hash>-<mode>-N<N_pop>-<precision>-<O3|O0>; GeNN skips code generation when the
@@ -87,6 +96,7 @@ no object rebuilt), "cold" (nothing there before) or "partial", with codegen_s, 
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import glob
 import importlib.util
@@ -106,6 +116,7 @@ from ..scenario.model import (
     DistanceDelay,
     Normal,
     NormalClipped,
+    PLASTICITY_RULES,
     PoissonSourcePopulation,
     Uniform,
     receptor_port,
@@ -117,7 +128,9 @@ from ..scenario.resolve import ResolvedScenario
 from .base import Backend, Option
 from .common.caches import cache_root as shared_cache_root
 from .common.devices import gpu_status as _gpu_status
+from .common.template import weight_output
 from .common.translations import Translations, delay_steps, harness_arrays, refractory_steps
+from .nest import weight_factor
 
 CACHE_OPTIONS = ("warm", "cold")
 PRECISIONS = ("double", "float")
@@ -189,6 +202,9 @@ class SynapseSpec:
     post_idx: np.ndarray | None = None
     axonal_delay_steps: int = 0
     max_dendritic_delay_timesteps: int | None = None
+    back_prop_delay_steps: int = 0
+    rule: str | None = None  # a plastic synapse's rule (of PLASTICITY_RULES): weight_model is then "stdp_<rule>"
+    edge_index: np.ndarray | None = None  # one group of a projection split by delay: its edges' places in the harness's arrays
 
     @property
     def explicit(self) -> bool:
@@ -428,6 +444,83 @@ def _why_not_native(proj, same: bool) -> str:
     return found if isinstance(found, str) else ""
 
 
+# ----------------------------------------------------------------------------- plastic synapses
+#
+# NEST's STDP (stdp_synapse, stdp_pl_synapse_hom, as numba_plastic computes it) on GeNN's event
+# times. A pre spike of stamp s (emitted in step s - 1) is processed in step s (no axonal delay);
+# a post spike of stamp tp is seen by the synapse at T = tp + d (the whole delay d dendritic) and
+# processed by GeNN's postsynaptic learning in step T - 1 (back-propagation delay d - 1), after
+# the presynaptic update of that step. So the weight takes its updates in NEST's order of seen
+# times: a post spike seen at T before a pre spike s = T (potentiation first, as NEST at that
+# pre spike), a pre spike s before a post spike seen at s + 1. The traces are per-neuron
+# variables of the weight update model, each with the time of its last spike and decayed exactly:
+#   K+ (pre):  K+ e^(-(t - t_pre)/tau_plus) + 1 at each pre spike; read at a post spike processed
+#              in step T - 1 it holds the pre spikes s <= T - 1: those before T, not one seen with it;
+#   K- (post): likewise at each post spike; a pre spike s reads it as it was d + 1 steps earlier
+#              (GeNN's delayed post variables, `Kminus[Seen]`): the post spikes with tp + d < s.
+# The weight is transmitted after the depression (NEST's order), through a dendritic delay of
+# d - 1 steps, so that it reaches the cell when a static synapse's spike does.
+
+# Each rule's (potentiation, depression) of the weight g (PyNN's units) by a trace value k.
+STDP_UPDATES = {
+    "AdditiveWeightDependence": ("g = fmin(g + Wmax * Aplus * k, Wmax);", "g = fmax(g - Wmax * Aminus * k, Wmin);"),
+    "MultiplicativeWeightDependence": ("g = fmin(g + (Wmax - g) * Aplus * k, Wmax);",
+                                       "g = fmax(g - (g - Wmin) * Aminus * k, Wmin);"),
+    "AdditivePotentiationMultiplicativeDepression": ("g = fmin(g + Wmax * Aplus * k, Wmax);",
+                                                     "g = fmax(g - (g - Wmin) * Aminus * k, Wmin);"),
+    # NEST reads w^mu in its own unit (pA, nS; mV onto the voltage-step cells): UnitPow = unit^(mu - 1)
+    "stdp_pl_synapse_hom": ("g = g + Lambda * UnitPow * pow(g, Mu) * k;", "g = fmax(g - Lambda * Alpha * g * k, 0.0);"),
+}
+_PAIR_PARAMS = ("Aplus", "Aminus", "Wmin", "Wmax")
+_POWER_LAW_PARAMS = ("Lambda", "Alpha", "Mu", "UnitPow")
+
+
+def stdp_parameters(synapse, d: int, dt: float, nest_unit: float) -> dict[str, float]:
+    """`stdp_model`'s parameters for a plastic synapse (scenario model) with a delay of d steps;
+    `nest_unit`: NEST's weight unit per PyNN's (1000: pA or nS; 1: mV)."""
+    timing = {"Delay": d * dt, "Den": d - 1, "Seen": d + 1}
+    if synapse.rule == "stdp_pl_synapse_hom":
+        return {"TauPlus": synapse.tau_plus, "TauMinus": synapse.tau_minus, "Lambda": synapse.lambda_,
+                "Alpha": synapse.alpha, "Mu": synapse.mu, "UnitPow": nest_unit ** (synapse.mu - 1.0), **timing}
+    td, wd = synapse.timing_dependence, synapse.weight_dependence
+    return {"TauPlus": td.tau_plus, "TauMinus": td.tau_minus, "Aplus": td.A_plus, "Aminus": td.A_minus,
+            "Wmin": wd.w_min, "Wmax": wd.w_max, **timing}
+
+
+def stdp_model(rule: str) -> dict[str, Any]:
+    """The GeNN weight update model (create_weight_update_model's arguments) of a rule: see above."""
+    up, down = STDP_UPDATES[rule]
+    params = _POWER_LAW_PARAMS if rule == "stdp_pl_synapse_hom" else _PAIR_PARAMS
+    return dict(
+        params=["TauPlus", "TauMinus", "Delay", *params, ("Den", "int"), ("Seen", "int")],
+        vars=[("g", "scalar")],
+        pre_vars=[("Kplus", "scalar"), ("TPre", "timepoint")],
+        post_vars=[("Kminus", "scalar"), ("TPost", "timepoint")],
+        # t: the start of the emitting step in both, so that only differences count
+        pre_spike_code="Kplus = Kplus * exp(-(t - TPre) / TauPlus) + 1.0;\nTPre = t;\n",
+        post_spike_code="Kminus = Kminus * exp(-(t - TPost) / TauMinus) + 1.0;\nTPost = t;\n",
+        # TPre is this spike's time: K- at TPre - Delay from the post spikes seen before it
+        pre_spike_syn_code=(f"const scalar k = Kminus[Seen] * exp(-(TPre - Delay - TPost[Seen]) / TauMinus);\n{down}\n"
+                            "addToPostDelay(g, Den);\n"),
+        # TPost is this post spike's time, seen at TPost + Delay
+        post_spike_syn_code=f"const scalar k = Kplus * exp(-(TPost + Delay - TPre) / TauPlus);\n{up}\n",
+    )
+
+
+def plasticity_problems(resolved: ResolvedScenario) -> list[str]:
+    """What of a scenario's plastic synapses this adapter cannot express (checked before any run)."""
+    problems = []
+    for proj in resolved.projections:
+        syn = proj.spec.synapse
+        if syn is None:
+            continue
+        where = f"projection {proj.label}"
+        if syn.dendritic_delay_fraction != 1.0:
+            problems.append(f"{where}: dendritic_delay_fraction {syn.dendritic_delay_fraction}: the GeNN adapter writes "
+                            "NEST's convention, the whole delay dendritic (1 only)")
+    return problems
+
+
 class Describer:
     """Scenario -> ModelDescription, recording every translation in `log`; no pygenn needed."""
 
@@ -456,6 +549,8 @@ class Describer:
             spec = self._projection(k, proj, pops)
             if spec is None:
                 empty[proj.label] = 0
+            elif isinstance(spec, list):  # a plastic projection with several delays: one group per delay
+                synapses.extend(spec)
             else:
                 synapses.append(spec)
         self.translate("spike times", f"GeNN stamps a spike with the time of its step's start (t = k dt): reported times are GeNN's + {dt} ms (NEST's end-of-step stamp)")
@@ -553,7 +648,7 @@ class Describer:
     def _arrays(self, proj, why: str | None) -> ProjectionArrays:
         return harness_arrays(proj, self.resolved, self.network, self.translations, why)
 
-    def _projection(self, k: int, proj, pops: dict[str, PopulationSpec]) -> SynapseSpec | None:
+    def _projection(self, k: int, proj, pops: dict[str, PopulationSpec]) -> SynapseSpec | list[SynapseSpec] | None:
         r, dt = self.resolved, self.resolved.dt
         port = receptor_port(proj.receptor)  # a multi-receptor cell's port k: its input Isyn<k>
         target = f"Isyn{port}" if port is not None else ("IsynE" if proj.receptor == "excitatory" else "IsynI")
@@ -569,14 +664,15 @@ class Describer:
                 why, native = "distance-dependent delays", None
             elif not isinstance(proj.delay, (int, float)):
                 why, native = "GeNN draws no delays: delays that are distributions", None
+        plastic = proj.spec.synapse is not None
         if native is not None:
             matrix, conn = native
             if conn is not None and conn[1].get("prob", conn[1].get("num", 1)) == 0:
                 return None  # no synapse at all
             spec.matrix, spec.connectivity = matrix, conn
-            if isinstance(proj.weight, (int, float)):
+            if isinstance(proj.weight, (int, float)) and not plastic:
                 spec.weight_model, spec.weight_params = "StaticPulseConstantWeight", {"g": float(proj.weight)}
-            else:
+            else:  # a plastic weight is a variable of each synapse, even where it starts constant
                 spec.weight_vars = {"g": var_init(proj.weight, f"{proj.label}.weight")}
             d = max(1, int(round(proj.delay / dt)))
             if abs(d * dt - proj.delay) > 1e-9:
@@ -585,6 +681,9 @@ class Describer:
             if proj.connector.type == "fixed_in_degree":
                 self.translate("fixed_in_degree", f"{proj.label}: GeNN's FixedNumberPreWithReplacement ({proj.connector.n} sources "
                                "per target drawn with replacement, multapses possible), as the scenario asks")
+            if plastic:
+                self._plastic(spec, proj, d)
+                self._plastic_translation(proj)
             return spec
         arrays = self._arrays(proj, why)
         if arrays.size == 0:
@@ -593,7 +692,26 @@ class Describer:
         spec.post_idx = np.asarray(arrays.post_idx, dtype=np.int64)
         steps = self._delay_steps(arrays.delay, dt, proj.label)
         weight = np.asarray(arrays.weight, dtype=float)
-        if np.all(steps == steps[0]):
+        if plastic:
+            if np.all(steps == steps[0]):
+                spec.weight_vars = {"g": weight}
+                self._plastic(spec, proj, int(steps[0]))
+                self._plastic_translation(proj)
+                return spec
+            # GeNN's back-propagation delay is one per synapse group: one group per delay, each knowing its
+            # edges' places in the arrays (collect() puts the weights read back in the harness's order)
+            groups = []
+            for d in np.unique(steps):
+                mine = steps == d
+                part = dataclasses.replace(spec, genn_name=f"{spec.genn_name}_d{int(d)}", pre_idx=spec.pre_idx[mine],
+                                           post_idx=spec.post_idx[mine], weight_vars={"g": weight[mine]},
+                                           edge_index=np.flatnonzero(mine))
+                self._plastic(part, proj, int(d))
+                groups.append(part)
+            self._plastic_translation(proj, f"; {len(groups)} delays ({int(steps.min())} to {int(steps.max())} steps): one "
+                                      "GeNN synapse group per delay (a back-propagation delay is one per group)")
+            return groups
+        elif np.all(steps == steps[0]):
             spec.axonal_delay_steps = int(steps[0]) - 1
             spec.weight_vars = {"g": weight}
         else:
@@ -610,6 +728,28 @@ class Describer:
 
     def _delay_steps(self, delays: np.ndarray, dt: float, label: str) -> np.ndarray:
         return delay_steps(delays, dt, label, self.translations)
+
+    def _plastic(self, spec: SynapseSpec, proj, d: int) -> None:
+        """A plastic synapse with a delay of d steps as the custom weight update model `stdp_model`:
+        no axonal delay (the pre spike is seen at once), a back-propagation delay of d - 1 steps, the
+        spike transmitted through a dendritic delay of d - 1 steps (as a static synapse's spike
+        arrives), the post traces kept for d + 2 steps (read d + 1 steps back)."""
+        syn = proj.spec.synapse
+        unit = abs(weight_factor(self.resolved.populations[proj.post].cell_type, proj.receptor))
+        spec.rule = syn.rule
+        spec.weight_model = f"stdp_{syn.rule}"
+        spec.weight_params = stdp_parameters(syn, d, self.resolved.dt, unit)
+        spec.axonal_delay_steps = 0
+        spec.back_prop_delay_steps = d - 1
+        spec.max_dendritic_delay_timesteps = d + 2
+
+    def _plastic_translation(self, proj, groups: str = "") -> None:
+        self.translate("plasticity", f"{proj.label}: {proj.spec.synapse.describe} as a custom GeNN weight update model "
+                       "with NEST's pairing (all pairs through pre and post traces, a post spike seen after the whole delay "
+                       "d, a pre and a post spike seen in the same step not paired): depression and transmission (dendritic "
+                       "delay d - 1) when GeNN processes the pre spike (the step after it), potentiation when it processes "
+                       "the post spike (back-propagation delay d - 1), each update applied when its spike is seen, not at "
+                       "the next pre spike as NEST" + groups)
 
 
 def describe(resolved: ResolvedScenario, mode: str, network: Network | None = None, precision: str = "double",
@@ -975,6 +1115,8 @@ class GeNNBackend(Backend):
     # GeNN's built-in models do not integrate as NEST does (see the module docstring): every type runs
     # as a custom neuron model of this adapter's (CELL_MODELS)
     cell_types = tuple(CELL_MODELS)
+    # NEST's STDP as custom weight update models (`stdp_model`)
+    plasticity_rules = PLASTICITY_RULES
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
@@ -992,7 +1134,7 @@ class GeNNBackend(Backend):
             if problem.startswith("at most"):
                 problem = f"{self.name} runs in one thread (GeNN's {self.genn_backend} backend), {self.threads} asked for"
             problems.append(problem)
-        return problems
+        return problems + plasticity_problems(resolved)
 
     # ------------------------------------------------------------------ load
 
@@ -1055,10 +1197,16 @@ class GeNNBackend(Backend):
             if spec.record_spikes and spec.source_steps is None:
                 pop.spike_recording_enabled = True
             self.pops[name] = pop
-        self.syns: dict[str, Any] = {}
+        self.syns: dict[str, Any] = {}  # by GeNN name: a projection may be several synapse groups
         for spec in desc.synapses:
-            wu = pg.init_weight_update(spec.weight_model, spec.weight_params,
-                                       {k: self._value(v) for k, v in spec.weight_vars.items()})
+            weight_vars = {k: self._value(v) for k, v in spec.weight_vars.items()}
+            if spec.rule is not None:  # a plastic synapse: its traces start empty
+                if spec.weight_model not in models:
+                    models[spec.weight_model] = pg.create_weight_update_model(f"snn_{spec.weight_model}", **stdp_model(spec.rule))
+                wu = pg.init_weight_update(models[spec.weight_model], spec.weight_params, weight_vars,
+                                           {"Kplus": 0.0, "TPre": 0.0}, {"Kminus": 0.0, "TPost": 0.0})
+            else:
+                wu = pg.init_weight_update(spec.weight_model, spec.weight_params, weight_vars)
             ps = pg.init_postsynaptic("DeltaCurr")
             conn = pg.init_sparse_connectivity(spec.connectivity[0], spec.connectivity[1]) if spec.connectivity else None
             args = (spec.genn_name, spec.matrix, self.pops[spec.pre], self.pops[spec.post], wu, ps)
@@ -1068,9 +1216,13 @@ class GeNNBackend(Backend):
                 sg.axonal_delay_steps = spec.axonal_delay_steps
             if spec.max_dendritic_delay_timesteps:
                 sg.max_dendritic_delay_timesteps = spec.max_dendritic_delay_timesteps
+            if spec.back_prop_delay_steps:
+                sg.back_prop_delay_steps = spec.back_prop_delay_steps
             if spec.explicit:
                 sg.set_sparse_connections(spec.pre_idx, spec.post_idx)
-            self.syns[spec.label] = sg
+                if spec.rule is not None:  # postsynaptic learning's column structure: its longest column, not N_pre
+                    sg.max_source_connections = int(np.bincount(spec.post_idx).max())
+            self.syns[spec.genn_name] = sg
 
     def _value(self, v):
         if isinstance(v, VarInit):
@@ -1168,6 +1320,18 @@ class GeNNBackend(Backend):
         self._v = {name: np.empty((n, k)) for name, k in v_pops.items()}
         on_device = self.genn_backend != "single_threaded_cpu"
         views = {name: self.pops[name].vars["V"] for name in v_pops}
+        # Recorded plastic projections: their weights after the steps before each recording time (0: the initial ones)
+        sample_at: dict[int, list[str]] = {}
+        for proj in self.resolved.projections:
+            if proj.spec.record.weights is not None:
+                for t_ms in proj.spec.record.weights.times:
+                    sample_at.setdefault(int(round(t_ms / desc.dt)), []).append(proj.label)
+        self._weight_rows: dict[str, list[np.ndarray]] = {}
+        for label in {label for labels in sample_at.values() for label in labels}:
+            for _, sg in self._groups(label):
+                sg.pull_connectivity_from_device()  # the row lengths that order the weights GeNN drew
+        for label in sample_at.get(0, []):
+            self._sample_weights(label)
         t0 = time.perf_counter()
         for k in range(n):
             model.step_time()
@@ -1175,6 +1339,8 @@ class GeNNBackend(Backend):
                 if on_device:
                     var.pull_from_device()
                 self._v[name][k] = var.view[:v_pops[name]]
+            for label in sample_at.get(k + 1, ()):
+                self._sample_weights(label)
             if recorded and (k + 1) % chunk == 0:
                 model.pull_recording_buffers_from_device()
                 for name in recorded:
@@ -1183,20 +1349,50 @@ class GeNNBackend(Backend):
         self.info["sim_loop_s"] = time.perf_counter() - t0
         for key, attr in (("neuron_update_s", "neuron_update_time"), ("presynaptic_update_s", "presynaptic_update_time")):
             self.info[key] = float(getattr(model, attr))
+        if any(spec.rule is not None for spec in desc.synapses):  # plastic synapses' potentiation: GeNN's postsynaptic learning
+            self.info["postsynaptic_update_s"] = float(model.postsynaptic_update_time)
+
+    def _groups(self, label: str) -> list[tuple[SynapseSpec, Any]]:
+        """A projection's synapse groups with their descriptions (none for a projection without a synapse)."""
+        return [(spec, self.syns[spec.genn_name]) for spec in self.desc.synapses if spec.label == label]
+
+    def _sample_weights(self, label: str) -> None:
+        """Append the current weights of one plastic projection (GeNN's synapse order, group after group) to its samples."""
+        rows = [np.empty(0)]
+        for _, sg in self._groups(label):
+            var = sg.vars["g"]
+            var.pull_from_device()
+            rows.append(np.asarray(var.values, dtype=float).ravel())
+        self._weight_rows.setdefault(label, []).append(np.concatenate(rows))
+
+    def _synapse_indices(self, label: str) -> tuple[np.ndarray, np.ndarray]:
+        """(pre, post) of every synapse of a projection, in the order of `_sample_weights`."""
+        pre, post = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
+        for spec, sg in self._groups(label):
+            if spec.matrix == "DENSE":
+                n_pre, n_post = self.desc.populations[spec.pre].size, self.desc.populations[spec.post].size
+                pre.append(np.repeat(np.arange(n_pre), n_post))
+                post.append(np.tile(np.arange(n_post), n_pre))
+                continue
+            if not spec.explicit:
+                sg.pull_connectivity_from_device()
+            pre.append(np.asarray(sg.get_sparse_pre_inds(), dtype=np.int64).ravel())
+            post.append(np.asarray(sg.get_sparse_post_inds(), dtype=np.int64).ravel())
+        return np.concatenate(pre).astype(np.int64), np.concatenate(post).astype(np.int64)
 
     # ------------------------------------------------------------------ collect
 
     def _synapse_count(self, label: str) -> int:
-        spec = next((s for s in self.desc.synapses if s.label == label), None)
-        if spec is None:
-            return 0
-        if spec.explicit:
-            return spec.n_explicit
-        if spec.matrix == "DENSE":
-            return self.desc.populations[spec.pre].size * self.desc.populations[spec.post].size
-        sg = self.syns[label]
-        sg.pull_connectivity_from_device()
-        return int(np.asarray(sg._row_lengths.view, dtype=np.int64).sum())
+        count = 0
+        for spec, sg in self._groups(label):
+            if spec.explicit:
+                count += spec.n_explicit
+            elif spec.matrix == "DENSE":
+                count += self.desc.populations[spec.pre].size * self.desc.populations[spec.post].size
+            else:
+                sg.pull_connectivity_from_device()
+                count += int(np.asarray(sg._row_lengths.view, dtype=np.int64).sum())
+        return count
 
     def collect(self) -> SimulationOutput:
         resolved, desc, dt = self.resolved, self.desc, self.desc.dt
@@ -1223,7 +1419,17 @@ class GeNNBackend(Backend):
                 po.v_times = np.arange(1, desc.n_steps + 1) * dt
             out[name] = po
         synapses = {proj.label: self._synapse_count(proj.label) for proj in resolved.projections}
-        return SimulationOutput(simtime=resolved.simtime, dt=dt, populations=out, synapses=synapses)
+        weights = {}
+        for proj in resolved.projections:
+            if proj.spec.record.weights is not None:
+                pre, post = self._synapse_indices(proj.label)
+                values = np.stack(self._weight_rows[proj.label])
+                groups = self._groups(proj.label)
+                if len(groups) > 1:  # split by delay: back to the harness's order (multapses as numba and NEST keep them)
+                    order = np.argsort(np.concatenate([spec.edge_index[sg.synapse_order] for spec, sg in groups]))
+                    pre, post, values = pre[order], post[order], values[:, order]
+                weights[proj.label] = weight_output(proj, pre, post, values)
+        return SimulationOutput(simtime=resolved.simtime, dt=dt, populations=out, synapses=synapses, weights=weights)
 
     def close(self) -> None:
         model = getattr(self, "model", None)

@@ -83,6 +83,27 @@ class PoissonWindow:
         return math.isfinite(self.duration)
 
 
+
+def weight_output(proj, pre: np.ndarray, post: np.ndarray, weights: np.ndarray) -> WeightSamples:
+    """The output's WeightSamples of one recorded projection from every synapse's (pre, post) and its
+    weights at the recording times (shape (times, synapses)): all of them, or a histogram above the
+    scenario's max_synapses, and the first k synapses' trajectories in (pre, post) order."""
+    spec = proj.spec.record.weights
+    order = np.lexsort((post, pre))  # (pre, post) order; a stable sort keeps multapses as read
+    weights = weights[:, order]
+    k = min(spec.synapses, order.size)
+    out = WeightSamples(times=np.asarray(spec.times, float), chosen=np.stack([pre[order][:k], post[order][:k]], axis=1),
+                        trajectory=weights[:, :k].copy())
+    if order.size <= spec.max_synapses:
+        out.values = weights
+    else:
+        w_min, w_max = proj.spec.synapse.bounds
+        high = w_max if np.isfinite(w_max) else max(float(weights.max()), w_min + 1e-12)
+        out.bin_edges = np.linspace(w_min, high, spec.bins + 1)
+        out.counts = np.stack([np.histogram(np.clip(row, w_min, high), out.bin_edges)[0] for row in weights]).astype(np.int64)
+    return out
+
+
 class SimulatorBackend(Backend):
     """A Backend whose build() and collect() are the template's; see the module docstring."""
 
@@ -216,21 +237,7 @@ class SimulatorBackend(Backend):
         raise NotImplementedError(f"{self.name} cannot read weights")
 
     def _weight_output(self, proj) -> WeightSamples:
-        spec = proj.spec.record.weights
-        pre, post, weights = self.weight_matrix(proj)
-        order = np.lexsort((post, pre))  # (pre, post) order; a stable sort keeps multapses as read
-        weights = weights[:, order]
-        k = min(spec.synapses, order.size)
-        out = WeightSamples(times=np.asarray(spec.times, float), chosen=np.stack([pre[order][:k], post[order][:k]], axis=1),
-                            trajectory=weights[:, :k].copy())
-        if order.size <= spec.max_synapses:
-            out.values = weights
-        else:
-            w_min, w_max = proj.spec.synapse.bounds
-            high = w_max if np.isfinite(w_max) else max(float(weights.max()), w_min + 1e-12)
-            out.bin_edges = np.linspace(w_min, high, spec.bins + 1)
-            out.counts = np.stack([np.histogram(np.clip(row, w_min, high), out.bin_edges)[0] for row in weights]).astype(np.int64)
-        return out
+        return weight_output(proj, *self.weight_matrix(proj))
 
     # ------------------------------------------------------------------ collect
 
