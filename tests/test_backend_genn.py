@@ -350,10 +350,31 @@ def test_unsupported_things_are_refused(features, tmp_path):
     assert genn(options={"optimize": False}).supports(r, "native") == []
     (problem,) = genn(options={"turbo": 1}).supports(r, "native")
     assert "turbo" in problem
+
+
+
+def test_several_spikes_per_step_are_counted(features, tmp_path):
+    """A source whose steps carry several spikes (rate x dt > 1; a time given twice in a step): a
+    custom source that counts them, and count_pulse synapses delivering count x weight through a
+    dendritic delay; a plastic projection from such a source is refused."""
     path = tmp_path / "fast.toml"
     path.write_text(FEATURES.replace("rate = 200.0", "rate = 20000.0"))
-    with pytest.raises(ValueError, match="rate x dt = 2 > 1"):
-        G.describe(resolve(load_scenario(path)), "native")
+    fast = resolve(load_scenario(path))
+    assert backend_class("genn")().supports(fast, "native") == []
+    d = G.describe(fast, "native")
+    (name,) = [n for n, p in d.populations.items() if p.model == "count_array"]  # native: the harness's Poisson counts
+    spec = d.populations[name]
+    assert any(s.size and np.unique(s, return_counts=True)[1].max() > 1 for s in spec.source_steps)
+    assert spec.vars["endSpike"][-1] == sum(s.size for s in spec.source_steps)
+    assert any("Poisson counts per step" in t["detail"] for t in _whats(d, name))
+    from_it = [s for s in d.synapses if s.pre == name]
+    assert from_it and all(s.weight_model == "count_pulse" and s.axonal_delay_steps == 0 and "d" in s.weight_vars
+                           for s in from_it)
+    assert all(s.weight_model != "count_pulse" for s in G.describe(features, "native").synapses)
+    stdp = STDP_FILE.read_text().replace("spike_times = [10.0, 18.8,", "spike_times = [10.0, 10.0, 18.8,")
+    path.write_text(stdp)
+    (problem,) = backend_class("genn")().supports(resolve(load_scenario(path)), "exact")
+    assert problem.startswith("projection plastic: plastic synapse from pre, whose steps carry several spikes")
 
 
 STDP_FILE = ROOT / "tests" / "conformance" / "stdp.toml"

@@ -201,19 +201,22 @@ def test_benchmark_rates_of_numba_and_nest_agree(name):
 @requires_nest
 def test_hpc_benchmark_plastic_network_is_the_same_on_numba_and_nest_given_the_same_network():
     """The whole plastic network (power-law STDP on 4 million E->E synapses, Poisson drive with
-    several spikes per step) handed the same realisation: numba fires NEST's spikes, one for one.
-    Native runs differ only by their realisations: when the runaway starts varies from seed to
-    seed on both (docs/scenarios.md)."""
+    several spikes per step) handed the same realisation: numba, and GeNN where PyGeNN is installed,
+    fire NEST's spikes, one for one. Native runs differ only by their realisations: when the runaway
+    starts varies from seed to seed on both (docs/scenarios.md)."""
+    from snnbench.backends import REGISTRY
     from snnbench.scenario import realise
 
     r = resolve(load_scenario("hpc-benchmark"), Overrides(scale=0.05, simtime=300.0, seed=1))
     network = realise(r)
+    backends = ["numba"] + (["genn"] if REGISTRY["genn"].available()[0] else [])  # GeNN: PyGeNN is not on PyPI
     outs = {b: in_fresh_process(run_in_process, r, b, threads=1, connectivity="exact", network=network)
-            for b in ("numba", "nest")}
-    for pop in ("E", "I"):
-        got, want = outs["numba"].populations[pop], outs["nest"].populations[pop]
-        assert want.n_spikes > 1000  # an active network, not two silent ones
-        a = np.lexsort((got.spike_index, got.spike_time))
-        b = np.lexsort((want.spike_index, want.spike_time))
-        assert np.array_equal(got.spike_index[a], want.spike_index[b])
-        np.testing.assert_allclose(got.spike_time[a], want.spike_time[b], atol=1e-9)
+            for b in ["nest", *backends]}
+    for backend in backends:
+        for pop in ("E", "I"):
+            got, want = outs[backend].populations[pop], outs["nest"].populations[pop]
+            assert want.n_spikes > 1000  # an active network, not two silent ones
+            a = np.lexsort((got.spike_index, got.spike_time))
+            b = np.lexsort((want.spike_index, want.spike_time))
+            assert np.array_equal(got.spike_index[a], want.spike_index[b]), (backend, pop)
+            np.testing.assert_allclose(got.spike_time[a], want.spike_time[b], atol=1e-9, err_msg=backend)

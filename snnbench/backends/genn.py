@@ -71,7 +71,11 @@ with-replacement without autapses: those, distance-dependent connectors, explici
 projections whose delays are distributions are built from the harness's arrays (recorded).
 Initial v and weights that are distributions use GeNN's Uniform / Normal / NormalClipped var
 initialisers. SpikeSourcePoisson -> a custom Bernoulli source: in each step of its window a
-spike with probability rate dt (the harness's realisation too).
+spike with probability rate dt (the harness's realisation too). A source with several spikes in
+one step (rate dt > 1: the harness's Poisson counts, in native mode too; a spike time given twice
+in a step) is a custom source (count_array) that counts them and spikes once, and its synapses
+(count_pulse) deliver count x weight through a dendritic delay, as NEST's parrot passes the
+multiplicity on.
 
 Plastic synapses (PyNN's STDPMechanism with SpikePairRule and its three weight dependences, NEST's
 stdp_pl_synapse_hom): one custom weight update model per rule (`stdp_model`, NEST's pairing as
@@ -123,7 +127,15 @@ from ..scenario.model import (
 )
 from ..models import adex, alpha, glif, hh, izhikevich, rkf45
 from ..models.lif import cell_propagators
-from ..scenario.realise import Network, ProjectionArrays, realise_spike_steps, rng_for
+from ..scenario.realise import (
+    Network,
+    ProjectionArrays,
+    array_multiplicity,
+    realise_spike_steps,
+    rng_for,
+    spikes_per_step,
+    step_multiplicity,
+)
 from ..scenario.resolve import ResolvedScenario
 from .base import Backend, Option
 from .common.caches import cache_root as shared_cache_root
@@ -183,7 +195,7 @@ class PopulationSpec:
 
     @property
     def is_source(self) -> bool:
-        return self.model in ("poisson_window", "SpikeSourceArray")
+        return self.model in ("poisson_window", "SpikeSourceArray", "count_array")
 
 
 @dataclass
@@ -518,6 +530,11 @@ def plasticity_problems(resolved: ResolvedScenario) -> list[str]:
         if syn.dendritic_delay_fraction != 1.0:
             problems.append(f"{where}: dendritic_delay_fraction {syn.dendritic_delay_fraction}: the GeNN adapter writes "
                             "NEST's convention, the whole delay dendritic (1 only)")
+        pre = resolved.populations[proj.pre]
+        if pre.is_source and (spikes_per_step(pre.spec, resolved.dt) > 1 or array_multiplicity(pre, resolved)[0] > 1):
+            problems.append(f"{where}: plastic synapse from {proj.pre}, whose steps carry several spikes of one source: the "
+                            "GeNN adapter delivers them as one spike with a count, which its STDP models do not take (NEST "
+                            "updates the weight once per step with the parrot's multiplicity)")
     return problems
 
 
@@ -613,11 +630,10 @@ class Describer:
         r, dt = self.resolved, self.resolved.dt
         base = dict(name=name, genn_name=_identifier("p_", name), size=pop.size, cell_type=pop.cell_type,
                     record_spikes=pop.n_record_spikes)
-        if isinstance(pop.spec, PoissonSourcePopulation) and self.network is None:
+        several = spikes_per_step(pop.spec, dt) > 1
+        if isinstance(pop.spec, PoissonSourcePopulation) and self.network is None and not several:
             prm = pop.spec.parameters
             p = prm.rate * dt / 1000.0
-            if p > 1:
-                raise ValueError(f"{name}: rate x dt = {p:g} > 1 cannot be one spike per step at most")
             # Emission steps k with start <= k dt < start + duration (reported (k+1) dt in (start, stop]),
             # compared at half steps so that the rounding of t does not matter.
             k_start = int(math.floor(prm.start / dt + 1e-9))
@@ -634,14 +650,25 @@ class Describer:
             steps = self.network.populations[name].spike_steps
         else:
             steps = realise_spike_steps(pop, r, rng_for(r.seed, "spikes", pop.name))
+            if several:
+                self.translate("SpikeSourcePoisson", f"{name}: rate x dt = {spikes_per_step(pop.spec, dt):g} > 1: the harness's "
+                               "Poisson counts per step (as NEST's poisson_generator draws them), one train per source")
         counts = np.array([s.size for s in steps], dtype=np.int64)
         end = np.cumsum(counts)
         start = end - counts
         times = (np.concatenate(steps).astype(float) - 1.5) * dt if counts.sum() else np.array([np.inf])
+        state = {"startSpike": start.astype(np.uint32), "endSpike": end.astype(np.uint32)}
+        if any(s.size and step_multiplicity(s)[1].max() > 1 for s in steps):
+            # GeNN's neurons spike once per step: the source counts its spikes of the step (Count) and the
+            # synapses from it deliver Count x weight, as NEST's parrot neuron passes the multiplicity on
+            self.translate("spike source", f"{name}: several spikes of one source in one step: a custom GeNN source that "
+                           "emits once per step with the step's count of spikes (Count), and synapses from it that deliver "
+                           "Count x weight; a spike at m dt counted in step m - 1, spike times given as (m - 1.5) dt")
+            return PopulationSpec(model="count_array", vars={**state, "Count": 0}, egps={"spikeTimes": times},
+                                  source_steps=list(steps), **base)
         self.translate("spike source", f"{name}: GeNN SpikeSourceArray; a spike at m dt is emitted in step m - 1 (as NEST's "
                        "spike_generator): spike times given as (m - 1.5) dt")
-        return PopulationSpec(model="SpikeSourceArray", vars={"startSpike": start.astype(np.uint32), "endSpike": end.astype(np.uint32)},
-                              egps={"spikeTimes": times}, source_steps=list(steps), **base)
+        return PopulationSpec(model="SpikeSourceArray", vars=state, egps={"spikeTimes": times}, source_steps=list(steps), **base)
 
     # -------------------------------------------------------------- projections
 
@@ -684,6 +711,8 @@ class Describer:
             if plastic:
                 self._plastic(spec, proj, d)
                 self._plastic_translation(proj)
+            elif pops[proj.pre].model == "count_array":
+                self._counted(spec, proj)
             return spec
         arrays = self._arrays(proj, why)
         if arrays.size == 0:
@@ -724,10 +753,30 @@ class Describer:
             spec.max_dendritic_delay_timesteps = int(dend.max()) + 1
             self.translate("delay", f"{proj.label}: heterogeneous delays as GeNN dendritic delays of d - 1 steps "
                            f"(StaticPulseDendriticDelay, {spec.max_dendritic_delay_timesteps} slots)")
+        if pops[proj.pre].model == "count_array":
+            self._counted(spec, proj)
         return spec
 
     def _delay_steps(self, delays: np.ndarray, dt: float, label: str) -> np.ndarray:
         return delay_steps(delays, dt, label, self.translations)
+
+    def _counted(self, spec: SynapseSpec, proj) -> None:
+        """A static projection from a source with several spikes in a step (`count_array`): the custom
+        model count_pulse delivers the source's Count x g, the delay made dendritic (d - 1 steps) so
+        that Count is read in the step that counted it."""
+        if spec.weight_model == "StaticPulseConstantWeight":
+            spec.weight_vars, spec.weight_params = {"g": spec.weight_params["g"]}, {}
+        if "d" not in spec.weight_vars:
+            dend = spec.axonal_delay_steps
+            if dend > MAX_DENDRITIC_STEPS:
+                raise ValueError(f"projection {proj.label}: a delay of {dend + 1} steps from a source with several spikes per "
+                                 f"step exceeds GeNN's dendritic delays (at most {MAX_DENDRITIC_STEPS} + 1 steps)")
+            spec.weight_vars["d"] = np.full(spec.n_explicit, dend, np.uint8) if spec.explicit else dend
+            spec.max_dendritic_delay_timesteps = dend + 1
+            spec.axonal_delay_steps = 0
+        spec.weight_model = "count_pulse"
+        self.translate("several spikes per step", f"{proj.label}: from {proj.pre}, whose steps carry several spikes: GeNN "
+                       "custom weight update model delivering the source's count x weight through a dendritic delay")
 
     def _plastic(self, spec: SynapseSpec, proj, d: int) -> None:
         """A plastic synapse with a delay of d steps as the custom weight update model `stdp_model`:
@@ -1089,6 +1138,25 @@ POISSON_WINDOW = dict(
     params=["P", "TStart", "TStop"],
     threshold_condition_code="t > TStart && t < TStop && gennrand_uniform() < P",
 )
+# A spike-source array whose steps may carry several spikes: it counts them (Count) and emits once.
+COUNT_ARRAY = dict(
+    vars=[("startSpike", "unsigned int"), ("endSpike", "unsigned int"), ("Count", "int")],
+    extra_global_params=[("spikeTimes", "scalar*")],
+    sim_code="""
+        Count = 0;
+        while (startSpike != endSpike && t >= spikeTimes[startSpike]) {
+            Count++;
+            startSpike++;
+        }
+        """,
+    threshold_condition_code="Count > 0",
+)
+# Its synapses: Count x g through a dendritic delay of d steps (Count is read in the step after it was counted).
+COUNT_PULSE = dict(
+    vars=[("g", "scalar"), ("d", "uint8_t")],
+    pre_neuron_var_refs=[("Count", "int")],
+    pre_spike_syn_code="addToPostDelay(g * Count, d);",
+)
 
 
 def _cuda_backend_built() -> bool:
@@ -1109,8 +1177,9 @@ class GeNNBackend(Backend):
     accepted_options = OPTIONS
     max_threads = 1
     compile_after_build = True
-    # the custom Poisson source and the spike-source array emit a cell at most once per step
-    one_spike_per_step = "emits a source at most once per step (its custom Poisson source and SpikeSourceArray)"
+    # A source's several spikes in one step: counted by a custom source and delivered as count x weight
+    # (the harness's Poisson counts for a SpikeSourcePoisson at rate x dt > 1)
+    source_multiplicity = True
     genn_backend: ClassVar[str] = "single_threaded_cpu"
     # GeNN's built-in models do not integrate as NEST does (see the module docstring): every type runs
     # as a custom neuron model of this adapter's (CELL_MODELS)
@@ -1183,6 +1252,8 @@ class GeNNBackend(Backend):
             "adex": pg.create_neuron_model("snn_adex", sim_code=adex_sim_code(), **ADEX),
             "hh": pg.create_neuron_model("snn_hh", sim_code=hh_sim_code(), **HH),
             "poisson_window": pg.create_neuron_model("snn_poisson_window", **POISSON_WINDOW),
+            "count_array": pg.create_neuron_model("snn_count_array", **COUNT_ARRAY),
+            "count_pulse": pg.create_weight_update_model("snn_count_pulse", **COUNT_PULSE),
         }
         self._models = models  # keep the Python objects alive with the model
         self.pops: dict[str, Any] = {}
@@ -1205,6 +1276,8 @@ class GeNNBackend(Backend):
                     models[spec.weight_model] = pg.create_weight_update_model(f"snn_{spec.weight_model}", **stdp_model(spec.rule))
                 wu = pg.init_weight_update(models[spec.weight_model], spec.weight_params, weight_vars,
                                            {"Kplus": 0.0, "TPre": 0.0}, {"Kminus": 0.0, "TPost": 0.0})
+            elif spec.weight_model == "count_pulse":
+                wu = pg.init_weight_update(models["count_pulse"], {}, weight_vars, pre_var_refs={"Count": "Count"})
             else:
                 wu = pg.init_weight_update(spec.weight_model, spec.weight_params, weight_vars)
             ps = pg.init_postsynaptic("DeltaCurr")
