@@ -398,3 +398,30 @@ def test_gsl_is_found_in_the_standard_directories_or_by_gsl_config(monkeypatch, 
     (prefix / "include" / "gsl" / "gsl_odeiv2.h").unlink()
     gone = find_gsl(standard_dirs=(str(tmp_path / "elsewhere"),))
     assert gone.directory is None and "libgsl-dev" in gone.problem and "gsl_odeiv2.h" in gone.problem
+
+
+def test_hh_network_builds_on_standalone_with_drawn_initial_v(monkeypatch, tmp_path):
+    """brette-hh-coba in native mode: v drawn by Brian2's code, v_before set from it by code too
+    (standalone has no values to read back before its run); the GSL options reach the state
+    updater; Brian2 2.9's standalone GSL code object is fixed (brian-team/brian2#1687). Nothing
+    compiled: the standalone device generates code in compile()."""
+    from brian2.devices.cpp_standalone import CPPStandaloneCodeObject
+    from brian2.devices.cpp_standalone.GSLcodeobject import GSLCPPStandaloneCodeObject
+
+    monkeypatch.setenv("SNNBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    r = resolve(load_scenario("brette-hh-coba"), Overrides(N_pop=400, simtime=10.0))
+    backend = backend_class("brian2.standalone")()
+    assert backend.supports(r, "native") == []
+    backend.load()
+    try:
+        backend.build(r, "native", None)
+        for name in ("E", "I"):
+            group = backend.groups[name]
+            assert group.method_choice == "gsl_rkf45"
+            options = group.state_updater.method_options
+            assert float(options["absolute_error_per_variable"]["v"]) == pytest.approx(1e-6)  # 1e-3 mV
+            assert options["use_last_timestep"] is True
+        assert issubclass(GSLCPPStandaloneCodeObject, CPPStandaloneCodeObject)
+        assert "1687" in backend.info["gsl_standalone_fix"]
+    finally:
+        backend.close()
