@@ -13,11 +13,12 @@ PYTHON=${PYTHON:-python3.11}
 pip_install() { "$PYTHON" -m pip install --disable-pip-version-check -q "$@"; }
 
 # 1. Debian packages: a C++ toolchain for Brian2's, GeNN's and ANNarchy's generated code (cmake:
-#    ANNarchy's build), libffi/pkg-config
+#    ANNarchy's build), GSL for Brian2's gsl_rkf45 (its HH_cond_exp: NEST's adaptive RKF45),
+#    libffi/pkg-config
 #    for building PyGeNN, Chromium to check the HTML reports in the tests, and Slurm with munge
 #    for the cluster tests' local single-node Slurm (tests/local_slurm.py starts it; nothing runs
 #    until then).
-debs=(g++ make cmake pkg-config libffi-dev chromium slurm-wlm munge)
+debs=(g++ make cmake libgsl-dev pkg-config libffi-dev chromium slurm-wlm munge)
 missing=()
 for deb in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$deb" 2>/dev/null | grep -q "ok installed" || missing+=("$deb")

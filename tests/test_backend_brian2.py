@@ -336,3 +336,92 @@ def test_glif_code_is_glif_psc_step_for_step(variant):
 
     np.testing.assert_array_equal(np.round(np.asarray(spike_mon.t_) / (dt / 1000.0)).astype(int), spikes_ref)
     np.testing.assert_allclose(np.asarray(v_mon.v_[0]) * 1000.0, v_ref, rtol=0, atol=1e-9)
+
+
+# ----------------------------------------------------------------------------- HH_cond_exp through GSL
+# Both devices against NEST: the conformance suite's exact tier (slow tier: each device compiles
+# GSL code); here what is handed to Brian2 and what happens without GSL (nothing compiled).
+
+
+def test_hh_is_integrated_by_gsl_rkf45_with_nests_tolerances():
+    """hh_cond_exp_traub's control, gsl_odeiv_control_y_new(1e-3, 0): 1e-3 of every state variable
+    in NEST's units (mV, nS, the gates), the step size kept per cell across steps."""
+    import brian2 as b2
+
+    from snnbench.backends.brian2 import cell_model
+
+    r = resolve(load_scenario("brette-hh-coba"), Overrides(N_pop=400, simtime=10.0))
+    m = cell_model("HH_cond_exp", r.cells["E"].spec.parameters, 0.1, None)
+    assert m.method == "gsl_rkf45"
+    errors = m.method_options["absolute_error_per_variable"]
+    assert errors == {"v": ("mV", 1e-3), "m": ("1", 1e-3), "h": ("1", 1e-3), "n": ("1", 1e-3), "g_e": ("nS", 1e-3),
+                      "g_i": ("nS", 1e-3)}
+    assert set(errors) == {line.split("/")[0][1:] for line in m.equations.splitlines() if line.startswith("d")}  # every ODE
+    assert m.method_options["use_last_timestep"] is True and m.method_options.get("adaptable_timestep", True) is True
+    backend = backend_class("brian2")()
+    backend.b2 = b2
+    assert float(backend._quantity(*errors["v"])) == pytest.approx(1e-6)  # volt: Brian2 compares in SI units
+    assert float(backend._quantity(*errors["g_e"])) == pytest.approx(1e-12)  # siemens
+    assert any("gsl_rkf45" in detail and "1e-3" in detail.replace("0.001", "1e-3") for _, detail in m.notes)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_hh_without_gsl_is_refused_naming_what_is_missing(device, monkeypatch):
+    from snnbench.backends import brian2 as adapter
+
+    missing = adapter.GSLLocation(problem="no GSL here")
+    monkeypatch.setattr(adapter, "find_gsl", lambda: missing)
+    cls = backend_class(device)
+    problems = cls().supports(_resolved("brette-hh-coba"), "native")
+    assert problems == ["population E: cell type HH_cond_exp: no GSL here", "population I: cell type HH_cond_exp: no GSL here"]
+    assert cls().supports(_resolved("vogels-abbott-coba"), "native") == []  # only HH needs GSL
+    monkeypatch.setattr(adapter, "find_gsl", lambda: adapter.GSLLocation())
+    assert cls().supports(_resolved("brette-hh-coba"), "native") == []
+
+
+def test_gsl_is_found_in_the_standard_directories_or_by_gsl_config(monkeypatch, tmp_path):
+    from snnbench.backends.brian2 import find_gsl
+
+    prefix = tmp_path / "gsl"
+    (prefix / "include" / "gsl").mkdir(parents=True)
+    for header in ("gsl_odeiv2.h", "gsl_errno.h", "gsl_matrix.h"):
+        (prefix / "include" / "gsl" / header).write_text("")
+    assert find_gsl(standard_dirs=(str(prefix / "include"),)).directory is None  # the compiler finds it: nothing to set
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    config = bin_dir / "gsl-config"
+    config.write_text(f"#!/bin/sh\necho {prefix}\n")  # what GSL's own gsl-config --prefix prints
+    config.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    found = find_gsl(standard_dirs=(str(tmp_path / "elsewhere"),))
+    assert found.directory == str(prefix / "include") and found.problem is None
+    (prefix / "include" / "gsl" / "gsl_odeiv2.h").unlink()
+    gone = find_gsl(standard_dirs=(str(tmp_path / "elsewhere"),))
+    assert gone.directory is None and "libgsl-dev" in gone.problem and "gsl_odeiv2.h" in gone.problem
+
+
+def test_hh_network_builds_on_standalone_with_drawn_initial_v(monkeypatch, tmp_path):
+    """brette-hh-coba in native mode: v drawn by Brian2's code, v_before set from it by code too
+    (standalone has no values to read back before its run); the GSL options reach the state
+    updater; Brian2 2.9's standalone GSL code object is fixed (brian-team/brian2#1687). Nothing
+    compiled: the standalone device generates code in compile()."""
+    from brian2.devices.cpp_standalone import CPPStandaloneCodeObject
+    from brian2.devices.cpp_standalone.GSLcodeobject import GSLCPPStandaloneCodeObject
+
+    monkeypatch.setenv("SNNBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    r = resolve(load_scenario("brette-hh-coba"), Overrides(N_pop=400, simtime=10.0))
+    backend = backend_class("brian2.standalone")()
+    assert backend.supports(r, "native") == []
+    backend.load()
+    try:
+        backend.build(r, "native", None)
+        for name in ("E", "I"):
+            group = backend.groups[name]
+            assert group.method_choice == "gsl_rkf45"
+            options = group.state_updater.method_options
+            assert float(options["absolute_error_per_variable"]["v"]) == pytest.approx(1e-6)  # 1e-3 mV
+            assert options["use_last_timestep"] is True
+        assert issubclass(GSLCPPStandaloneCodeObject, CPPStandaloneCodeObject)
+        assert "1687" in backend.info["gsl_standalone_fix"]
+    finally:
+        backend.close()

@@ -19,11 +19,15 @@ Every PyNN standard model snnbench has, written as Brian2 equations (Brian2 unit
     IF_curr_alpha, method='exact': the alpha current as NEST writes it (x decays, I follows x, a
         spike adds e w to x; snnbench.models.alpha).
     IF_cond_alpha, EIF_cond_exp_isfa_ista (AdEx): method='rk4', Brian2's most accurate fixed-step
-        method; HH_cond_exp: method='exponential_euler' (RK4 is unstable for it at dt = 0.1 ms).
-        NEST integrates all three with an adaptive RK45: the conformance suite states the measured
-        difference. AdEx's v bounded by v_spike inside its currents and w += b at the reset, as
-        NEST; HH's spike is a maximum of v above v_offset + 30 mV (v_before remembers v at the
-        start of the step) with 2 ms without spikes after one.
+        method (NEST: an adaptive RK45; the conformance suite states the measured difference).
+        AdEx's v bounded by v_spike inside its currents and w += b at the reset, as NEST.
+    HH_cond_exp: method='gsl_rkf45', NEST's own scheme through Brian2's GSL integrator (GSL's
+        RKF45 and step control inside each dt, each cell's step size kept, abs. tolerance 1e-3 per
+        variable in NEST's units: mV, nS, the gates); fixed-step methods cannot integrate it at
+        dt = 0.1 ms (RK4 diverges; exponential Euler changes the spike count). Needs GSL's library
+        and headers (`find_gsl`; supports() refuses HH without them). Its spike is a maximum of v
+        above v_offset + 30 mV (v_before remembers v at the start of the step) with 2 ms without
+        spikes after one.
     IF_curr_delta (method='exact') and Izhikevich (method='euler': forward Euler from the values
         at the start of the step, NEST's order): a synapse steps v by its weight (mV), before the
         threshold is checked (the synapses' slot moved to 'before_thresholds', delays one step
@@ -113,6 +117,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..models.hh import SPIKE_ABOVE_OFFSET_MV as HH_SPIKE_ABOVE_OFFSET_MV, SPIKE_DEAD_TIME_MS as HH_DEAD_TIME_MS
+from ..models.hh import TOLERANCE as HH_TOLERANCE
 from ..models.izhikevich import V_PEAK_MV as IZHIKEVICH_PEAK_MV
 from ..models.lif import step_mean
 from ..scenario.model import CELL_TYPES, PLASTICITY_RULES, Normal, NormalClipped, PowerLawSTDP, Uniform
@@ -137,6 +142,75 @@ DEFAULT_METHODS = {"IF_cond_exp": "exponential_euler", "IF_curr_exp": "exact"}
 METHOD_OPTION = Option("method", str, None, "Brian2's integration method for the IF_cond_exp and IF_curr_exp cells; default: "
                        "the accurate one per cell type (exponential_euler with step-mean conductances for IF_cond_exp, exact "
                        "for IF_curr_exp), as validated; euler: forward Euler, Brian2's examples' choice", choices=METHODS)
+# GSL steps allowed per dt and cell before Brian2 gives up (its default 100; NEST sets no limit).
+GSL_MAX_STEPS = 1000
+# The headers Brian2's GSL code includes (brian2.codegen.generators.GSL_generator checks the same).
+_GSL_HEADERS = ("gsl_odeiv2.h", "gsl_errno.h", "gsl_matrix.h")
+
+
+@dataclass(frozen=True)
+class GSLLocation:
+    """Where Brian2 finds GSL: `directory` for prefs.GSL.directory (None: the compiler's own search
+    path has it), or `problem` when it is not there."""
+
+    directory: str | None = None
+    problem: str | None = None
+
+
+def _has_gsl_headers(include_dir: str) -> bool:
+    return all(os.path.isfile(os.path.join(include_dir, "gsl", h)) for h in _GSL_HEADERS)
+
+
+def find_gsl(standard_dirs: tuple[str, ...] | None = None) -> GSLLocation:
+    """GSL's headers in the compiler's standard directories or Python's prefix (which Brian2 adds
+    to the include path), else where `gsl-config` (installed with them) says, for prefs.GSL.directory."""
+    import subprocess
+    import sys
+
+    if standard_dirs is None:
+        standard_dirs = ("/usr/include", "/usr/local/include", os.path.join(sys.prefix, "include"))
+    if any(_has_gsl_headers(d) for d in standard_dirs):
+        return GSLLocation()
+    gsl_config = shutil.which("gsl-config")
+    if gsl_config:
+        done = subprocess.run([gsl_config, "--prefix"], capture_output=True, text=True, timeout=30)
+        include = os.path.join(done.stdout.strip(), "include")
+        if done.returncode == 0 and _has_gsl_headers(include):
+            return GSLLocation(directory=include)
+    return GSLLocation(problem="Brian2 integrates it with gsl_rkf45 (NEST's adaptive RKF45), which needs the GSL library "
+                               "and its headers (gsl/gsl_odeiv2.h): found neither in the compiler's standard directories "
+                               "nor by gsl-config; install GSL (Debian: libgsl-dev, which install.sh installs)")
+
+
+GSL_STANDALONE_FIX = "brian-team/brian2#1687 (GSL on the C++ standalone device), applied to Brian2 2.9's classes"
+
+
+def fix_gsl_standalone() -> bool:
+    """Brian2 2.9 cannot generate GSL code for its C++ standalone device (brian-team/brian2#1686:
+    NotImplementedError, its GSL code object lacks the standalone code object's methods; the GSL
+    function is declared extern "C" and misses the section that holds the code's constants).
+    Brian2 2.10 fixed it (#1687) but needs Python >= 3.12; this applies the same three changes
+    to 2.9's classes when they are missing. True when the fix is in place (applied now or before
+    in this process), False when Brian2 has its own."""
+    from brian2.codegen.generators.GSL_generator import GSLCodeGenerator, GSLCPPCodeGenerator
+    from brian2.devices.cpp_standalone import CPPStandaloneCodeObject
+    from brian2.devices.cpp_standalone.GSLcodeobject import GSLCPPStandaloneCodeObject
+
+    if getattr(GSLCPPStandaloneCodeObject, "_snnbench_fix", False):
+        return True
+    if issubclass(GSLCPPStandaloneCodeObject, CPPStandaloneCodeObject):
+        return False
+    GSLCPPStandaloneCodeObject.__bases__ = (CPPStandaloneCodeObject,)
+    GSLCPPCodeGenerator.syntax = {**GSLCPPCodeGenerator.syntax, "start_declare": ""}
+
+    def make_function_code(self, lines):  # the device replaces %CONSTANTS% with the code's constants
+        return "\n// CONSTANTS\n%CONSTANTS%\n" + GSLCodeGenerator.make_function_code(self, lines)
+
+    GSLCPPCodeGenerator.make_function_code = make_function_code
+    GSLCPPStandaloneCodeObject._snnbench_fix = True
+    return True
+
+
 # tau_m and tau_syn closer than this (relative) make Brian2's exact solution 0/0: tau_syn is moved.
 _DEGENERATE_TAU = 1e-6
 # Redraws of normal_clipped values in standalone mode (where values cannot be read back in between).
@@ -176,6 +250,8 @@ class CellModel:
     # 'groups' slot; the cell's refractoriness is then its own (refractory_steps None).
     step_code: str | None = None
     initial_from_parameters: dict[str, float] = field(default_factory=dict)  # state values the parameters give (GLIF's asc_init)
+    # Brian2's method_options, quantities as (unit, value) (HH's GSL tolerances per variable)
+    method_options: dict[str, Any] = field(default_factory=dict)
     notes: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -346,14 +422,23 @@ def cell_model(cell_type: str, p, dt: float, refractory_steps: int | None, metho
             "dg_i/dt = -g_i/tau_syn_I : siemens\n"
             "v_before : volt\n"
         )
-        # exponential Euler: v and each gate are linear in themselves for a frozen rest of the state;
-        # RK4 at dt = 0.1 ms is unstable here (gbar_Na / cm = 100/ms: NaN within the first spike)
-        notes.append(("HH_cond_exp integration", "Brian2's exponential Euler at dt (NEST: adaptive RK45, abs. tolerance 1e-3); "
+        # NEST's scheme through Brian2's GSL: RKF45 with GSL's step control, each cell's step size
+        # kept across steps (use_last_timestep), the error of each variable held to NEST's 1e-3 in
+        # NEST's units (mV, the gates, nS). Brian2's fixed-step methods cannot: RK4 at dt = 0.1 ms
+        # diverges (gbar_Na / cm = 100/ms), exponential Euler fires 16 spikes where NEST fires 10.
+        eps = HH_TOLERANCE[0]
+        method_options = {"absolute_error_per_variable": {"v": ("mV", eps), "m": ("1", eps), "h": ("1", eps), "n": ("1", eps),
+                                                          "g_e": ("nS", eps), "g_i": ("nS", eps)},
+                          "use_last_timestep": True, "max_steps": GSL_MAX_STEPS}
+        notes.append(("HH_cond_exp integration", "Brian2's gsl_rkf45: GSL's RKF45 with its step control inside each dt, "
+                      f"the step size kept per cell, abs. tolerance {eps:g} in mV, nS and the gates (NEST's "
+                      "hh_cond_exp_traub); "
                       f"a spike is a maximum of v above v_offset + {HH_SPIKE_ABOVE_OFFSET_MV:g} mV, none for "
                       f"{HH_DEAD_TIME_MS:g} ms after one (NEST's t_ref of hh_cond_exp_traub)"))
         dead_steps = math.ceil(HH_DEAD_TIME_MS / dt - 1e-6)
-        return CellModel(eqs, ns, "exponential_euler", "v >= v_offset + v_above and v < v_before", None,
+        return CellModel(eqs, ns, "gsl_rkf45", "v >= v_offset + v_above and v < v_before", None,
                          _receptors("g_e_post += {w}", "g_i_post += {w}"), "uS", dead_steps, clamp_when_refractory=False,
+                         method_options=method_options,
                          initial={"m": ("1", "m"), "h": ("1", "h"), "n": ("1", "n")}, remember_v=True, notes=notes)
     if cell_type == "GLIF_curr_alpha":
         return _glif_model(p, dt, refractory_steps, notes)
@@ -547,12 +632,7 @@ class Brian2Backend(SimulatorBackend):
     max_threads = 1
     compile_after_build = True
     plasticity_rules = PLASTICITY_RULES
-    cell_types = tuple(t for t in CELL_TYPES if t != "HH_cond_exp")  # as equations (`cell_model`)
-    cell_type_refusals = {
-        "HH_cond_exp": "Brian2's fixed-step methods do not integrate hh_cond_exp_traub's stiff sodium current at the "
-                       "scenario's dt as NEST's adaptive RK45 does (RK4 diverges, exponential Euler changes the spike count: "
-                       "docs/validation.md); Brian2's adaptive method (gsl_rkf45) needs the GSL library, not installed here",
-    }
+    cell_types = CELL_TYPES  # as equations (`cell_model`); HH_cond_exp needs GSL (`find_gsl`)
     device_name: ClassVar[str] = "runtime"
     # A SpikeGeneratorGroup takes one spike per index and step: a step carrying k spikes fires k
     # layers of the source (`create_array_source`), each projection from it replicated per layer.
@@ -588,6 +668,10 @@ class Brian2Backend(SimulatorBackend):
             elif method is not None and pop.cell_type not in DEFAULT_METHODS:
                 problems.append(f"population {name}: option method applies to IF_cond_exp and IF_curr_exp only; "
                                 f"{pop.cell_type} has its own validated method")
+        hh = [name for name, pop in resolved.cells.items() if pop.cell_type == "HH_cond_exp"]
+        gsl = find_gsl() if hh else None
+        if gsl is not None and gsl.problem:  # the machine lacks it, not the scenario: a run's refusal
+            problems += [f"population {name}: cell type HH_cond_exp: {gsl.problem}" for name in hh]
         return problems + layered_plasticity_problems(resolved)
 
     # ------------------------------------------------------------------ load
@@ -603,6 +687,15 @@ class Brian2Backend(SimulatorBackend):
         b2.BrianLogger.suppress_name("unused_brian_object")
         self._cold_dirs = ColdDirectories("brian2")
         self._lock_fh = None
+        gsl = find_gsl()
+        if gsl.directory is not None:  # GSL outside the compiler's search path: tell Brian2 where (HH_cond_exp)
+            b2.prefs.GSL.directory = gsl.directory
+            lib = os.path.join(os.path.dirname(gsl.directory), "lib")
+            for pref in ("library_dirs", "runtime_library_dirs"):  # the standalone device links with these only
+                dirs = b2.prefs["codegen.cpp." + pref]
+                if lib not in dirs:
+                    b2.prefs["codegen.cpp." + pref] = [*dirs, lib]
+            self.info["gsl_directory"] = gsl.directory
         self._activate_device()
         self.info["device"] = self.device_name
         self.info["brian2_version"] = b2.__version__
@@ -681,6 +774,9 @@ class Brian2Backend(SimulatorBackend):
                 "refractory", f"{name}: refractory = {steps + 1} dt = {(steps + 1) * dt:g} ms in Brian2 (counted from its start-of-step "
                 f"stamp) {what} for {steps} steps after the spike's step, as NEST's {steps * dt:g} ms",
             )
+        if model.method_options:
+            kwargs["method_options"] = {key: ({var: self._quantity(*q) for var, q in value.items()} if isinstance(value, dict)
+                                              else value) for key, value in model.method_options.items()}
         group = b2.NeuronGroup(
             pop.size, model.equations, threshold=model.threshold, reset=model.reset, method=model.method,
             namespace=self._cell_namespace(model.namespace), name=f"pop_{name}", **kwargs,
@@ -696,7 +792,7 @@ class Brian2Backend(SimulatorBackend):
         if model.step_code is not None:
             self.objects.append(group.run_regularly(model.step_code, when="groups", name=f"step_{name}"))
         if model.remember_v:  # v at the start of each step, for a spike rule that needs it (HH)
-            group.v_before = group.v
+            group.v_before = "v"  # Brian2's code, not values read back: standalone has none before its run
             self.objects.append(group.run_regularly("v_before = v", when="before_groups", name=f"remember_v_{name}"))
         if model.voltage_step:
             self.translate("voltage-step synapses", f"{name}: the synapses onto it add their weight to v before the "
@@ -1064,6 +1160,8 @@ class Brian2StandaloneBackend(Brian2Backend):
 
     def _activate_device(self) -> None:
         self._stats = None
+        if fix_gsl_standalone():
+            self.info["gsl_standalone_fix"] = GSL_STANDALONE_FIX
 
     def build(self, resolved: ResolvedScenario, mode: str, network: Network | None) -> None:
         b2 = self.b2
