@@ -116,7 +116,8 @@ def _results_dir(path: str, option: str = "--results", write: bool = True) -> st
 
 def _overrides(args: argparse.Namespace) -> Overrides:
     return Overrides(N_pop=args.N_pop, scale=args.scale, simtime=args.simtime, seed=args.seed, dt=args.dt,
-                     k_scale=getattr(args, "K_scale", None), slice=getattr(args, "slice", None))
+                     k_scale=getattr(args, "K_scale", None), slice=getattr(args, "slice", None),
+                     final_weights=True if getattr(args, "final_weights", False) else None)
 
 
 def _add_override_options(p: argparse.ArgumentParser) -> None:
@@ -131,6 +132,8 @@ def _add_override_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dt", type=positive_float, metavar="MS", help="time step, ms")
     g.add_argument("--slice", metavar="SPEC", help="cut a SONATA circuit: radius=R or n=N, optionally with ,x=X,z=Z "
                    "(the x-z plane; docs/sonata.md)")
+    g.add_argument("--final-weights", action="store_true",
+                   help="also record every synapse's weight of each plastic projection at simtime (as validate does)")
 
 
 def _options(items: list[str] | None, backend: str | None = None) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Overrides (N_pop, simtime, seed, dt) and the scaling rule: a scenario made concrete for one run.
+"""Overrides (N_pop, simtime, seed, dt, ...) and the scaling rule: a scenario made concrete for one run.
 
 `N_pop` is the total number of neurons in the populations that scale (by default every
 population of neurons; spike sources keep their size unless they say `scales = true`). Each
@@ -38,6 +38,7 @@ from .model import (
     Scenario,
     SonataEdges,
     Uniform,
+    WeightRecord,
 )
 
 _STEP_TOLERANCE = 1e-6
@@ -45,6 +46,8 @@ _STEP_TOLERANCE = 1e-6
 # (or inf in disguise) and are refused as bad input instead of overflowing somewhere inside.
 _MAX_STEPS = 1e12
 _MAX_CELLS = 1e15
+# max_synapses of a final weight recording: every synapse's value is kept, never a histogram.
+EVERY_SYNAPSE = 2**62
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,10 @@ class Overrides:
     dt: float | None = None
     k_scale: float | None = None
     slice: str | None = None  # a cut of a SONATA circuit: "radius=R[,x=X,z=Z]" or "n=N[,...]" (snnbench.sonata.slicing)
+    # True: every plastic projection also records every synapse's weight at simtime (the
+    # validation's final weight distribution, docs/validation.md); its recording times after
+    # simtime are dropped.
+    final_weights: bool | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -301,6 +308,8 @@ def resolve(scenario: Scenario, overrides: Overrides | None = None) -> ResolvedS
         if proj.pre not in pops or proj.post not in pops:  # a population a slice left empty
             continue
         pre, post = pops[proj.pre], pops[proj.post]
+        if ov.final_weights and proj.plastic:
+            proj = _with_final_weights(proj, simtime)
         try:
             conn, k_scale = _scale_connector(proj, pre, post, scenario.scaling.hold)
             conn = _scale_in_degree(conn, k_s)
@@ -376,6 +385,18 @@ def _slice(scenario: Scenario, pops: dict[str, ResolvedPopulation], text: str, f
     if not any(not p.is_source for p in out.values()):
         raise ScenarioError(file, [("slice", f"{text!r} keeps no cell")])
     return out, how
+
+
+def _with_final_weights(proj: Projection, simtime: float) -> Projection:
+    """The plastic projection recording every synapse's weight at simtime too (Overrides.final_weights)."""
+    rec = proj.record.weights
+    if rec is None:
+        rec = WeightRecord(times=[simtime], max_synapses=EVERY_SYNAPSE)
+    else:
+        tol = _STEP_TOLERANCE * simtime
+        times = [t for t in rec.times if t < simtime - tol] + [simtime]
+        rec = rec.model_copy(update={"times": times, "max_synapses": EVERY_SYNAPSE})
+    return proj.model_copy(update={"record": proj.record.model_copy(update={"weights": rec})})
 
 
 def _weight_record_problems(path: str, proj: Projection, dt: float, simtime: float) -> list[tuple[str, str]]:
