@@ -42,7 +42,8 @@ Hooks (all but the optional ones must be implemented):
 
 Weights of plastic projections at recording times: a simulator that can stop and resume runs
 `self.run_sampling_weights(advance)` in its run() (advance(ms) simulates that long; the weights
-are read with `read_weights` at each recording time); one that cannot (Brian2 standalone)
+are read with `read_weights` at each recording time, in any order of synapses, the same set each
+time: `weight_matrix` puts each sample in the first's order); one that cannot (Brian2 standalone)
 overrides `weight_matrix(proj)` with its own recorder's samples. `collect()` turns them into
 the output's `WeightSamples` (all synapses, or a histogram above the scenario's max_synapses).
 """
@@ -64,6 +65,22 @@ from ..base import GIVEN_CONNECTORS, Backend
 from .translations import constant_delay_steps, refractory_steps
 
 _AT_SIMTIME = 1e-9  # ms: a sample stamped simtime (up to rounding) is kept
+
+
+def aligned_weights(pre: np.ndarray, post: np.ndarray, sample: tuple[np.ndarray, np.ndarray, np.ndarray],
+                    label: str) -> np.ndarray:
+    """A weight sample's weights in the synapse order of (pre, post). A simulator may hand its
+    synapses in another order at each read (NEST: each thread appends its connections when it
+    finishes); multapses keep their relative order (a stable sort), as one simulator reads them."""
+    p, q, w = sample
+    if np.array_equal(p, pre) and np.array_equal(q, post):
+        return w
+    first, this = np.lexsort((post, pre)), np.lexsort((q, p))
+    if p.size != pre.size or not (np.array_equal(p[this], pre[first]) and np.array_equal(q[this], post[first])):
+        raise RuntimeError(f"{label}: the synapses read at two recording times differ")
+    out = np.empty_like(w)
+    out[first] = w[this]
+    return out
 
 
 @dataclass(frozen=True)
@@ -230,7 +247,7 @@ class SimulatorBackend(Backend):
             raise RuntimeError(f"{proj.label}: {len(samples)} weight samples for {len(proj.spec.record.weights.times)} "
                                "recording times (run() must call run_sampling_weights)")
         pre, post = samples[0][0], samples[0][1]
-        return pre, post, np.stack([w for _, _, w in samples])
+        return pre, post, np.stack([aligned_weights(pre, post, sample, proj.label) for sample in samples])
 
     def read_weights(self, proj) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(pre, post local indices, weight in PyNN units) of every synapse of a plastic projection, now."""
