@@ -160,6 +160,10 @@ MAX_CONNECTIONS_PER_VP_AND_MODEL = 134_217_726
 # targets are not spread exactly evenly over the virtual processes.
 _SPLIT_AT = 0.8 * MAX_CONNECTIONS_PER_VP_AND_MODEL
 _PROGRESS_EVERY_S = 2.0  # wall time between progress reports of a measured run (as numba)
+# Reading a plastic projection's weights (read_weights): about this many connections per
+# GetConnections (a block of sources) and per get() (a slice of it); measured in docs/scenarios.md.
+_READ_CONNECTIONS = 1_000_000
+_GET_CONNECTIONS = 50_000
 
 
 def _gaussian_in_degree_rule(nest, conn, allow_self: bool) -> dict:
@@ -449,14 +453,25 @@ class NestBackend(SimulatorBackend):
         return name
 
     def read_weights(self, proj):
-        conns = self.nest.GetConnections(self.nodes[proj.pre], self.nodes[proj.post], synapse_model=self.synapse_models[proj.label])
-        if len(conns) == 0:
+        # In bounded memory: GetConnections makes a Python object per connection (97 B) and get()
+        # a dictionary of every parameter per connection (2.6 kB; the whole E->E of hpc-benchmark
+        # at scale 0.1 took 21 GiB). So a block of sources at a time, each read in slices.
+        pre_nodes, post_nodes = self.nodes[proj.pre], self.nodes[proj.post]
+        model, n_pre = self.synapse_models[proj.label], len(pre_nodes)
+        per_source = max(1.0, self.synapses.get(proj.label, 0) / max(n_pre, 1))
+        sources = max(1, int(_READ_CONNECTIONS / per_source))
+        pre, post, weight = [], [], []
+        for a in range(0, n_pre, sources):
+            conns = self.nest.GetConnections(pre_nodes[a:min(a + sources, n_pre)], post_nodes, synapse_model=model)
+            for b in range(0, len(conns), _GET_CONNECTIONS):
+                got = conns[b:b + _GET_CONNECTIONS].get(("source", "target", "weight"))
+                pre.append(np.atleast_1d(np.asarray(got["source"], np.int64)))  # a scalar for one connection
+                post.append(np.atleast_1d(np.asarray(got["target"], np.int64)))
+                weight.append(np.atleast_1d(np.asarray(got["weight"], float)))
+        if not pre:
             return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
-        got = conns.get(("source", "target", "weight"))
-        column = lambda key, kind: np.atleast_1d(np.asarray(got[key], kind))  # noqa: E731 - a scalar for one connection
-        pre = column("source", np.int64) - self.nodes[proj.pre][0].global_id
-        post = column("target", np.int64) - self.nodes[proj.post][0].global_id
-        return pre, post, column("weight", float) / self._weight_factor(proj)
+        return (np.concatenate(pre) - pre_nodes[0].global_id, np.concatenate(post) - post_nodes[0].global_id,
+                np.concatenate(weight) / self._weight_factor(proj))
 
     def record(self, name, pop, n_spikes, n_v) -> None:
         nest, nodes = self.nest, self.nodes[name]
