@@ -272,6 +272,12 @@ def validation_lines(record: dict[str, Any] | ValidationRecord) -> list[str]:
             lines.append(f"  {c['population']:10s} {c['statistic']:12s} {c['d_xy_mean']:7.3f} {c['d_yy_mean']:7.3f}+-{c['d_yy_sd']:5.3f} "
                          f"{c['limit']:7.3f} {_num(c['kl_xy'], '{:.4f}'):>9s} {_num(c['kl_yy'], '{:.4f}'):>9s}  {tag}"
                          + (f"  ({c['note']})" if c["note"] else ""))
+        for c in st.get("projections", []):  # a plastic projection's final weight distribution: the same rule
+            tag = "PASS" if c["passed"] else "FAIL"
+            label = f"{c['projection']}: {c['statistic'].replace('_', ' ')}"
+            lines.append(f"  {label:23s} {c['d_xy_mean']:7.3f} {c['d_yy_mean']:7.3f}+-{c['d_yy_sd']:5.3f} "
+                         f"{c['limit']:7.3f} {_num(c['kl_xy'], '{:.4f}'):>9s} {_num(c['kl_yy'], '{:.4f}'):>9s}  {tag}"
+                         + (f"  ({c['note']})" if c["note"] else ""))
         for note in st.get("notes", []):
             lines.append(f"  note: {note}")
         lines.append("  mean rate per population: |X - Y| <= max(2 sd across Y seeds, 5 %)")

@@ -392,6 +392,14 @@ class Statistic(RecordPart):
     passed: bool
 
 
+class ProjectionStatistic(RecordPart):
+    projection: str
+    statistic: str
+    d_xy_mean: Number
+    limit: Number
+    passed: bool
+
+
 class RateComparison(RecordPart):
     population: str
     mean_x: Number
@@ -402,6 +410,7 @@ class RateComparison(RecordPart):
 class Statistical(RecordPart):
     statistics: list[Statistic]
     rates: list[RateComparison]
+    projections: list[ProjectionStatistic] = []  # plastic projections' final weights (records since 2026-12-03)
     candidate_seeds: Optional[int] = None
     reference_seeds: Optional[int] = None
     notes: list[str] = []

@@ -11,6 +11,8 @@ read, are reused, so that a reference computed once serves every candidate.
 - Networks: the statistical tier over reference seeds 1..M and candidate seeds 101..100+N (in
   the chosen connectivity mode, native by default, so each backend builds its own networks),
   plus, for information, the time at which the rasters of one exact-mode pair first diverge.
+  Every run of a scenario with plastic projections records their final weights
+  (`Overrides.final_weights`), whose distributions are compared as one more statistic.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any, Callable
 
 from . import io as snnio
 from .analysis.protocol import InsufficientReference, compare_exact, compare_statistical
-from .analysis.statistics import run_statistics
+from .analysis.statistics import run_statistics, run_weight_statistics
 from .backends import backend_class
 from .provenance import machine, provenance
 from .record import RunRecord, configuration_key
@@ -60,7 +62,8 @@ def _reusable(store: ResultStore, spec: RunSpec, scenario_hash: str, version: st
         machine_id=machine()["machine_id"], threads=spec.threads, connectivity=spec.connectivity, format=spec.format,
         options=spec.options)
     for record in reversed(store.runs()):
-        if record.ok and record.configuration_key() == wanted and record.data_files and _readable(record.data_files[0]):
+        if (record.ok and record.configuration_key() == wanted and record.data_files and _readable(record.data_files[0])
+                and all(Path(f).exists() for f in record.data_files[1:])):  # e.g. the weights' file
             return record
     return None
 
@@ -93,7 +96,17 @@ def _run(spec: RunSpec, store: ResultStore, scenario_hash: str, reuse: bool,
 
 
 def _output(record: RunRecord):
-    return snnio.read_output(record.data_files[0])
+    output = snnio.read_output(record.data_files[0])  # spikes and v
+    for path in record.data_files[1:]:  # the recorded weights, where there are some
+        if path.endswith(snnio.WEIGHTS_SUFFIX):
+            output.weights.update(snnio.read_weights(path))
+    return output
+
+
+def _seed_statistics(record: RunRecord, transient: float):
+    """(per population, per projection) statistics of one run."""
+    output = _output(record)
+    return run_statistics(output, transient), run_weight_statistics(output)
 
 
 def validate(scenario_name: str, candidate: str, reference: str = "nest", *, seeds: int = 5, reference_seeds: int = 10,
@@ -107,6 +120,10 @@ def validate(scenario_name: str, candidate: str, reference: str = "nest", *, see
     if overrides.seed is not None:
         raise ValidationError("validation chooses its own seeds; do not pass --seed")
     scenario = load_scenario(scenario_name)
+    user_overrides = overrides
+    plastic = [p.label for p in scenario.projections if p.plastic]
+    if plastic:  # every run records the plastic projections' final weights, for their distribution
+        overrides = replace(overrides, final_weights=True)
     resolved = resolve(scenario, overrides)  # bad input fails here
     if not force:
         check_memory(resolved, None)  # a network that cannot fit: refused before any run (RunRefused)
@@ -129,7 +146,8 @@ def validate(scenario_name: str, candidate: str, reference: str = "nest", *, see
     record: dict[str, Any] = {
         "kind": "validation",
         "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "scenario": scenario.id, "scenario_hash": resolved.hash, "overrides": overrides.as_dict(),
+        "scenario": scenario.id, "scenario_hash": resolved.hash, "overrides": user_overrides.as_dict(),
+        "final_weights": plastic,
         "candidate": candidate, "candidate_version": backend_class(candidate).version(),
         "reference": reference, "reference_version": backend_class(reference).version(),
         "N_pop": resolved.N_pop, "simtime": resolved.simtime, "transient": scenario.run.transient,
@@ -157,10 +175,10 @@ def validate(scenario_name: str, candidate: str, reference: str = "nest", *, see
               for i in range(reference_seeds)]
         xs = [_run(spec_for(cand_spec, CANDIDATE_SEED_BASE + i, connectivity), store, resolved.hash, reuse, progress)
               for i in range(seeds)]
-        y_stats = [run_statistics(_output(r), transient) for r in ys]
-        x_stats = [run_statistics(_output(r), transient) for r in xs]
+        y_stats, y_weights = zip(*[_seed_statistics(r, transient) for r in ys])
+        x_stats, x_weights = zip(*[_seed_statistics(r, transient) for r in xs])
         try:
-            result = compare_statistical(y_stats, x_stats)
+            result = compare_statistical(list(y_stats), list(x_stats), list(y_weights), list(x_weights))
         except InsufficientReference as exc:
             raise ValidationError(str(exc)) from None
         progress(f"  exact-mode pair at seed {resolved.seed}, for the raster divergence time (information only)")
@@ -173,6 +191,8 @@ def validate(scenario_name: str, candidate: str, reference: str = "nest", *, see
             statistical=result.as_dict(), first_divergence_ms=divergence, passed=result.passed,
             summaries={"reference": [{p: s.summary() for p, s in st.items()} for st in y_stats],
                        "candidate": [{p: s.summary() for p, s in st.items()} for st in x_stats]},
+            weight_summaries={"reference": [{p: s.summary() for p, s in st.items()} for st in y_weights],
+                              "candidate": [{p: s.summary() for p, s in st.items()} for st in x_weights]},
         )
     record["verdict"] = "PASS" if record["passed"] else "FAIL"
     store.append_validation(record)

@@ -13,10 +13,17 @@ import quantities as pq
 
 from snnbench.analysis import compare_exact, compare_statistical, ks_distance, population_statistics
 from snnbench.analysis.protocol import InsufficientReference
-from snnbench.analysis.statistics import PopulationStatistics
+from snnbench.analysis.statistics import (
+    WEIGHT_SAMPLE,
+    PopulationStatistics,
+    ProjectionStatistics,
+    projection_statistics,
+    run_weight_statistics,
+)
 from snnbench.backends import REGISTRY
-from snnbench.output import PopulationOutput, SimulationOutput
-from snnbench.scenario import load_scenario, Overrides
+from snnbench.output import PopulationOutput, SimulationOutput, WeightSamples
+from snnbench.scenario import load_scenario, Overrides, resolve
+from snnbench.scenario.resolve import EVERY_SYNAPSE
 from snnbench.validate import validate
 
 from .conftest import requires_nest
@@ -98,6 +105,76 @@ def test_ks_distance_of_empty_samples():
     assert ks_distance(np.empty(0), np.ones(3)) == 1.0
 
 
+# ------------------------------------------------------------------------------ final weights of plastic projections
+
+
+def _weights(rng, mean, n=5000):
+    """One seed's final E->E weights (uS): a tenth never moved (the initial 4 nS), the rest spread."""
+    moved = rng.normal(mean, 0.0008, n - n // 10)
+    return {"EE": ProjectionStatistics("EE", n, 1000.0, np.concatenate([np.full(n // 10, 0.004), moved]))}
+
+
+def test_final_weights_of_the_same_distribution_pass_and_shifted_ones_fail():
+    rng = np.random.default_rng(6)
+    populations = [_seed(rng, 10.0) for _ in range(15)]
+    reference, candidate = populations[:10], populations[10:]
+    weights = [_weights(rng, 0.0045) for _ in range(10)]
+    same = compare_statistical(reference, candidate, weights, [_weights(rng, 0.0045) for _ in range(5)])
+    assert same.passed and [(p.projection, p.statistic) for p in same.projections] == [("EE", "final_weight")]
+    assert same.projections[0].n_x == 5 * 5000 and same.projections[0].limit < 0.1
+    shifted = compare_statistical(reference, candidate, weights, [_weights(rng, 0.0047) for _ in range(5)])
+    assert not shifted.passed and not shifted.projections[0].passed  # 0.25 sd of the moved weights
+    assert all(s.passed for s in shifted.statistics) and all(r.passed for r in shifted.rates)  # only the weights changed
+    record = shifted.as_dict()
+    assert record["projections"][0]["projection"] == "EE" and record["projections"][0]["passed"] is False
+    missing = compare_statistical(reference, candidate, weights, [{} for _ in range(5)])
+    assert not missing.passed and "not recorded by 5 of 5" in missing.projections[0].note
+
+
+def test_weights_an_ulp_apart_are_the_same_weight():
+    """A synapse no spike moved keeps the initial weight through two unit conversions, which may
+    differ by an ulp between backends: on the comparison's grid it is the same weight."""
+    rng = np.random.default_rng(7)
+    reference = [_weights(rng, 0.0045) for _ in range(6)]
+    candidate = [{"EE": ProjectionStatistics("EE", s["EE"].n_synapses, 1000.0, np.where(s["EE"].final_weight == 0.004,
+                                             np.nextafter(0.004, 1.0), s["EE"].final_weight))}
+                 for s in (_weights(rng, 0.0045) for _ in range(3))]
+    populations = [_seed(rng, 10.0) for _ in range(9)]
+    result = compare_statistical(populations[:6], populations[6:], reference, candidate)
+    assert result.projections[0].passed, result.projections[0]
+
+
+def test_final_weight_statistics_of_a_run():
+    """The last recording, if at simtime and of every synapse; a fixed sample of WEIGHT_SAMPLE above it."""
+    n = WEIGHT_SAMPLE + 5000
+    values = np.stack([np.full(n, 0.004), np.random.default_rng(8).normal(0.0045, 0.0008, n)])
+    at_end = WeightSamples(times=np.array([0.0, 1000.0]), chosen=np.zeros((0, 2), np.int64), trajectory=np.zeros((2, 0)), values=values)
+    early = WeightSamples(times=np.array([0.0, 500.0]), chosen=np.zeros((0, 2), np.int64), trajectory=np.zeros((2, 0)), values=values)
+    out = SimulationOutput(simtime=1000.0, dt=0.1, populations={}, synapses={}, weights={"EE": at_end, "EI": early})
+    stats = run_weight_statistics(out)
+    assert list(stats) == ["EE"] and stats["EE"].n_synapses == n and stats["EE"].time_ms == 1000.0
+    sample = stats["EE"].final_weight
+    assert sample.size == WEIGHT_SAMPLE and np.isin(sample, values[1]).all()
+    np.testing.assert_array_equal(run_weight_statistics(out)["EE"].final_weight, sample)  # reproducible
+    assert stats["EE"].summary()["mean_weight"] == pytest.approx(0.0045, rel=0.01)
+    binned = WeightSamples(times=np.array([1000.0]), chosen=np.zeros((0, 2), np.int64), trajectory=np.zeros((1, 0)),
+                           counts=np.ones((1, 3), np.int64), bin_edges=np.linspace(0, 0.008, 4))
+    with pytest.raises(ValueError, match="histogram"):
+        projection_statistics(binned, "EE")
+
+
+def test_final_weights_override_records_every_plastic_synapse_at_simtime():
+    hpc = resolve(load_scenario("hpc-benchmark"), Overrides(scale=0.02, simtime=300.0, final_weights=True))
+    records = {p.label: p.spec.record.weights for p in hpc.projections}
+    assert records["EE"].times == [300.0] and records["EE"].max_synapses == EVERY_SYNAPSE
+    assert all(rec is None for label, rec in records.items() if label != "EE")  # static projections record nothing
+    assert resolve(load_scenario("hpc-benchmark"), Overrides(scale=0.02)).projections[0].spec.record.weights is None
+    # its own recording times after simtime dropped (without the override, 500 and 1000 ms > 300 ms are refused)
+    stdp = resolve(load_scenario("vogels-abbott-coba-stdp"), Overrides(simtime=300.0, final_weights=True))
+    (e2e,) = [p.spec.record.weights for p in stdp.projections if p.spec.plastic]
+    assert e2e.times == [0.0, 300.0] and e2e.synapses == 5 and e2e.max_synapses == EVERY_SYNAPSE
+
+
 # ------------------------------------------------------------------------------ exact tier
 
 
@@ -170,6 +247,41 @@ def test_cli_validate_exit_status_and_table(validation_store, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "snnbench", "validate", "vogels-abbott-cuba", "--backend", "numba",
                           "--results", str(tmp_path), "--simtime", "100.05"], capture_output=True, text=True)
     assert bad.returncode == 2 and "not a multiple of dt" in bad.stderr
+
+
+def _check_final_weights(record, simtime):
+    """The verdict of a vogels-abbott-coba-stdp validation has `e2e: final weight`, on every synapse
+    at simtime (a fixed sample of WEIGHT_SAMPLE per seed above it)."""
+    from snnbench import present
+
+    assert record["final_weights"] == ["e2e"] and record["overrides"]["simtime"] == simtime
+    (weights,) = record["statistical"]["projections"]
+    assert (weights["projection"], weights["statistic"]) == ("e2e", "final_weight")
+    synapses = [s["e2e"]["n_synapses"] for s in record["weight_summaries"]["candidate"]]
+    assert min(synapses) > 50_000 and weights["n_x"] == sum(min(n, WEIGHT_SAMPLE) for n in synapses)
+    assert all(s["e2e"]["time_ms"] == simtime for s in record["weight_summaries"]["reference"])
+    assert 0.0 <= weights["d_xy_mean"] < 1.0 and weights["passed"] == (weights["d_xy_mean"] <= weights["limit"] + 1e-12)
+    assert any(line.split()[:3] == ["e2e:", "final", "weight"] for line in present.validation_lines(record))
+
+
+def test_validation_of_a_plastic_scenario_compares_its_final_weights(validation_store):
+    """vogels-abbott-coba-stdp, short (300 ms; numba against itself, 1 and 2 seeds, one thread, so
+    the same networks on every machine; at N 2000 one of the two reference seeds falls silent
+    after the kick): every run records every E->E weight at simtime, and the verdict has
+    `e2e: final weight`."""
+    record = validate("vogels-abbott-coba-stdp", "numba", "numba", seeds=1, reference_seeds=2,
+                      overrides=Overrides(simtime=300.0), threads=1, reference_threads=1, store=validation_store)
+    _check_final_weights(record, 300.0)
+
+
+@pytest.mark.slow
+@requires_nest
+def test_validation_of_a_plastic_scenario_against_nest_compares_its_final_weights(validation_store):
+    """The same against NEST (N 4000: NEST's activity dies after the kick at N 2000; 300 ms, 2 numba
+    against 3 NEST seeds, one thread; 3 min on the shared 2-core VM)."""
+    record = validate("vogels-abbott-coba-stdp", "numba", "nest", seeds=2, reference_seeds=3,
+                      overrides=Overrides(simtime=300.0), threads=1, reference_threads=1, store=validation_store)
+    _check_final_weights(record, 300.0)
 
 
 @pytest.mark.slow

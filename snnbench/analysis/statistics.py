@@ -8,6 +8,12 @@
 Rates and CVs are computed with numpy on the spike arrays (4000 neo objects per population would
 cost more than the statistics); the correlations use elephant's BinnedSpikeTrain and
 correlation_coefficient. Input may be a PopulationOutput or a list of neo SpikeTrains.
+
+Per plastic projection whose weights were recorded at the end of the run (every synapse's value):
+
+- the final weight of every synapse (PyNN units), or of a sample of WEIGHT_SAMPLE synapses drawn
+  with a fixed generator when there are more (KS distances of millions of values cost seconds
+  each and say nothing more)
 """
 
 from __future__ import annotations
@@ -17,11 +23,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import quantities as pq
 
-from ..output import PopulationOutput, SimulationOutput
+from ..output import PopulationOutput, SimulationOutput, WeightSamples
 
 STATISTICS = ("rate", "cv_isi", "correlation")
 CORRELATION_CELLS = 200
 CORRELATION_BIN_MS = 2.0
+PROJECTION_STATISTICS = ("final_weight",)
+WEIGHT_SAMPLE = 100_000
 
 
 @dataclass
@@ -103,4 +111,41 @@ def run_statistics(output: SimulationOutput, transient: float, **kw) -> dict[str
         if pop.cell_type.startswith("SpikeSource") or pop.recorded.size == 0:
             continue
         stats[name] = population_statistics(pop, transient, output.simtime, name=name, **kw)
+    return stats
+
+
+@dataclass
+class ProjectionStatistics:
+    name: str
+    n_synapses: int
+    time_ms: float
+    final_weight: np.ndarray  # PyNN units (uS or nA): every synapse's, or a fixed sample of WEIGHT_SAMPLE
+
+    def values(self, statistic: str) -> np.ndarray:
+        return getattr(self, statistic)
+
+    def summary(self) -> dict:
+        w = self.final_weight
+        return {"n_synapses": self.n_synapses, "time_ms": self.time_ms, "n_sampled": int(w.size),
+                "mean_weight": float(w.mean()) if w.size else None, "sd_weight": float(w.std()) if w.size else None}
+
+
+def projection_statistics(samples: WeightSamples, name: str = "", n_sample: int = WEIGHT_SAMPLE,
+                          seed: int = 0) -> ProjectionStatistics:
+    """The final weights of one projection's recording (its last time; every synapse's value needed)."""
+    if samples.values is None:
+        raise ValueError(f"{name}: its weights were recorded as a histogram; the final weight distribution needs every "
+                         "synapse's value (record with Overrides(final_weights=True))")
+    final = np.asarray(samples.values[-1], dtype=float)
+    if final.size > n_sample:
+        final = final[np.sort(np.random.default_rng(seed).choice(final.size, size=n_sample, replace=False))]
+    return ProjectionStatistics(name, int(samples.values.shape[1]), float(samples.times[-1]), final)
+
+
+def run_weight_statistics(output: SimulationOutput, **kw) -> dict[str, ProjectionStatistics]:
+    """Statistics of every projection whose weights were recorded, every synapse's, at simtime."""
+    stats = {}
+    for name, samples in output.weights.items():
+        if samples.values is not None and len(samples.times) and abs(samples.times[-1] - output.simtime) <= output.dt / 2:
+            stats[name] = projection_statistics(samples, name=name, **kw)
     return stats
