@@ -425,3 +425,27 @@ def test_hh_network_builds_on_standalone_with_drawn_initial_v(monkeypatch, tmp_p
         assert "1687" in backend.info["gsl_standalone_fix"]
     finally:
         backend.close()
+
+
+def test_the_runtime_heap_is_frozen_from_compile_to_the_end_of_the_run(monkeypatch):
+    # Network.run()'s own gc.collect() would look at the whole worker's heap inside 'sim'
+    # (docs/benchmarks.md, adapter overhead): compile() collects and freezes it, run() thaws it.
+    import gc
+
+    from snnbench.backends.brian2 import Brian2Backend
+
+    frozen = []
+    run = Brian2Backend.run
+
+    def spy(self):
+        frozen.append(gc.get_freeze_count())
+        run(self)
+        frozen.append(gc.get_freeze_count())
+
+    monkeypatch.setattr(Brian2Backend, "run", spy)
+    # the fast tier's exact-tier network (tests/conformance/): its code objects are compiled there already
+    r = resolve(load_scenario("single-neuron").with_cell_types(("IF_cond_exp", "IF_curr_exp")), Overrides(simtime=1000.0))
+    out = run_in_process(r, "brian2", connectivity="exact", network=realise(r))
+    assert sum(pop.n_spikes for pop in out.populations.values()) > 0
+    assert frozen[0] > 0 and frozen[1] == 0
+    assert gc.get_freeze_count() == 0

@@ -8,7 +8,7 @@ import time
 
 import psutil
 
-from snnbench.measure import descendants_memory_bytes
+from snnbench.measure import PhaseMeter, descendants_memory_bytes
 
 MiB = 2**20
 
@@ -49,3 +49,22 @@ def test_a_child_sharing_the_parents_address_space_counts_nothing():
         proc.wait()
     assert seen_shared >= 5, "no child was seen in its shared moment: the test saw nothing"
     assert counted_peak < 32 * MiB
+
+
+def test_the_memory_samplers_cpu_time_is_not_the_phases():
+    # A phase that only waits for a sleeping child: what the process tree spent is almost
+    # nothing, while the thread sampling the child's memory (every 5 ms) spends a fair share of
+    # a core; that share is reported beside cpu_s, not inside it.
+    meter = PhaseMeter(sample_children=True)
+    with meter.phase("wait"):
+        subprocess.run(["sleep", "0.5"], check=True)
+    phase = meter.phases["wait"]
+    sampler = phase.extra["sampler_cpu_s"]
+    assert sampler > 0.0
+    assert 0.0 <= phase.cpu_s < sampler
+    assert "sampler_cpu_s" in phase.as_dict()
+    # without children to sample, a sampler runs only where the kernel's high-water mark cannot be reset
+    meter = PhaseMeter(sample_children=False)
+    with meter.phase("wait"):
+        subprocess.run(["sleep", "0.1"], check=True)
+    assert ("sampler_cpu_s" in meter.phases["wait"].extra) == (not meter.use_hwm)
