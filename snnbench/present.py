@@ -164,6 +164,10 @@ def run_summary_lines(records: list[RunRecord], runs_file: str) -> list[str]:
     sizes = ", ".join(f"{n} {p.size}" for n, p in cells.items())
     lines.append(_label("Number of Neurons") + f"{r0.neurons} ({sizes})" + (f" + {r0.sources} sources" if r0.sources else ""))
     lines.append(_label("Number of Synapses") + f"{r0.synapses}")
+    plasticity = r0.resolved.plasticity
+    if plasticity is not None:  # a scenario with plastic projections: say which path ran
+        lines.append(_label("Plasticity") + ("off (--static-synapses: its plastic projections static at their initial weights)"
+                                             if plasticity == "off" else "on"))
     transient = r0.resolved.transient
     info = r0.backend_info or {}
     no_data = info.get("spike_data")  # e.g. "none: virtual board"
@@ -467,7 +471,7 @@ def results_table(records: list[RunRecord | dict[str, Any]]) -> tuple[list[str],
     df = pd.DataFrame([{
         "key": r.configuration_key(), "scenario": r.scenario, "N": r.resolved.N_pop, "simtime": r.resolved.simtime,
         "backend": f"{r.backend} {r.backend_version or '?'}" + (f" ({options})" if (options := ", ".join(
-            f"{k}={v}" for k, v in sorted(r.option_items().items()))) else ""),
+            f"{k}={v}" for k, v in sorted(r.option_items().items()))) else "") + (" static synapses" if r.static_synapses else ""),
         "threads": str(r.threads), "format": r.data_format, "peak": r.peak_rss_bytes,
         **{p: r.wall_s(p) for p in _TABLE_PHASES}, **{f"rate:{name}": r.rate_hz(name) for name in populations},
     } for r in ok])
