@@ -316,7 +316,7 @@ def sweep_plan_lines(name: str, n_points: int, todo: list[Any], done: list[Any])
 
 def fit_lines(report: dict[str, Any], predictions: list[tuple[float, float]]) -> list[str]:
     """`snnbench fit`: each configuration's models with intervals and checks, crossovers, predictions."""
-    from .fit import format_ci
+    from .fit import format_ci, plastic_event_cost
 
     lines = [f"Cost models for {report['scenario']} from {report['runs']} runs on {len(report['machines'])} machine(s); "
              f"simtimes {', '.join(f'{t:g}' for t in report['simtimes'])} ms",
@@ -324,14 +324,26 @@ def fit_lines(report: dict[str, Any], predictions: list[tuple[float, float]]) ->
     if report["cold_runs_left_out"]:
         lines.append(f"({report['cold_runs_left_out']} runs with a cold or partly cold code cache left out of the compile, build, "
                      "total and memory fits; --include-cold keeps them)")
-    for m in report["models"]:
-        lines += ["", f"{m.backend:18s} {m.formula()}",
-                  f"{'':18s} R^2 {m.r2:.4f}   n {m.n}   AIC {m.aic:.1f}   model '{m.name}'   residual sd {m.residual_sd:.3g} {m.unit}"]
-        lines += [f"{'':20s}{c.term:12s} {format_ci(c)}" for c in m.coefficients]
+    def model_lines(m: Any) -> list[str]:
+        out = ["", f"{m.backend:18s} {m.formula()}",
+               f"{'':18s} R^2 {m.r2:.4f}   n {m.n}   AIC {m.aic:.1f}   model '{m.name}'   residual sd {m.residual_sd:.3g} {m.unit}"]
+        out += [f"{'':20s}{c.term:12s} {format_ci(c)}" for c in m.coefficients]
         checks = ", ".join(f"{k.replace(' p', '')} p = {v:.2g}" for k, v in m.checks.items())
-        lines.append(f"{'':20s}residual checks: {checks}")
+        out.append(f"{'':20s}residual checks: {checks}")
         if m.note:
-            lines.append(f"{'':20s}note: {m.note}")
+            out.append(f"{'':20s}note: {m.note}")
+        return out
+
+    for m in report["models"]:
+        lines += model_lines(m)
+    if report.get("plasticity"):
+        lines += ["", "What plasticity costs: plastic and static (--static-synapses) runs of one configuration fitted together"]
+        for m in report["plasticity"]:
+            lines += model_lines(m)
+            cost = plastic_event_cost(m)
+            lines.append(f"{'':20s}per plastic synaptic event: " + (
+                f"{cost.value * 1e6:.3g} ns [{cost.ci_low * 1e6:.3g}, {cost.ci_high * 1e6:.3g}] on top of the event itself"
+                if cost else "no cost told apart from zero (the chosen model has no plastic term, or its interval reaches 0)"))
     if report["crossovers"]:
         lines += ["", "Crossovers (where predicted costs meet, searched over the N range both backends were measured in)"]
         lines += [f"  {c.phase:7s} simtime {c.simtime:>6g} ms  {c.backend_a} vs {c.backend_b}: {c.note}" for c in report["crossovers"]]
