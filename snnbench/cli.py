@@ -387,7 +387,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     except ValueError as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
-    if not report["models"]:
+    if not report["models"] and not report["plasticity"]:
         _err(f"no runs to fit in {ResultStore(args.results).runs_file} (run a sweep first)")
         return EXIT_FAILED
     predictions = [(n, t if t is not None else report["simtimes"][-1]) for n, t in predictions]

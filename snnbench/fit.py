@@ -574,7 +574,7 @@ def fit_report(records: list[RunRecord | dict[str, Any]], scenario: str | None =
         raise ValueError(f"runs of several scenarios ({', '.join(scenarios)}): choose one with --scenario")
     models = fit_all(records, phases, include_cold)
     plastic = plasticity_models(records, tuple(p for p in phases if p in PLASTICITY_PHASES))
-    if models:  # the measured range, for extrapolation warnings and crossover searches
+    if models or plastic:  # the measured range, for extrapolation warnings and crossover searches
         sizes = frame(records).groupby("configuration")["N"].agg(["min", "max"])
         for m in models + plastic:
             m.helpers["N_min"], m.helpers["N_max"] = float(sizes.at[m.backend, "min"]), float(sizes.at[m.backend, "max"])

@@ -174,3 +174,17 @@ def test_no_plastic_cost_without_static_runs():
     runs = [r for r in _plastic_and_static_runs() if "plasticity" not in r["overrides"]]
     report = fit_report(runs, phases=("sim",))
     assert report["plasticity"] == [] and all("plastic events" not in m.terms for m in report["models"])
+
+
+def test_fit_cli_prints_what_plasticity_costs_when_it_is_the_only_model(tmp_path):
+    """One run per size and plasticity (as a first look at a sweep): too few for a model per
+    configuration, enough for plastic and static runs together; `snnbench fit` shows that one."""
+    for r in _plastic_and_static_runs(repeats=1):
+        append_jsonl(tmp_path / "runs.jsonl", r)
+    proc = subprocess.run([sys.executable, "-m", "snnbench", "fit", "--results", str(tmp_path), "--phase", "sim"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "What plasticity costs" in proc.stdout and "per plastic synaptic event" in proc.stdout
+    out = json.loads(subprocess.run([sys.executable, "-m", "snnbench", "fit", "--results", str(tmp_path), "--phase", "sim",
+                                     "--json"], capture_output=True, text=True).stdout)
+    assert out["models"] == [] and [m["backend"] for m in out["plasticity"]] == ["numba"]
