@@ -1,18 +1,22 @@
 """What plasticity costs: the plasticity override (--static-synapses), how it reaches the run
-record, the sweep designs that cross it, and the plastic synaptic events a run counts."""
+record, the sweep designs that cross it, the plastic synaptic events a run counts, and the sweep
+files that measure it (scenarios/sweeps/hpc-plasticity.toml, hh-scaling.toml)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from snnbench.backends import backend_class
 from snnbench.cli import _overrides, build_parser
 from snnbench.present import results_table
 from snnbench.record import RunRecord, configuration_labels, is_static, plastic_twin
 from snnbench.runner import RunSpec, run_in_process, run_isolated
 from snnbench.scenario import Overrides, ScenarioError, load_scenario, resolve
 from snnbench.store import ResultStore
-from snnbench.sweep import Design, expand, point_key
+from snnbench.sweep import Design, expand, load_sweep_file, point_key
+
+from .conftest import ROOT
 
 STDP = "vogels-abbott-coba-stdp"
 # Small: the 50 ms kick makes every population fire, then the activity dies (the self-sustained
@@ -70,6 +74,18 @@ def test_a_sweep_design_crosses_plasticity_like_n_pop():
         Design(scenario=STDP, backends=["numba"], N_pop="1000", plasticity=["sometimes"])
     with pytest.raises(ScenarioError, match="plastic projection"):  # refused before anything runs
         expand([Design(scenario="brette-hh-coba", backends=["numba"], N_pop="1000", plasticity=["off"])])
+
+
+@pytest.mark.parametrize("name, scenario, plasticity", [("hpc-plasticity", "hpc-benchmark", {"on", "off"}),
+                                                         ("hh-scaling", "brette-hh-coba", {"on"})])
+def test_the_sweep_files_load_and_no_point_is_refused_before_it_runs(name, scenario, plasticity):
+    """A point that the runner's preflight refuses (RunRefused) would stop the sweep there: every
+    backend of these files must take every point's scenario (a refusal in the run is recorded)."""
+    sweep = load_sweep_file(ROOT / "scenarios" / "sweeps" / f"{name}.toml")
+    assert {p.scenario for p in sweep.points} == {scenario} and {p.plasticity for p in sweep.points} == plasticity
+    assert all(p.format == "none" and p.threads == 1 for p in sweep.points)
+    for p in sweep.points:
+        assert backend_class(p.backend).scenario_problems(resolve(load_scenario(p.scenario), p.overrides), dict(p.options)) == []
 
 
 def _records(store: ResultStore):
