@@ -138,3 +138,18 @@ def test_static_synapses_run_the_static_network_spike_for_spike(scenario_text):
     assert not made_static.weights and plastic.weights  # only the plastic run has weights to record...
     w = plastic.weights["e2e"]
     assert not np.allclose(w.values[-1], w.values[0])  # ...and there they moved
+
+
+@pytest.mark.parametrize("args, why", [
+    (["run", "brette-hh-coba", "--static-synapses"], "needs a scenario with a plastic projection"),
+    (["sweep", STDP, "--backends", "numba", "--N-pop", "1000", "--plasticity", "sometimes"], "--plasticity"),
+    (["sweep", STDP, "--backends", "numba", "--N-pop", "1000", "--plasticity", "on", "--static-synapses"], "not both"),
+])
+def test_plasticity_options_that_mean_nothing_exit_2(tmp_path, args, why):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "snnbench", *args, "--dry-run" if args[0] == "sweep" else "--json",
+                           "--results", str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 2 and why in proc.stderr, proc.stderr
+    assert not (tmp_path / "runs.jsonl").exists()
