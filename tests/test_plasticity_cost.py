@@ -153,3 +153,18 @@ def test_plasticity_options_that_mean_nothing_exit_2(tmp_path, args, why):
                            "--results", str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 2 and why in proc.stderr, proc.stderr
     assert not (tmp_path / "runs.jsonl").exists()
+
+
+def test_the_report_shows_what_plasticity_costs(tmp_path):
+    """The HTML report of plastic and static runs: the static configuration by its own name, and
+    the models of both fitted together with their plastic-events term."""
+    from snnbench.report import build_report
+    from snnbench.store import append_jsonl
+
+    from .test_fit import _plastic_and_static_runs
+
+    for r in _plastic_and_static_runs():
+        append_jsonl(tmp_path / "runs.jsonl", r)
+    html = build_report(ResultStore(tmp_path), tmp_path / "report").read_text()
+    section = html[html.index('id="plasticity"'):html.index('id="crossovers"')]
+    assert "numba static synapses" in html and "plastic events:" in section and "plastic synaptic events" in section
