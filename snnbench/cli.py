@@ -117,7 +117,12 @@ def _results_dir(path: str, option: str = "--results", write: bool = True) -> st
 def _overrides(args: argparse.Namespace) -> Overrides:
     return Overrides(N_pop=args.N_pop, scale=args.scale, simtime=args.simtime, seed=args.seed, dt=args.dt,
                      k_scale=getattr(args, "K_scale", None), slice=getattr(args, "slice", None),
-                     final_weights=True if getattr(args, "final_weights", False) else None)
+                     final_weights=True if getattr(args, "final_weights", False) else None,
+                     plasticity="off" if getattr(args, "static_synapses", False) else None)
+
+
+STATIC_HELP = ("plasticity off: every plastic projection static at its initial weights (the same network and draws; "
+               "recorded as the override plasticity=off)")
 
 
 def _add_override_options(p: argparse.ArgumentParser) -> None:
@@ -134,6 +139,7 @@ def _add_override_options(p: argparse.ArgumentParser) -> None:
                    "(the x-z plane; docs/sonata.md)")
     g.add_argument("--final-weights", action="store_true",
                    help="also record every synapse's weight of each plastic projection at simtime (as validate does)")
+    g.add_argument("--static-synapses", action="store_true", help=STATIC_HELP)
 
 
 def _options(items: list[str] | None, backend: str | None = None) -> dict[str, Any]:
@@ -318,8 +324,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             _err("a scenario sweep needs --backends and --N-pop (or give a sweep file)")
             return EXIT_BAD_INPUT
         try:
+            if args.static_synapses and args.plasticity:
+                raise SweepInputError("--static-synapses: give it or --plasticity, not both")
+            plasticity = ["off"] if args.static_synapses else [v.strip() for v in (args.plasticity or "on").split(",")]
             design = design_from_options(scenario=args.target, backends=args.backends, N_pop=args.N_pop,
-                                         simtime=args.simtime, repeat=args.repeat, threads=args.threads,
+                                         simtime=args.simtime, plasticity=plasticity, repeat=args.repeat, threads=args.threads,
                                          connectivity=args.connectivity, format=args.format, timeout=args.timeout)
         except SweepInputError as exc:
             _err(f"invalid sweep: {exc}")
@@ -378,13 +387,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
     except ValueError as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
-    if not report["models"]:
+    if not report["models"] and not report["plasticity"]:
         _err(f"no runs to fit in {ResultStore(args.results).runs_file} (run a sweep first)")
         return EXIT_FAILED
     predictions = [(n, t if t is not None else report["simtimes"][-1]) for n, t in predictions]
     if args.json:
-        out = {k: v for k, v in report.items() if k not in ("models", "crossovers")}
+        out = {k: v for k, v in report.items() if k not in ("models", "crossovers", "plasticity")}
         out["models"] = [m.as_dict() for m in report["models"]]
+        out["plasticity"] = [m.as_dict() for m in report["plasticity"]]
         out["crossovers"] = [c.as_dict() for c in report["crossovers"]]
         out["predictions"] = [
             {"backend": m.backend, "phase": m.phase, "N_pop": n, "simtime": t, "unit": m.unit,
@@ -582,6 +592,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backends", help="comma-separated backends, e.g. numba,nest")
     p.add_argument("--N-pop", dest="N_pop", help="start:stop:count (log-spaced), start:stop:count:lin, or a,b,c")
     p.add_argument("--simtime", help="comma-separated simtimes in ms (default: the scenario's)")
+    p.add_argument("--plasticity", metavar="on,off",
+                   help="on (as the scenario says), off (its plastic projections static), or on,off for both, crossed "
+                        "like --N-pop (default on)")
+    p.add_argument("--static-synapses", action="store_true", help="the same as --plasticity off")
     p.add_argument("--repeat", type=positive_int, default=3, help="runs per point (default 3)")
     p.add_argument("--threads", type=positive_int, default=1)
     p.add_argument("--connectivity", choices=("native", "exact"), default="native")

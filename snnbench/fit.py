@@ -28,10 +28,20 @@ compiler processes raise the peak memory) are left out by default: cold and warm
 different quantities (docs/design.md). The sim and write phases use every run. `include_cold=True`
 keeps them everywhere.
 
+What plasticity costs: a configuration run with `--static-synapses` (plasticity off) is a
+configuration of its own ("numba static synapses"), fitted apart like any other. Where the same
+configuration was also run with its plasticity on, the two are fitted together as well (sim
+phase; `fit_report`'s "plasticity" models): the candidates then include a term per plastic
+synaptic event (the run record's `plastic_synaptic_events`: events of plastic projections, 0 in
+the static runs), which the static runs make identifiable; beside the events term it is the
+extra cost of an event that updates a weight. A candidate with that term is fitted only on such
+a mix: on plastic runs alone it is nearly proportional to the events term.
+
 Predictions at sizes that were not run need the synapse and spike counts there: they are
 modelled from the same backend's runs as synapses = k1 N + k2 N^2 (k >= 0) and spikes =
-r N simtime / 1000 (r: spikes per neuron-second). Crossovers are the N at which one backend's
-predicted cost meets another's, for a given simtime.
+r N simtime / 1000 (r: spikes per neuron-second; from the plastic runs where a fit mixes plastic
+and static ones). Crossovers are the N at which one backend's predicted cost meets another's, for
+a given simtime.
 """
 
 from __future__ import annotations
@@ -42,7 +52,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .record import RunRecord, as_run_records, configuration_labels
+from .record import RunRecord, as_run_records, configuration_labels, is_static, plastic_twin
 
 PHASES = ("build", "compile", "sim", "write", "total", "memory")
 UNITS = {"memory": "MiB"}  # every other phase: ms
@@ -56,9 +66,11 @@ TERMS = {
     "synapses": lambda d: d["synapses"],
     "spikes": lambda d: d["spikes"],
     "events": lambda d: d["events"],
+    "plastic events": lambda d: d["plastic_events"],
 }
 TERM_LABELS = {"const": "1", "N": "N_pop", "simtime": "simtime", "N*simtime": "N_pop * simtime", "synapses": "synapses",
-               "spikes": "spikes", "events": "synaptic events"}
+               "spikes": "spikes", "events": "synaptic events", "plastic events": "plastic synaptic events"}
+PLASTIC_TERM = "plastic events"
 
 TIME_CANDIDATES = {
     "seed (a N + b N T)": ["N", "N*simtime"],
@@ -73,6 +85,10 @@ TIME_CANDIDATES = {
     "synaptic events": ["const", "events"],
     "per cell-ms + synaptic events": ["const", "N*simtime", "events"],
     "synapses + per cell-ms + synaptic events": ["const", "synapses", "N*simtime", "events"],
+    # the extra cost of an event of a plastic projection (the weight update): only with plastic and
+    # static runs of one configuration fitted together (`plasticity_models`)
+    "synaptic events + plastic events": ["const", "events", PLASTIC_TERM],
+    "per cell-ms + synaptic events + plastic events": ["const", "N*simtime", "events", PLASTIC_TERM],
 }
 # Building depends on the network, not on how long it runs: models without simtime beside the
 # time models (a sweep at one simtime can fit only these).
@@ -131,6 +147,8 @@ def frame(records: list[RunRecord], label: Configurations | None = None) -> pd.D
         row = {"configuration": label(r), "N": r.resolved.N_pop, "simtime": r.resolved.simtime, "synapses": r.synapses,
                "spikes": sum(p.estimated_spikes for p in r.cell_populations.values()),
                "events": float("nan") if r.synaptic_events is None else r.synaptic_events,
+               "plastic_events": float("nan") if r.plastic_synaptic_events is None else r.plastic_synaptic_events,
+               "static": r.static_synapses,
                "memory": r.peak_rss_bytes / 2**20,
                "total": sum(r.wall_s(p) or 0.0 for p in _TOTAL_PHASES) * 1000,
                **{f"warm:{phase}": is_warm(r, phase) for phase in ("compile", "build", "total")},
@@ -139,7 +157,7 @@ def frame(records: list[RunRecord], label: Configurations | None = None) -> pd.D
             if name not in row:
                 row[name] = p.wall_s * 1000
         rows.append(row)
-    columns = ["configuration", "N", "simtime", "synapses", "spikes", "events", "memory", "total"]
+    columns = ["configuration", "N", "simtime", "synapses", "spikes", "events", "plastic_events", "memory", "total"]
     return pd.DataFrame(rows, columns=None if rows else columns)
 
 
@@ -149,7 +167,9 @@ def observations(records: list[RunRecord] | pd.DataFrame, phase: str) -> dict[st
     if phase not in df.columns:
         df = df.iloc[0:0].assign(**{phase: []})
     df = df.dropna(subset=[phase])
-    out = {k: df[k].to_numpy(dtype=float) for k in ("N", "simtime", "synapses", "spikes", "events")}
+    out = {k: df[k].to_numpy(dtype=float) if k in df.columns else np.full(len(df), np.nan)
+           for k in ("N", "simtime", "synapses", "spikes", "events", "plastic_events")}
+    out["static"] = df["static"].to_numpy(dtype=bool) if "static" in df.columns else np.zeros(len(df), bool)
     out["y"] = df[phase].to_numpy(dtype=float)
     return out
 
@@ -209,7 +229,8 @@ class FittedModel:
         data = {"N": N, "simtime": simtime,
                 "synapses": self.helpers.get("k1", 0.0) * N + self.helpers.get("k2", 0.0) * N**2,
                 "spikes": self.helpers.get("rate", 0.0) * N * simtime / 1000.0,
-                "events": self.helpers.get("event_rate", 0.0) * N * simtime / 1000.0}
+                "events": self.helpers.get("event_rate", 0.0) * N * simtime / 1000.0,
+                "plastic_events": self.helpers.get("plastic_event_rate", 0.0) * N * simtime / 1000.0}
         frame = self._result.get_prediction(design_matrix(data, self.terms)).summary_frame(alpha=alpha)
         return {"mean": frame["mean"].to_numpy(), "low": frame["obs_ci_lower"].to_numpy(), "high": frame["obs_ci_upper"].to_numpy()}
 
@@ -238,17 +259,29 @@ def _collinear(X: np.ndarray) -> bool:
     return bool(np.linalg.cond(X / norms) > MAX_CONDITION)
 
 
+def _mixes_plasticity(data: dict[str, np.ndarray]) -> bool:
+    """Plastic runs with plastic events and static runs (--static-synapses, none): the plastic term is identifiable."""
+    plastic, static = data["plastic_events"], data["static"]
+    return bool(np.isfinite(plastic).all() and static.any() and (plastic[~static] > 0).any())
+
+
 def _helpers(data: dict[str, np.ndarray]) -> dict[str, float]:
-    """Synapses = k1 N + k2 N^2 (non-negative least squares) and spikes per neuron-second."""
+    """Synapses = k1 N + k2 N^2 (non-negative least squares); spikes, synaptic events and plastic
+    events per neuron-second (of the plastic runs, where plastic and static runs are fitted together:
+    the predictions are the plastic network's, whose activity plasticity changes)."""
     from scipy.optimize import nnls
 
     N = data["N"]
     (k1, k2), _ = nnls(np.column_stack([N, N**2]), data["synapses"])
-    neuron_seconds = N * data["simtime"] / 1000.0
-    rate = float(data["spikes"].sum() / neuron_seconds.sum()) if neuron_seconds.sum() > 0 else 0.0
-    events = data["events"]
-    event_rate = float(events.sum() / neuron_seconds.sum()) if neuron_seconds.sum() > 0 and np.isfinite(events).all() else 0.0
-    return {"k1": float(k1), "k2": float(k2), "rate": rate, "event_rate": event_rate}
+    runs = ~data["static"] if _mixes_plasticity(data) else np.ones(N.size, bool)
+
+    def per_neuron_second(values: np.ndarray) -> float:
+        neuron_seconds = (N * data["simtime"] / 1000.0)[runs]
+        values = values[runs]
+        return float(values.sum() / neuron_seconds.sum()) if neuron_seconds.sum() > 0 and np.isfinite(values).all() else 0.0
+
+    return {"k1": float(k1), "k2": float(k2), "rate": per_neuron_second(data["spikes"]),
+            "event_rate": per_neuron_second(data["events"]), "plastic_event_rate": per_neuron_second(data["plastic_events"])}
 
 
 def fit_phase(records: list[RunRecord | dict[str, Any]] | pd.DataFrame, backend: str, phase: str) -> FittedModel | None:
@@ -265,13 +298,16 @@ def fit_phase(records: list[RunRecord | dict[str, Any]] | pd.DataFrame, backend:
     if phase != "memory" and float(np.max(y)) < 1.0:
         return None  # a phase the backend does not have (NEST's compile): nothing to model
     candidates = {"memory": MEMORY_CANDIDATES, "build": BUILD_CANDIDATES, "compile": BUILD_CANDIDATES}.get(phase, TIME_CANDIDATES)
-    distinct_sizes = len({(n, t) for n, t in zip(data["N"], data["simtime"])})
+    # a plastic and a static run of one size are two points of the design (their plastic events differ)
+    distinct_sizes = len({(n, t, static) for n, t, static in zip(data["N"], data["simtime"], data["static"])})
     fitted = []
     scores = {}
     for name, terms in candidates.items():
         X = design_matrix(data, terms)
         if not np.isfinite(X).all():
             continue  # older records without a synaptic-event count
+        if PLASTIC_TERM in terms and not _mixes_plasticity(data):
+            continue  # on plastic runs alone, plastic events are nearly a fixed share of all events
         # a model needs more distinct (N, simtime) points than terms, and a well-conditioned design:
         # with the in-degree held, synapses are ~ K N, and with steady rates spikes ~ r N T, so
         # such terms can be collinear and their coefficients meaningless
@@ -365,6 +401,41 @@ def fit_all(records: list[RunRecord | dict[str, Any]], phases: tuple[str, ...] =
                 model.note = _SELECTION_NOTES[selection].format(n=len(rows), left=total - len(rows))
             models.append(model)
     return models
+
+
+# Plasticity's cost is in the simulation loop (a weight update per plastic event, the post spikes'
+# traces); building the plastic synapses is a cost of synapses, fitted per configuration.
+PLASTICITY_PHASES = ("sim",)
+
+
+def plasticity_models(records: list[RunRecord | dict[str, Any]], phases: tuple[str, ...] = PLASTICITY_PHASES) -> list[FittedModel]:
+    """Per configuration run with plasticity on and off (--static-synapses): its plastic and static
+    runs fitted together, so that the candidate with a term per plastic synaptic event can be
+    fitted (the static runs have none). Labelled with the plastic configuration's name."""
+    records = [r for r in as_run_records(records) if r.ok]
+    label = Configurations(records)
+    keys = set(label.labels)
+    df = frame(records, label)
+    models = []
+    for key in sorted(keys):
+        if not is_static(key) or plastic_twin(key) not in keys:
+            continue
+        plastic, static = label.labels[plastic_twin(key)], label.labels[key]
+        rows = df[df["configuration"].isin([plastic, static])]
+        counts = rows["configuration"].value_counts()
+        for phase in phases:
+            model = fit_phase(rows.assign(configuration=plastic), plastic, phase)
+            if model is None:
+                continue
+            model.note = (f"its plastic runs ({counts.get(plastic, 0)}) and static runs ({counts.get(static, 0)}, "
+                          "--static-synapses) fitted together")
+            models.append(model)
+    return models
+
+
+def plastic_event_cost(model: FittedModel) -> Coefficient | None:
+    """The model's cost per plastic synaptic event (ms), where its 95 % interval lies above zero."""
+    return next((c for c in model.coefficients if c.term == PLASTIC_TERM and c.ci_low > 0), None)
 
 
 def model_points(df: pd.DataFrame, model: FittedModel) -> pd.DataFrame:
@@ -502,9 +573,10 @@ def fit_report(records: list[RunRecord | dict[str, Any]], scenario: str | None =
     if len(scenarios) > 1:
         raise ValueError(f"runs of several scenarios ({', '.join(scenarios)}): choose one with --scenario")
     models = fit_all(records, phases, include_cold)
-    if models:  # the measured range, for extrapolation warnings and crossover searches
+    plastic = plasticity_models(records, tuple(p for p in phases if p in PLASTICITY_PHASES))
+    if models or plastic:  # the measured range, for extrapolation warnings and crossover searches
         sizes = frame(records).groupby("configuration")["N"].agg(["min", "max"])
-        for m in models:
+        for m in models + plastic:
             m.helpers["N_min"], m.helpers["N_max"] = float(sizes.at[m.backend, "min"]), float(sizes.at[m.backend, "max"])
     simtimes = sorted({r.resolved.simtime for r in records})
     machines = sorted({r.machine_id for r in records}, key=str)
@@ -516,6 +588,7 @@ def fit_report(records: list[RunRecord | dict[str, Any]], scenario: str | None =
         "simtimes": simtimes,
         "models": models,
         "crossovers": crossovers(models, simtimes) if models else [],
+        "plasticity": plastic,  # plastic and static runs of one configuration together (`plasticity_models`)
     }
 
 

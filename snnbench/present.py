@@ -164,6 +164,10 @@ def run_summary_lines(records: list[RunRecord], runs_file: str) -> list[str]:
     sizes = ", ".join(f"{n} {p.size}" for n, p in cells.items())
     lines.append(_label("Number of Neurons") + f"{r0.neurons} ({sizes})" + (f" + {r0.sources} sources" if r0.sources else ""))
     lines.append(_label("Number of Synapses") + f"{r0.synapses}")
+    plasticity = r0.resolved.plasticity
+    if plasticity is not None:  # a scenario with plastic projections: say which path ran
+        lines.append(_label("Plasticity") + ("off (--static-synapses: its plastic projections static at their initial weights)"
+                                             if plasticity == "off" else "on"))
     transient = r0.resolved.transient
     info = r0.backend_info or {}
     no_data = info.get("spike_data")  # e.g. "none: virtual board"
@@ -312,7 +316,7 @@ def sweep_plan_lines(name: str, n_points: int, todo: list[Any], done: list[Any])
 
 def fit_lines(report: dict[str, Any], predictions: list[tuple[float, float]]) -> list[str]:
     """`snnbench fit`: each configuration's models with intervals and checks, crossovers, predictions."""
-    from .fit import format_ci
+    from .fit import format_ci, plastic_event_cost
 
     lines = [f"Cost models for {report['scenario']} from {report['runs']} runs on {len(report['machines'])} machine(s); "
              f"simtimes {', '.join(f'{t:g}' for t in report['simtimes'])} ms",
@@ -320,14 +324,26 @@ def fit_lines(report: dict[str, Any], predictions: list[tuple[float, float]]) ->
     if report["cold_runs_left_out"]:
         lines.append(f"({report['cold_runs_left_out']} runs with a cold or partly cold code cache left out of the compile, build, "
                      "total and memory fits; --include-cold keeps them)")
-    for m in report["models"]:
-        lines += ["", f"{m.backend:18s} {m.formula()}",
-                  f"{'':18s} R^2 {m.r2:.4f}   n {m.n}   AIC {m.aic:.1f}   model '{m.name}'   residual sd {m.residual_sd:.3g} {m.unit}"]
-        lines += [f"{'':20s}{c.term:12s} {format_ci(c)}" for c in m.coefficients]
+    def model_lines(m: Any) -> list[str]:
+        out = ["", f"{m.backend:18s} {m.formula()}",
+               f"{'':18s} R^2 {m.r2:.4f}   n {m.n}   AIC {m.aic:.1f}   model '{m.name}'   residual sd {m.residual_sd:.3g} {m.unit}"]
+        out += [f"{'':20s}{c.term:12s} {format_ci(c)}" for c in m.coefficients]
         checks = ", ".join(f"{k.replace(' p', '')} p = {v:.2g}" for k, v in m.checks.items())
-        lines.append(f"{'':20s}residual checks: {checks}")
+        out.append(f"{'':20s}residual checks: {checks}")
         if m.note:
-            lines.append(f"{'':20s}note: {m.note}")
+            out.append(f"{'':20s}note: {m.note}")
+        return out
+
+    for m in report["models"]:
+        lines += model_lines(m)
+    if report.get("plasticity"):
+        lines += ["", "What plasticity costs: plastic and static (--static-synapses) runs of one configuration fitted together"]
+        for m in report["plasticity"]:
+            lines += model_lines(m)
+            cost = plastic_event_cost(m)
+            lines.append(f"{'':20s}per plastic synaptic event: " + (
+                f"{cost.value * 1e6:.3g} ns [{cost.ci_low * 1e6:.3g}, {cost.ci_high * 1e6:.3g}] on top of the event itself"
+                if cost else "no cost told apart from zero (the chosen model has no plastic term, or its interval reaches 0)"))
     if report["crossovers"]:
         lines += ["", "Crossovers (where predicted costs meet, searched over the N range both backends were measured in)"]
         lines += [f"  {c.phase:7s} simtime {c.simtime:>6g} ms  {c.backend_a} vs {c.backend_b}: {c.note}" for c in report["crossovers"]]
@@ -467,7 +483,7 @@ def results_table(records: list[RunRecord | dict[str, Any]]) -> tuple[list[str],
     df = pd.DataFrame([{
         "key": r.configuration_key(), "scenario": r.scenario, "N": r.resolved.N_pop, "simtime": r.resolved.simtime,
         "backend": f"{r.backend} {r.backend_version or '?'}" + (f" ({options})" if (options := ", ".join(
-            f"{k}={v}" for k, v in sorted(r.option_items().items()))) else ""),
+            f"{k}={v}" for k, v in sorted(r.option_items().items()))) else "") + (" static synapses" if r.static_synapses else ""),
         "threads": str(r.threads), "format": r.data_format, "peak": r.peak_rss_bytes,
         **{p: r.wall_s(p) for p in _TABLE_PHASES}, **{f"rate:{name}": r.rate_hz(name) for name in populations},
     } for r in ok])

@@ -13,7 +13,8 @@ The answer is assembled from three things already in a results store, and from n
 Configurations whose backend passed its latest validation (or is the reference) and that have a
 total-time model are ranked, by predicted total time and by predicted sim time. Every other
 configuration is listed apart with the reason (failed its validation, never validated, no
-successful run, too few sizes for a model). A prediction outside the N_pop or simtime range a
+successful run, too few sizes for a model, or plasticity turned off: a `--static-synapses` run is
+not the scenario's network). A prediction outside the N_pop or simtime range a
 configuration was measured over says so and by how much; a model that misses the medians it was
 fitted to says that too (`snnbench.fit.holds`). Predicted peak memory is compared with a budget:
 this machine's RAM (psutil) or the one asked for.
@@ -31,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from .fit import Configurations, FittedModel, cost_rows, fit_report, frame, holds, no_model_reason
-from .record import RunRecord, ValidationRecord, configuration_labels
+from .record import RunRecord, ValidationRecord, configuration_labels, is_static
 
 RANKED_PHASES = ("total", "sim", "memory")
 VALIDATED = ("PASS", "reference")
@@ -270,7 +271,8 @@ def recommend(runs: list[RunRecord], validations: list[ValidationRecord], scenar
             N_range=ranges[0], simtime_range=ranges[1], predictions=predictions, missing=missing, measured=measured,
             outside_range=outside, memory=_memory_verdict(predictions.get("memory"), memory_budget_bytes), verdict=verdict,
             failures=_failures(group["failed"]))
-        option.apart = _why_apart(option)
+        # a static run of a plastic scenario is not the scenario's network: measured for what plasticity costs, never ranked
+        option.apart = STATIC_APART if is_static(key) else _why_apart(option)
         options.append(option)
 
     ranked = [o for o in options if o.apart is None]
@@ -288,6 +290,9 @@ def recommend(runs: list[RunRecord], validations: list[ValidationRecord], scenar
         by_total=by_total, by_sim=by_sim, apart=apart, answer="", notes=[])
     rec.answer, rec.notes = _answer(rec)
     return rec
+
+
+STATIC_APART = "plasticity off (--static-synapses): the scenario's plastic projections made static, not its network"
 
 
 def _why_apart(o: Option) -> str | None:
@@ -424,7 +429,10 @@ def measured_winners(runs: list[RunRecord], validations: list[ValidationRecord],
     label = Configurations(ok)
     df = frame(ok, label)
     latest, references = verdicts(validations, scenario)
-    first = {label(r): r for r in reversed(ok)}
+    # static runs of a plastic scenario (--static-synapses) are not its network: not ranked
+    first = {label(r): r for r in reversed(ok) if not r.static_synapses}
+    if not first:
+        return []
     states = {name: verdict_of(r.backend, r.backend_version or "", {r.scenario_hash or ""}, latest, references, "").state
               for name, r in first.items()}
     rows = pd.concat([cost_rows(df, name, phase)[0] for name in sorted(first)])

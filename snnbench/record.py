@@ -31,7 +31,10 @@ of it: repeats are measurements of one configuration. Per use:
   another seed is another network); a sweep point adds its repeat index to claim one repeat;
 - table and report rows: the whole key (rows are repeats of one configuration);
 - fit: the key without the size and the seed (`size=False, seed=False`): a cost model spans
-  N_pop and simtime (its variables) and pools seeds as repeats.
+  N_pop and simtime (its variables) and pools seeds as repeats. The plasticity override stays in
+  every key: a run with its plastic projections static (`--static-synapses`) is a configuration
+  of its own, never pooled with the plastic one; `snnbench.fit.plasticity_models` fits the two
+  together on purpose (`plastic_twin`).
 """
 
 from __future__ import annotations
@@ -114,6 +117,8 @@ class Resolved(RecordPart):
     scale: Optional[Number] = None
     seed: Optional[int] = None
     cut: Optional[str] = None  # how a SONATA circuit was sliced (--slice), with the sizes before and after
+    # "on" or "off" (--static-synapses) where the scenario has plastic projections; absent otherwise
+    plasticity: Optional[str] = None
 
 
 class PopulationResult(RecordPart):
@@ -154,6 +159,9 @@ class Figures(RecordPart):
     synapses_per_projection: Optional[dict[str, Any]] = None
     populations: Optional[dict[str, PopulationResult]] = None
     synaptic_events: Optional[Number] = None
+    # the synaptic events of plastic projections alone (0 with none, or with plasticity off); absent
+    # from records written before it existed
+    plastic_synaptic_events: Optional[Number] = None
     resolved: Optional[Resolved] = None
     weights: Optional[dict[str, Any]] = None  # plastic projections' recorded weights: mean, min, max per time
 
@@ -266,6 +274,7 @@ class RunRecord(RecordPart):
     synapses_per_projection: Optional[dict[str, Any]] = None
     populations: Optional[dict[str, PopulationResult]] = None
     synaptic_events: Optional[Number] = None
+    plastic_synaptic_events: Optional[Number] = None
     resolved: Optional[Resolved] = None
     weights: Optional[dict[str, Any]] = None
     # what the parent measured and derived
@@ -314,6 +323,11 @@ class RunRecord(RecordPart):
     @property
     def N_pop(self) -> int | None:
         return self.resolved.N_pop if self.resolved else None
+
+    @property
+    def static_synapses(self) -> bool:
+        """Whether the run made the scenario's plastic projections static (--static-synapses)."""
+        return (self.overrides or {}).get("plasticity") == "off"
 
     @property
     def simtime(self) -> float | None:
@@ -449,11 +463,24 @@ def as_run_records(records: Iterable[dict[str, Any] | RunRecord]) -> list[RunRec
     return [RunRecord.from_json(r) for r in records]
 
 
+def is_static(key: ConfigurationKey) -> bool:
+    """Whether a configuration ran with plasticity off (--static-synapses)."""
+    return ("plasticity", "off") in key.overrides
+
+
+def plastic_twin(key: ConfigurationKey) -> ConfigurationKey:
+    """The configuration with the scenario's plasticity on: `key` without its plasticity override."""
+    import dataclasses
+
+    return dataclasses.replace(key, overrides=tuple(kv for kv in key.overrides if kv[0] != "plasticity"))
+
+
 def configuration_labels(records: Iterable[RunRecord], *, size: bool = False, seed: bool = False) -> dict[ConfigurationKey, str]:
     """A short readable name for each configuration among `records`.
 
     The backend, `@Nt` for threads other than 1, `[k=v]` for its options, ` exact` for exact
-    connectivity; where two configurations would read the same, what tells them apart is added
+    connectivity, ` static synapses` for a run with plasticity off (never mistaken for the plastic
+    network it was made from); where two configurations would read the same, what tells them apart is added
     (backend version, data format, machine, scenario, overrides).
     """
     keys = sorted({r.configuration_key(size=size, seed=seed) for r in records})
@@ -466,6 +493,8 @@ def configuration_labels(records: Iterable[RunRecord], *, size: bool = False, se
             label += "[" + ",".join(f"{name}={value}" for name, value in k.options) + "]"
         if k.connectivity != "native":
             label += f" {k.connectivity}"
+        if is_static(k):
+            label += " static synapses"
         base[k] = label
     labels = dict(base)
     for extra in ("backend_version", "format", "machine_id", "scenario_hash", "overrides"):
@@ -484,5 +513,6 @@ def configuration_labels(records: Iterable[RunRecord], *, size: bool = False, se
 __all__ = [
     "SCHEMA_VERSION", "RecordPart", "Phase", "Failure", "Resolved", "PopulationResult", "Data", "Repeat", "Figures",
     "ChildResult", "RunRecord", "ConfigurationKey", "configuration_key", "configuration_labels", "as_run_records",
+    "is_static", "plastic_twin",
     "ValidationRecord", "ValidationError", "describe_problem", "new_timestamp",
 ]

@@ -6,7 +6,10 @@
 `--N-pop start:stop:count` is log-spaced (numpy.geomspace, rounded: scaling studies are read
 on log axes); `start:stop:count:lin` is linear; `a,b,c` lists the values. A sweep file (TOML)
 describes larger designs: one or more `[[design]]` tables, each with its own scenario, backends,
-N_pop, simtime, repeat, threads and options.
+N_pop, simtime, plasticity, repeat, threads and options. `plasticity = ["on", "off"]` (command
+line: `--plasticity on,off`, or `--static-synapses` for "off" alone) crosses like N_pop: "off"
+runs the same network with its plastic projections static (`Overrides.plasticity`), so that one
+sweep measures both paths side by side and `snnbench fit` can tell plasticity's own cost.
 
 Every point is one isolated run (snnbench.runner), so a crash, a hang past `timeout` or an
 out-of-memory run is recorded as a failed run and the sweep goes on. Points are run round by
@@ -105,6 +108,8 @@ class Design(BaseModel):
     backends: list[str] = Field(min_length=1)
     N_pop: Union[str, list[int]]
     simtime: Union[str, list[float], None] = None
+    # "on": as the scenario says; "off": its plastic projections static (--static-synapses)
+    plasticity: list[Literal["on", "off"]] = Field(default_factory=lambda: ["on"], min_length=1)
     repeat: int = Field(default=3, ge=1)
     threads: int = Field(default=1, ge=1)
     connectivity: Literal["native", "exact"] = "native"
@@ -155,15 +160,21 @@ class Point:
     format: str
     timeout: float
     options: tuple = ()
+    plasticity: str = "on"
+
+    @property
+    def overrides(self) -> Overrides:
+        return Overrides(N_pop=self.N_pop, simtime=self.simtime, plasticity=self.plasticity)
 
     def spec(self) -> RunSpec:
-        return RunSpec(scenario=self.scenario, backend=self.backend, overrides=Overrides(N_pop=self.N_pop, simtime=self.simtime),
+        return RunSpec(scenario=self.scenario, backend=self.backend, overrides=self.overrides,
                        threads=self.threads, connectivity=self.connectivity, format=self.format, timeout=self.timeout,
                        options=dict(self.options))
 
     @property
     def label(self) -> str:
-        return f"{self.backend} N={self.N_pop} T={self.simtime:g}ms #{self.repeat + 1}"
+        static = " static synapses" if self.plasticity == "off" else ""
+        return f"{self.backend} N={self.N_pop} T={self.simtime:g}ms{static} #{self.repeat + 1}"
 
 
 @dataclass
@@ -174,7 +185,7 @@ class Sweep:
     cluster: ClusterConfig | None = None  # the sweep file's [cluster] table
 
 
-_OPTION_OF = {"backends": "--backends", "N_pop": "--N-pop", "simtime": "--simtime", "repeat": "--repeat",
+_OPTION_OF = {"backends": "--backends", "N_pop": "--N-pop", "simtime": "--simtime", "plasticity": "--plasticity", "repeat": "--repeat",
               "threads": "--threads", "timeout": "--timeout", "connectivity": "--connectivity", "format": "--format"}
 
 
@@ -196,7 +207,7 @@ def expand(designs: list[Design], name: str = "") -> Sweep:
     total = 0
     for d in designs:
         n_simtimes = len(parse_floats(d.simtime)) if d.simtime is not None else 1
-        total += d.repeat * n_simtimes * len(parse_n_pop(d.N_pop)) * len(d.backends)
+        total += d.repeat * n_simtimes * len(parse_n_pop(d.N_pop)) * len(d.backends) * len(set(d.plasticity))
     if total > MAX_POINTS:
         raise ScenarioError(name or "sweep", [("", f"{total:,} points; a sweep of more than {MAX_POINTS:,} is refused")])
     for d in designs:
@@ -207,12 +218,13 @@ def expand(designs: list[Design], name: str = "") -> Sweep:
         for rep in range(d.repeat):
             for simtime in simtimes:
                 for n in parse_n_pop(d.N_pop):
-                    for backend in d.backends:
-                        options = tuple(sorted(d.options.get(backend, {}).items()))
-                        points.append(Point(d.scenario, backend, n, simtime, rep, d.threads, d.connectivity,
-                                            d.format, d.timeout, options))
-    for p in points:  # every point must be a valid scenario override (simtime on the dt grid, ...)
-        resolve(load_scenario(p.scenario), Overrides(N_pop=p.N_pop, simtime=p.simtime))
+                    for plasticity in dict.fromkeys(d.plasticity):  # the file's order, each once
+                        for backend in d.backends:
+                            options = tuple(sorted(d.options.get(backend, {}).items()))
+                            points.append(Point(d.scenario, backend, n, simtime, rep, d.threads, d.connectivity,
+                                                d.format, d.timeout, options, plasticity))
+    for p in points:  # every point must be a valid scenario override (simtime on the dt grid, plasticity off...)
+        resolve(load_scenario(p.scenario), p.overrides)
     points.sort(key=lambda p: p.repeat)  # stable: round by round
     return Sweep(name=name or "-".join(sorted({d.scenario for d in designs})), designs=designs, points=points)
 
@@ -356,10 +368,10 @@ def check_sweep_memory(points: list[Point]) -> None:
     """Refuse the sweep before anything runs if one of its points cannot fit (runner.check_memory)."""
     seen = set()
     for p in points:
-        if (p.scenario, p.N_pop, p.simtime) in seen:
+        if (p.scenario, p.N_pop, p.simtime, p.plasticity) in seen:
             continue
-        seen.add((p.scenario, p.N_pop, p.simtime))
-        check_memory(resolve(load_scenario(p.scenario), Overrides(N_pop=p.N_pop, simtime=p.simtime)), None)
+        seen.add((p.scenario, p.N_pop, p.simtime, p.plasticity))
+        check_memory(resolve(load_scenario(p.scenario), p.overrides), None)
 
 
 def run_sweep(sweep: Sweep, store: ResultStore, retry_failed: bool = False, show_progress: bool = True,

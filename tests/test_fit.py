@@ -116,3 +116,75 @@ def test_one_simtime_fits_build_per_synapse_and_sim_per_synaptic_event():
     coef = {c.term: c for c in sim.coefficients}
     assert coef["events"].value == pytest.approx(1e-5, rel=0.1)
     assert "synaptic events" in sim.formula()
+
+
+def _plastic_and_static_runs(plastic_ns=40.0, seed=4, repeats=2):
+    """An hpc-benchmark-like sweep: one simtime, three sizes, each run with plasticity on and off
+    (--static-synapses); the rates differ between the two and with size (as the network's do).
+    sim = 50 ms + 2 us per cell-ms + 10 ns per synaptic event + `plastic_ns` per plastic event."""
+    rng = np.random.default_rng(seed)
+    runs = []
+    for rep in range(repeats):
+        for N, rate_on, rate_off in ((225, 9.0, 6.0), (338, 7.0, 5.5), (563, 12.0, 5.0)):
+            for plasticity, rate in (("on", rate_on), ("off", rate_off)):
+                events = rate * N * 11250 * 0.3  # rate x N x in-degree x simtime (s)
+                plastic = 0.64 * events if plasticity == "on" else 0.0  # E->E's share
+                sim = 50.0 + 2e-3 * N * 300.0 + 1e-5 * events + plastic_ns * 1e-6 * plastic
+                r = _records("numba", lambda N, T: 1.0)[0]
+                r.update({"run_id": f"hpc-{rep}-{N}-{plasticity}", "resolved": {"N_pop": N, "simtime": 300.0},
+                          "overrides": {"N_pop": N, "simtime": 300.0, **({"plasticity": "off"} if plasticity == "off" else {})},
+                          "synapses": 11250 * N, "synaptic_events": events, "plastic_synaptic_events": plastic,
+                          "phases": {"sim": {"wall_s": sim * (1 + 0.01 * rng.standard_normal()) / 1000},
+                                     "build": {"wall_s": 1.0}}})
+                runs.append(r)
+    return runs
+
+
+def test_plastic_and_static_runs_together_give_the_cost_per_plastic_event():
+    """Static runs have no plastic events: fitted with the plastic runs of the same sizes, the
+    plastic-events term is identifiable and recovers the cost put in (40 ns per plastic event)."""
+    from collections import Counter
+
+    from snnbench.fit import plastic_event_cost
+    from snnbench.recommend import MeasuredPoint
+    from snnbench.report.answer import paragraph
+
+    report = fit_report(_plastic_and_static_runs(), phases=("sim",))
+    # the plastic and the static runs are configurations of their own, each with its own model...
+    assert {m.backend for m in report["models"]} <= {"numba", "numba static synapses"}
+    assert all("plastic events" not in m.terms for m in report["models"])
+    # ...and fitted together for plasticity's cost
+    (model,) = report["plasticity"]
+    assert model.backend == "numba" and model.phase == "sim" and "plastic events" in model.terms
+    assert "plastic runs (6) and static runs (6" in model.note
+    cost = plastic_event_cost(model)
+    assert cost is not None and cost.ci_low <= 40e-6 <= cost.ci_high
+    assert cost.value == pytest.approx(40e-6, rel=0.15)
+    assert "plastic synaptic events" in model.formula()
+    # the report's answer quotes it (in ns), for a measured winner
+    point = MeasuredPoint(N_pop=563, simtime=300.0, cheaper_unvalidated=[],
+                          ranking=[{"configuration": "numba", "backend": "numba", "median": 1.0, "min": 1.0, "max": 1.0,
+                                    "n": 2, "verdict": "PASS"}])
+    text = paragraph([point], report["models"], {"numba": "PASS"}, 0, Counter(), "v.jsonl", report["plasticity"])
+    assert f"Plasticity costs per plastic synaptic event numba {cost.value * 1e6:.2g} ns" in text
+
+
+def test_no_plastic_cost_without_static_runs():
+    """Plastic runs alone: plastic events are a near-fixed share of all events, the term is not fitted."""
+    runs = [r for r in _plastic_and_static_runs() if "plasticity" not in r["overrides"]]
+    report = fit_report(runs, phases=("sim",))
+    assert report["plasticity"] == [] and all("plastic events" not in m.terms for m in report["models"])
+
+
+def test_fit_cli_prints_what_plasticity_costs_when_it_is_the_only_model(tmp_path):
+    """One run per size and plasticity (as a first look at a sweep): too few for a model per
+    configuration, enough for plastic and static runs together; `snnbench fit` shows that one."""
+    for r in _plastic_and_static_runs(repeats=1):
+        append_jsonl(tmp_path / "runs.jsonl", r)
+    proc = subprocess.run([sys.executable, "-m", "snnbench", "fit", "--results", str(tmp_path), "--phase", "sim"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "What plasticity costs" in proc.stdout and "per plastic synaptic event" in proc.stdout
+    out = json.loads(subprocess.run([sys.executable, "-m", "snnbench", "fit", "--results", str(tmp_path), "--phase", "sim",
+                                     "--json"], capture_output=True, text=True).stdout)
+    assert out["models"] == [] and [m["backend"] for m in out["plasticity"]] == ["numba"]

@@ -209,3 +209,20 @@ def test_one_simtime_only_says_why_there_is_no_time_model_and_still_predicts_mem
     assert "memory" in fast.predictions and fast.outside_range[0].startswith("no runs of fast above N_pop 8,000: 80,000 is 10x")
     text = "\n".join(recommend_lines(rec))
     assert "peak memory" in text and "is 10x the largest measured" in text
+
+
+def test_a_static_synapses_configuration_is_never_ranked():
+    """--static-synapses runs of a plastic scenario are cheaper (no weight updates) but not its
+    network: listed apart with the reason, left out of the measured winners, however fast."""
+    from snnbench.recommend import STATIC_APART, measured_winners
+
+    runs, validations = _store()
+    static = [{**r, "overrides": {"plasticity": "off"}, "run_id": r["run_id"] + "-static"}
+              for r in _records("fast", lambda N, T: 1e-7 * N * T, seed=6)]
+    runs = runs + as_run_records(static)
+    rec = _recommend(runs=runs, validations=validations)
+    assert [o.configuration for o in rec.by_total] == ["fast", "slow", "ref"]
+    (apart,) = [o for o in rec.apart if o.configuration == "fast static synapses"]
+    assert apart.apart == STATIC_APART
+    points = measured_winners(runs, validations, "synthetic")
+    assert points and all(p.winner == "fast" and "fast static synapses" not in p.cheaper_unvalidated for p in points)

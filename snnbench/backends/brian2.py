@@ -955,7 +955,8 @@ class Brian2Backend(SimulatorBackend):
     def why_not_native(self, proj) -> str | None:
         if proj.pre in self.layers:
             return f"{proj.pre} is a layered source (several spikes per step): connected once per layer"
-        if proj.spec.synapse is not None and not (isinstance(proj.weight, float) and isinstance(proj.delay, float)):
+        if (proj.spec.synapse is not None or proj.made_static) and not (isinstance(proj.weight, float) and isinstance(proj.delay, float)):
+            # a projection made static (--static-synapses) too: the same connections as its plastic run
             return "a plastic projection with drawn weights or delays is built from the harness's arrays in this adapter"
         return None
 

@@ -169,6 +169,8 @@ class NumbaBackend(SimulatorBackend):
     def why_not_native(self, proj) -> str | None:
         if proj.spec.synapse is not None:
             return "plastic synapses are built from the harness's arrays (numba_plastic)"
+        if proj.made_static:  # the plastic run's connections, so that the two runs differ in plasticity alone
+            return "a plastic projection made static (--static-synapses) is built from the harness's arrays, as its plastic run is"
         return self.connect.why_not_native(proj)
 
     def connect_native(self, proj) -> bool:

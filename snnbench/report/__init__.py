@@ -174,7 +174,7 @@ def _scenario_page(all_runs: list[RunRecord], validations: list, validations_fil
     caveats = sorted({c for v in judged.values() for c in v.caveats})
     answer_map = figures.winner_map(points, backends) if any(p.winner for p in points) else None
     text = answer.paragraph(points, fits["models"], states, len(failed), Counter((r.failure_kind or "failed") for r in failed),
-                            validations_file)
+                            validations_file, fits["plasticity"])
 
     figs: list[dict[str, str]] = []
     if at_point:

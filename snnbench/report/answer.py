@@ -35,8 +35,9 @@ def table(points: list[MeasuredPoint]) -> list[dict[str, Any]]:
 
 
 def paragraph(points: list[MeasuredPoint], models: list[Any], verdicts: dict[str, str], failed: int,
-              failure_kinds: Counter, validations_file: str) -> str:
-    """What the measurements say, in a few sentences built only from them."""
+              failure_kinds: Counter, validations_file: str, plasticity: list[Any] = ()) -> str:
+    """What the measurements say, in a few sentences built only from them. `plasticity`: the sim
+    models of plastic and static runs fitted together (`fit.plasticity_models`)."""
     decided = [p for p in points if p.winner]
     if not decided:
         return (f"No validated configuration was measured: the runs cannot say which backend is right and cheapest "
@@ -69,6 +70,12 @@ def paragraph(points: list[MeasuredPoint], models: list[Any], verdicts: dict[str
     if per_event:
         text.append("One synaptic event costs " + ", ".join(f"{b} {v:.2g} ns" for b, v in per_event)
                     + " of simulation (the synaptic-events term of each sim model).")
+    per_plastic = sorted(((m.backend, c.value * 1e6) for m in plasticity if m.phase == "sim"
+                          for c in m.coefficients if c.term == "plastic events" and c.ci_low > 0), key=lambda kv: kv[1])
+    if per_plastic:
+        text.append("Plasticity costs per plastic synaptic event " + ", ".join(f"{b} {v:.2g} ns" for b, v in per_plastic)
+                    + " on top of the event itself (the plastic-events term of a sim model fitted on each configuration's "
+                    "plastic and static runs together).")
     unvalidated = sorted(b for b, state in verdicts.items() if state not in ("PASS", "reference"))
     text.append(f"Only configurations whose backend passed its latest validation (or is the reference) are ranked; "
                 f"verdicts from {validations_file}"

@@ -8,6 +8,12 @@ connectivity follows is the scenario's `[scaling] hold`: "probability" keeps p (
 with N_pop), "in_degree" keeps K (probabilities shrink). Distance-dependent connectors always
 keep K.
 
+`plasticity = "off"` (`--static-synapses`) makes every plastic projection a static one at its
+initial weights (the same connections, weights and delays from the same draws): the static path
+of the same network, to measure what plasticity costs. Its weight recordings go with it (a static
+synapse's weights do not change, and the backends read weights of plastic projections only).
+The scenario's hash stays that of its file; the override is recorded with the run.
+
 `k_scale` (K_s) scales every in-degree on top of that, as the Potjans-Diesmann downscaling
 does: with `[scaling] weights = "inverse_sqrt_in_degree"` weights follow as 1/sqrt(K_s), and
 if the scenario gives `full_scale_rates_hz`, each population gets the extra DC that keeps its
@@ -35,6 +41,7 @@ from .model import (
     NormalClipped,
     OneToOne,
     Projection,
+    ProjectionRecord,
     Scenario,
     SonataEdges,
     Uniform,
@@ -65,6 +72,13 @@ class Overrides:
     # validation's final weight distribution, docs/validation.md); its recording times after
     # simtime are dropped.
     final_weights: bool | None = None
+    # "off": every plastic projection static at its initial weights; None (or "on"): as the scenario
+    # says ("on" is normalised to None, so that a plastic run is the same configuration as a plain one)
+    plasticity: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.plasticity == "on":
+            object.__setattr__(self, "plasticity", None)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -108,6 +122,9 @@ class ResolvedProjection:
     connector: Any  # a connector model with p / n adjusted
     weight: Any  # float or distribution, after weight scaling
     delay: Any
+    # plastic in the scenario, made static by plasticity "off": a backend that builds plastic
+    # projections from the harness's arrays builds this one from them too (the plastic run's draws)
+    made_static: bool = False
 
     @property
     def label(self) -> str:
@@ -238,6 +255,11 @@ def resolve(scenario: Scenario, overrides: Overrides | None = None) -> ResolvedS
         problems.append(("simtime", "expected simtime > 0 ms"))
     if seed < 0:
         problems.append(("seed", "expected a seed >= 0"))
+    if ov.plasticity not in (None, "off"):
+        problems.append(("plasticity", f"expected 'on' or 'off', got {ov.plasticity!r}"))
+    elif ov.plasticity == "off" and not any(p.plastic for p in scenario.projections):
+        problems.append(("plasticity", "plasticity off (--static-synapses) needs a scenario with a plastic projection; "
+                                       "this one has none"))
     if problems:
         raise ScenarioError(file, problems)
     steps = simtime / dt
@@ -328,8 +350,15 @@ def resolve(scenario: Scenario, overrides: Overrides | None = None) -> ResolvedS
         if low_delay < dt - 1e-9:
             problems.append((f"{path}.delay", f"delays must be >= dt ({dt} ms), got {low_delay} ms"))
         problems += _weight_record_problems(f"{path}.record.weights", proj, dt, simtime)
+        spec = proj
+        if ov.plasticity == "off" and proj.plastic:
+            # the same connections and initial weights, a static synapse: backends take the static path
+            spec = proj.model_copy(update={"synapse": None, "record": ProjectionRecord()})
+            notes_k.append(f"{proj.label}: plasticity off (--static-synapses): {proj.synapse.describe} replaced by a static "
+                           "synapse at its initial weights" + ("; its weight recording dropped" if proj.record.weights else ""))
         projections.append(
-            ResolvedProjection(spec=proj, connector=conn, weight=_scale_weight(proj.weight, factor), delay=proj.delay)
+            ResolvedProjection(spec=spec, connector=conn, weight=_scale_weight(proj.weight, factor), delay=proj.delay,
+                               made_static=spec is not proj)
         )
     notes = list(notes_k) + ([cut] if cut else [])
     if scenario.sonata is not None:
