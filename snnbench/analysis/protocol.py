@@ -72,9 +72,10 @@ def kl_divergence(x: np.ndarray, y: np.ndarray, bins: int = KL_BINS) -> float | 
     return float(entropy(px / px.sum() + eps, py / py.sum() + eps))
 
 
-@dataclass
-class StatisticComparison:
-    population: str
+@dataclass(kw_only=True)
+class _DistanceComparison:
+    """One statistic's distances, candidate against reference, and the decision rule's verdict."""
+
     statistic: str
     d_xy_mean: float
     d_yy_mean: float
@@ -88,22 +89,16 @@ class StatisticComparison:
     note: str = ""
 
 
-@dataclass
-class ProjectionComparison:
+@dataclass(kw_only=True)
+class StatisticComparison(_DistanceComparison):
+    population: str
+
+
+@dataclass(kw_only=True)
+class ProjectionComparison(_DistanceComparison):
     """A statistic of one plastic projection (its final weights), under the statistics' rule."""
 
     projection: str
-    statistic: str
-    d_xy_mean: float
-    d_yy_mean: float
-    d_yy_sd: float
-    limit: float
-    kl_xy: float | None
-    kl_yy: float | None
-    n_x: int  # samples pooled over candidate seeds
-    n_y: int
-    passed: bool
-    note: str = ""
 
 
 @dataclass
