@@ -309,3 +309,36 @@ def test_progress_reports_do_not_change_the_run(tmp_path):
     progress.write_text(json.dumps({"phase": "sim", "phases": {}, "sim_ms": 50.0, "sim_total_ms": 200.0, "eta_s": 3.0}))
     line = ProgressDisplay(progress, "va on numba").text()
     assert line.startswith("va on numba: sim 50 / 200 ms simulated, ETA 3 s")
+
+
+def test_one_input_row_when_the_two_currents_add_up(monkeypatch):
+    """The microcircuit (IF_curr_exp, tau_syn_E == tau_syn_I) sums E and I arrivals into one ring
+    row in native mode: half the ring, the same first spikes and (up to float32 rounding) rates,
+    the same raster on 1 and 3 blocks; exact mode, and a network whose taus differ, keep a row per receptor."""
+    from snnbench.backends import numba_kernels as K
+
+    r = resolve(load_scenario("potjans-diesmann"), Overrides(scale=0.02, simtime=100.0))
+    one, two = {}, {}
+    shared = _raster(r, "native", 1, one)
+    assert _ring_rows(r, "native") == 1 and _ring_rows(r, "exact") == 2
+    for name, (idx, t, v) in _raster(r, "native", 3).items():
+        np.testing.assert_array_equal(idx, shared[name][0])
+        np.testing.assert_array_equal(t, shared[name][1])
+    monkeypatch.setattr(K, "shares_one_input_row", lambda kinds, rows: False)
+    separate = _raster(r, "native", 1, two)
+    assert two["ring_bytes"] == 2 * one["ring_bytes"]
+    n_shared = sum(s[0].size for s in shared.values())
+    n_separate = sum(s[0].size for s in separate.values())
+    assert n_shared > 200  # the network is active
+    assert abs(n_shared - n_separate) <= 0.05 * n_separate
+    for name in shared:  # the first spikes, before float32 rounding has flipped any, are the same
+        np.testing.assert_array_equal(shared[name][1][:10], separate[name][1][:10])
+    assert _ring_rows(resolve(load_scenario("vogels-abbott-cuba"), Overrides(N_pop=400)), "native") == 2  # tau_syn 5 and 10 ms
+
+
+def _ring_rows(resolved, mode):
+    backend = NumbaBackend(threads=1)
+    backend.load()
+    backend.compile(resolved)
+    backend.build(resolved, mode, realise(resolved) if mode == "exact" else None)
+    return backend.ring.shape[1]

@@ -23,7 +23,9 @@ COND_EULER, without the exponential and the division by g_tot:
 with the conductances at the start of the step; the same refractory clamp, threshold and reset.
 
 A spike at the end of step k (time (k+1)*dt) with a delay of d steps is added to the ring buffer
-slot (k + d) mod L (L a power of two above the largest delay), read at the end of step k + d: it arrives at (k+1+d)*dt, as in NEST. Source
+slot (k + d) mod L (L a power of two above the largest delay), read at the end of step k + d: it arrives at (k+1+d)*dt, as in NEST.
+A ring row per receptor; in native mode one row for both when their currents add up to one
+(`shares_one_input_row`). Source
 spikes at time m*dt are emitted in step m-1, as NEST's spike_generator does.
 
 Every other PyNN cell type (alpha and delta synapses, AdEx, Izhikevich, HH) is one kind more of
@@ -146,9 +148,11 @@ def _end_step(crossed, r, r_steps, g_e, g_i, dec_e, dec_i, in_e, in_i):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _update_curr(p, r_steps, v, syn_e, syn_i, refr, arrive_e, arrive_i, spiked):
+def _update_curr(p, r_steps, v, syn_e, syn_i, refr, arrive_e, arrive_i, spiked, one_row):
     """One step of a group's slice of IF_curr_exp cells, in NEST iaf_psc_exp's order (loops from 0
-    over slices, so that no index can be negative and the loop vectorises)."""
+    over slices, so that no index can be negative and the loop vectorises). With `one_row` the ring
+    has a single input row (arrive_i is arrive_e: see `shares_one_input_row`): all of it goes to
+    syn_e, and syn_i stays 0."""
     f = v.dtype.type  # the state's float type: float32 state computes in float32 (float64: no change)
     v_rest, v_reset, v_thresh = f(p[V_REST]), f(p[V_RESET]), f(p[V_THRESH])
     p22, p21e, p21i, drive = f(p[P22]), f(p[P21E]), f(p[P21I]), f(p[P20] * p[I_OFF])
@@ -160,10 +164,20 @@ def _update_curr(p, r_steps, v, syn_e, syn_i, refr, arrive_e, arrive_i, spiked):
         vi = vi if r > 0 else integrated
         crossed = vi >= v_thresh
         v[i] = v_reset if crossed else vi
-        refr[i], syn_e[i], syn_i[i] = _end_step(crossed, r, r_steps, syn_e[i], syn_i[i], dec_e, dec_i, arrive_e[i], arrive_i[i])
+        in_i = f(0.0) if one_row else arrive_i[i]
+        refr[i], syn_e[i], syn_i[i] = _end_step(crossed, r, r_steps, syn_e[i], syn_i[i], dec_e, dec_i, arrive_e[i], in_i)
         spiked[i] = crossed
         arrive_e[i] = 0.0  # the slot's next use is L steps on
         arrive_i[i] = 0.0
+
+
+def shares_one_input_row(kinds, rows) -> bool:
+    """Whether the E and I arrivals of every cell can be summed into one ring row: all groups
+    IF_curr_exp (CURR) with the same propagator and decay for both receptors (tau_syn_E ==
+    tau_syn_I, as in the microcircuit), where iaf_psc_exp's two currents add up to one. Half the
+    ring: its random writes bound the full-scale sim (docs/full-scale.md)."""
+    return len(kinds) > 0 and all(
+        k == CURR and r[P21E] == r[P21I] and r[DEC_E] == r[DEC_I] for k, r in zip(kinds, rows))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -263,8 +277,9 @@ def _block_steps(b, k0, k1, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_ref
                 continue
             kind = grp_kind[g]
             if kind == CURR:
+                n_rows = ring.shape[1]
                 _update_curr(prm[g], grp_refr[g], v[lo:hi], syn_e[lo:hi], syn_i[lo:hi], refr[lo:hi],
-                             ring[slot, 0, lo:hi], ring[slot, 1, lo:hi], spiked[lo:hi])
+                             ring[slot, 0, lo:hi], ring[slot, n_rows - 1, lo:hi], spiked[lo:hi], n_rows == 1)
             elif kind == COND:
                 _update_cond(prm[g], grp_refr[g], dt, v[lo:hi], syn_e[lo:hi], syn_i[lo:hi], refr[lo:hi],
                              ring[slot, 0, lo:hi], ring[slot, 1, lo:hi], spiked[lo:hi])

@@ -216,6 +216,13 @@ class NumbaBackend(SimulatorBackend):
         # its weights are: half the memory traffic of the random writes that bound the full-scale
         # sim (a 79 MB float64 ring there; 25 % less time per synapse measured); exact: float64.
         n_rec = max([2] + [p.spec.parameters.n_ports for p in resolved.cells.values() if p.cell_type in MULTI_RECEPTOR])
+        self.seg_row = self.layout.seg_rec  # each segment's ring row
+        if not self.exact and not self.plastic and K.shares_one_input_row(self.grp_kind, self.prm):
+            n_rec, self.seg_row = 1, np.zeros_like(self.layout.seg_rec)
+            self.translate("synaptic input", "E and I arrivals summed into one ring row per cell (every population is "
+                           "IF_curr_exp with tau_syn_E == tau_syn_I: its two currents add up to one), in native mode; "
+                           "exact mode keeps a row per receptor")
+        self.info["ring_bytes"] = int(ring_len * n_rec * n * self.layout.weights.dtype.itemsize)
         self.ring = np.zeros((ring_len, n_rec, n), dtype=self.layout.weights.dtype)
 
         # Source spikes as events per emission step: a spike at m*dt is emitted in step m-1.
@@ -361,7 +368,7 @@ class NumbaBackend(SimulatorBackend):
             k = K.advance(
                 k, k1, self.resolved.dt, L.block_lo, self.grp_lo, self.grp_hi, self.grp_kind, self.prm, self.grp_refr,
                 self.v, self.syn_e, self.syn_i, self.refr, self.aux,
-                L.seg_first, L.seg_ptr, L.seg_rec, L.seg_w, L.seg_d, L.targets, L.weights, L.dsteps, self.ring,
+                L.seg_first, L.seg_ptr, self.seg_row, L.seg_w, L.seg_d, L.targets, L.weights, L.dsteps, self.ring,
                 self.src_ptr, self.src_ids, self.pending, self.n_pending, self.pend_ptr, self.spiked, self.blk_spk, self.blk_cnt,
                 self.spk_ids, self.spk_steps, self.n_spk, self.rec_ids, self.v_rec, self.region_threads,
             )
