@@ -277,9 +277,9 @@ def _block_steps(b, k0, k1, dt, block_lo, grp_lo, grp_hi, grp_kind, prm, grp_ref
                 continue
             kind = grp_kind[g]
             if kind == CURR:
-                n_rows = ring.shape[1]
+                one_row = ring.shape[1] == 1  # else row 1 is I's (a GLIF network has more rows: its ports)
                 _update_curr(prm[g], grp_refr[g], v[lo:hi], syn_e[lo:hi], syn_i[lo:hi], refr[lo:hi],
-                             ring[slot, 0, lo:hi], ring[slot, n_rows - 1, lo:hi], spiked[lo:hi], n_rows == 1)
+                             ring[slot, 0, lo:hi], ring[slot, 0 if one_row else 1, lo:hi], spiked[lo:hi], one_row)
             elif kind == COND:
                 _update_cond(prm[g], grp_refr[g], dt, v[lo:hi], syn_e[lo:hi], syn_i[lo:hi], refr[lo:hi],
                              ring[slot, 0, lo:hi], ring[slot, 1, lo:hi], spiked[lo:hi])
