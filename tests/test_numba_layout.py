@@ -219,11 +219,7 @@ def test_exact_layout_holds_the_harness_edges(connectors, n_blocks):
 
 
 def _raster(resolved, mode, n_blocks, info=None):
-    backend = NumbaBackend(threads=2)
-    backend.load()
-    backend.info["threads_used"] = n_blocks  # the number of target blocks the build makes
-    backend.compile(resolved)
-    backend.build(resolved, mode, realise(resolved) if mode == "exact" else None)
+    backend = _built(resolved, mode, n_blocks)
     assert backend.layout.n_blocks == n_blocks
     n_steps = resolved.n_steps
     backend.advance(0, n_steps // 3)  # in chunks, as a run that reports progress does
@@ -337,8 +333,14 @@ def test_one_input_row_when_the_two_currents_add_up(monkeypatch):
 
 
 def _ring_rows(resolved, mode):
-    backend = NumbaBackend(threads=1)
+    return _built(resolved, mode, 1).ring.shape[1]
+
+
+def _built(resolved, mode, n_blocks):
+    """A numba backend built for `resolved` in `mode` (exact: the harness's arrays) on n_blocks target blocks."""
+    backend = NumbaBackend(threads=2)
     backend.load()
+    backend.info["threads_used"] = n_blocks  # the number of target blocks the build makes
     backend.compile(resolved)
     backend.build(resolved, mode, realise(resolved) if mode == "exact" else None)
-    return backend.ring.shape[1]
+    return backend
